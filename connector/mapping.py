@@ -1,0 +1,122 @@
+"""The per-merchant mapping: sites, ship-vias, parts and the IFS names used.
+
+IFS projection, entity-set, field and action names differ between releases and
+tenants, and the delivery, RMA, receipt and supply-planning ones are not
+publicly documented (shared/api/ifs-cloud.md §10). Every name the connector
+sends to IFS therefore lives here, with defaults that match the local IFS
+sandbox. The defaults marked "stand-in invention" must be checked against the
+tenant's $metadata (`ifs-shipbob doctor` does that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomerOrderNames(_Strict):
+    """Confirmed from public code calling real tenants."""
+
+    projection: str = "CustomerOrderHandling"
+    order_set: str = "CustomerOrderSet"
+    line_set: str = "CustomerOrderLineSet"
+    lines_nav: str = "OrderLinesArray"
+    address_set: str = "CustomerOrderAddresses"  # seen once in public code
+    state_enum: str = "CustomerOrderState"
+    released_state: str = "Released"
+    # Where the ShipBob order id is written back (a custom field, Cf_ prefix).
+    shipbob_id_field: str = "Cf_Shipbob_Order_Id"
+    changed_field: str = "DateEntered"
+
+
+class FulfillmentNames(_Strict):
+    """Stand-in invention: a bound, ETag-protected action on the customer order
+    that registers a delivery (raises QtyShipped) and creates a voucher that is
+    then updated by PATCH for tracking and delivery."""
+
+    action: str = "CustomerOrder_RegisterFulfillment"
+    voucher_projection: str = "FulfillmentVoucherHandling"
+    voucher_set: str = "FulfillmentVoucherSet"
+    voucher_key: str = "VoucherNo"
+
+
+class ReturnNames(_Strict):
+    """Projection name confirmed; sets, keys and the receive action are stand-in
+    inventions."""
+
+    projection: str = "ReturnMaterialAuthorizationHandling"
+    rma_set: str = "ReturnMaterialSet"
+    rma_key: str = "RmaNo"
+    lines_nav: str = "ReturnMaterialLineArray"
+    receive_action: str = "ReturnMaterial_Receive"
+    state_enum: str = "ReturnMaterialState"
+
+
+class PurchaseNames(_Strict):
+    """PurchaseOrderSet is confirmed on /main/; the lines navigation and the
+    receipt projection are stand-in inventions."""
+
+    projection: str = "PurchaseOrderHandling"
+    order_set: str = "PurchaseOrderSet"
+    lines_nav: str = "PurchaseOrderLineArray"
+    state_enum: str = "PurchaseOrderState"
+    released_state: str = "Released"
+    receipt_projection: str = "PurchaseReceiptHandling"
+    receipt_set: str = "PurchaseReceiptSet"
+
+
+class StockNames(_Strict):
+    projection: str = "InventoryPartInStockHandling"
+    stock_set: str = "InventoryPartInStockSet"
+    quantity_field: str = "QtyOnhand"
+    # Stand-in invention: where ShipBob's levels are written for supply planning.
+    external_level_projection: str = "ExternalStockLevelHandling"
+    external_level_set: str = "ExternalStockLevelSet"
+
+
+class IfsNames(_Strict):
+    prefix: str = "main"
+    customer_order: CustomerOrderNames = CustomerOrderNames()
+    fulfillment: FulfillmentNames = FulfillmentNames()
+    returns: ReturnNames = ReturnNames()
+    purchase: PurchaseNames = PurchaseNames()
+    stock: StockNames = StockNames()
+
+
+class Mapping(_Strict):
+    """What differs per merchant. Unmapped values park work, never guess."""
+
+    # IFS site (Contract) -> ShipBob fulfillment center id.
+    sites: dict[str, int] = Field(default_factory=dict)
+    # IFS ShipViaCode -> ShipBob shipping_method.
+    ship_via: dict[str, str] = Field(default_factory=dict)
+    # IFS PartNo/CatalogNo -> ShipBob SKU; parts not listed map to themselves
+    # when `parts_map_to_themselves` is true.
+    parts: dict[str, str] = Field(default_factory=dict)
+    parts_map_to_themselves: bool = True
+    order_type: str = "DTC"
+    ifs: IfsNames = IfsNames()
+
+    def sku_for(self, part_no: str) -> str | None:
+        if part_no in self.parts:
+            return self.parts[part_no]
+        return part_no if self.parts_map_to_themselves else None
+
+    def part_for(self, sku: str) -> str | None:
+        for part, mapped in self.parts.items():
+            if mapped == sku:
+                return part
+        return sku if self.parts_map_to_themselves else None
+
+
+def load_mapping(path: str | Path | None) -> Mapping:
+    """Load the mapping file (YAML or JSON); the packaged default when None."""
+    source = Path(path) if path else Path(__file__).with_name("default_mapping.yaml")
+    data = yaml.safe_load(source.read_text()) or {}
+    return Mapping.model_validate(data)

@@ -1,0 +1,146 @@
+"""The connector's state: the database is the source of truth, the queue only
+a wake-up call (shared/design.md, invariant 1)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict: JSON}
+
+
+class JobState(str, enum.Enum):
+    PENDING = "pending"      # due at next_run_at
+    RUNNING = "running"      # claimed until lease_until
+    DONE = "done"
+    ATTENTION = "attention"  # parked: a business exception a person must fix
+    FAILED = "failed"        # permanent error or retries exhausted
+
+
+class Flow(str, enum.Enum):
+    ORDER_PUSH = "order_push"
+    SHIPMENT_VOUCHER = "shipment_voucher"
+    RETURN_VOUCHER = "return_voucher"
+    REPLENISHMENT = "replenishment"
+    INBOUND_RECEIPT = "inbound_receipt"
+    INVENTORY_SYNC = "inventory_sync"
+
+
+class Job(Base):
+    """One unit of work per (flow, key), e.g. (order_push, IFS OrderNo)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("flow", "key", name="uq_jobs_flow_key"),
+        Index("ix_jobs_due", "state", "next_run_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flow: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default=JobState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Set whenever new work is asked for; if it moves while the job runs, the
+    # job runs again instead of finishing (events that arrive mid-run).
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    ifs_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    shipbob_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    payload: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class JobAttempt(Base):
+    """History of a job's runs, for `ifs-shipbob show ID`."""
+
+    __tablename__ = "job_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class WebhookEvent(Base):
+    """The inbox: every verified ShipBob webhook, unique on webhook-id."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(200), unique=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None until the event has been turned into a job (or ignored).
+    processed_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class Binding(Base):
+    """Our row <-> their id: the backbone of exactly-once.
+
+    kind: "order" (IFS OrderNo <-> ShipBob order id), "shipment" (ShipBob
+    shipment id <-> IFS voucher), "return", "wro", "receipt".
+    """
+
+    __tablename__ = "bindings"
+    __table_args__ = (
+        UniqueConstraint("kind", "ifs_key", name="uq_bindings_ifs"),
+        UniqueConstraint("kind", "shipbob_id", name="uq_bindings_shipbob"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    ifs_key: Mapped[str] = mapped_column(String(200))
+    shipbob_id: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KeyValue(Base):
+    """Small durable state: poll cursors, the rotated ShipBob refresh token,
+    subscription secrets, last successful runs."""
+
+    __tablename__ = "kv"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InventorySnapshot(Base):
+    """One row per inventory-sync run: the summary and the drift report path."""
+
+    __tablename__ = "inventory_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dry_run: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict] = mapped_column(default=dict)
+    rows: Mapped[dict] = mapped_column(default=dict)

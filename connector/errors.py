@@ -1,0 +1,48 @@
+"""One error taxonomy for every flow (shared/design.md, invariant 7).
+
+Exceptions are named for what the caller must do with the work item:
+retry it later, park it for a person, or stop and keep the reason.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base class; `str(exc)` must never contain a secret."""
+
+
+class ConfigError(ConnectorError):
+    """A setting or mapping is missing or invalid; raised at start-up."""
+
+
+class TransientError(ConnectorError):
+    """Network trouble, 5xx, 429, a lost ETag race: retry with backoff.
+
+    `retry_after` is the server's hint in seconds, when it gave one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """429 from ShipBob or IFS; the whole pool pauses for `retry_after`."""
+
+
+class PermanentError(ConnectorError):
+    """The API rejected the request itself: stop, keep the reason, do not retry."""
+
+    def __init__(self, message: str, status: int | None = None, body: object = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class NeedsAttention(ConnectorError):
+    """A business exception (unknown SKU, unmapped site or ship-via, missing
+    address, ...): park the item with `reason`; replay once data is fixed."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,185 @@
+"""Work rows: request, claim, finish. Plain SQLAlchemy, no Celery.
+
+A task carries a job id only; whoever claims the row does the work, so a
+duplicate wake-up (a redelivered message, the sweeper, a replay) is harmless.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from connector.db.models import Job, JobAttempt, JobState, utcnow
+
+# Every retry delay stays well below the broker's visibility timeout (1 h in
+# workers/app.py) so a countdown never outlives its reservation.
+MAX_RETRY_DELAY = 15 * 60
+MAX_ATTEMPTS = 12
+LEASE_SECONDS = 10 * 60
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; a server's hint is a floor."""
+    base = min(MAX_RETRY_DELAY, 2 ** min(attempt, 12))
+    delay = random.uniform(base / 2, base)
+    if retry_after is not None:
+        delay = max(delay, retry_after + random.uniform(0, 1))
+    return min(delay, MAX_RETRY_DELAY)
+
+
+@dataclass(frozen=True)
+class Requested:
+    job_id: int
+    wake: bool  # False when the job is already parked/failed and must not run by itself
+
+
+def request_job(
+    session: Session,
+    flow: str,
+    key: str,
+    *,
+    payload: dict | None = None,
+    ifs_ref: str | None = None,
+    shipbob_ref: str | None = None,
+    run_at: datetime | None = None,
+) -> Requested:
+    """Create the job or ask an existing one to run again (deduplicated)."""
+    now = utcnow()
+    values = dict(
+        flow=flow, key=key, state=JobState.PENDING.value, attempts=0,
+        next_run_at=run_at or now, requested_at=now, payload=payload or {},
+        ifs_ref=ifs_ref, shipbob_ref=shipbob_ref, created_at=now, updated_at=now,
+    )
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    inserted = session.execute(
+        insert(Job).values(**values).on_conflict_do_nothing(index_elements=["flow", "key"])
+    ).rowcount == 1
+    job = session.execute(
+        select(Job).where(Job.flow == flow, Job.key == key).with_for_update()
+    ).scalar_one()
+    if not inserted:
+        job.requested_at = now
+        if payload:
+            job.payload = {**job.payload, **payload}
+        job.ifs_ref = job.ifs_ref or ifs_ref
+        job.shipbob_ref = job.shipbob_ref or shipbob_ref
+        if job.state == JobState.DONE.value:
+            job.state = JobState.PENDING.value
+            job.attempts = 0
+            job.next_run_at = run_at or now
+    session.flush()
+    return Requested(job.id, wake=job.state in (JobState.PENDING.value, JobState.RUNNING.value))
+
+
+def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> Job | None:
+    """Take the job if it is due and nobody holds a live lease on it."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            or_(
+                and_(Job.state == JobState.PENDING.value, Job.next_run_at <= now),
+                and_(Job.state == JobState.RUNNING.value, Job.lease_until < now),
+            ),
+        )
+        .values(
+            state=JobState.RUNNING.value, claimed_at=now,
+            lease_until=now + timedelta(seconds=lease_seconds), attempts=Job.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:
+        return None
+    return session.get(Job, job_id, populate_existing=True)
+
+
+def _record(session: Session, job: Job, outcome: str, detail: str | None) -> None:
+    session.add(JobAttempt(job_id=job.id, started_at=job.claimed_at or utcnow(),
+                           finished_at=utcnow(), outcome=outcome, detail=detail))
+
+
+def _release(session: Session, job: Job, state: JobState, **values) -> None:
+    session.execute(
+        update(Job).where(Job.id == job.id).values(state=state.value, lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def finish(session: Session, job: Job, detail: str | None = None, **refs) -> bool:
+    """Mark done, unless new work was requested while it ran (then it runs
+    again). Returns True when the job needs another run."""
+    session.refresh(job)
+    again = job.claimed_at is not None and _aware(job.requested_at) > _aware(job.claimed_at)
+    _record(session, job, "done", detail)
+    if again:
+        _release(session, job, JobState.PENDING, next_run_at=utcnow(), attempts=0, **refs)
+    else:
+        _release(session, job, JobState.DONE, reason=None, last_error=None, **refs)
+    session.commit()
+    return again
+
+
+def park(session: Session, job: Job, reason: str) -> None:
+    """A business exception: visible in `attention`, replayable."""
+    _record(session, job, "attention", reason)
+    _release(session, job, JobState.ATTENTION, reason=reason)
+    session.commit()
+
+
+def fail(session: Session, job: Job, error: str) -> None:
+    _record(session, job, "failed", error)
+    _release(session, job, JobState.FAILED, last_error=error)
+    session.commit()
+
+
+def retry_later(session: Session, job: Job, error: str, delay: float) -> datetime:
+    """Back to pending, due after `delay`; the sweeper picks it up if the
+    retry message is lost."""
+    run_at = utcnow() + timedelta(seconds=delay)
+    _record(session, job, "retry", error)
+    _release(session, job, JobState.PENDING, last_error=error, next_run_at=run_at)
+    session.commit()
+    return run_at
+
+
+def replay(session: Session, job_id: int) -> bool:
+    """Make a parked, failed or done job due now; the flow is idempotent."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state != JobState.RUNNING.value)
+        .values(state=JobState.PENDING.value, next_run_at=utcnow(), requested_at=utcnow(),
+                attempts=0, reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def due_job_ids(session: Session, grace_seconds: float = 0, limit: int = 500) -> list[tuple[int, str]]:
+    """Jobs the sweeper should wake: due pending ones and expired leases."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=grace_seconds)
+    rows = session.execute(
+        select(Job.id, Job.flow)
+        .where(
+            or_(
+                and_(Job.state == JobState.PENDING.value, Job.next_run_at <= cutoff),
+                and_(Job.state == JobState.RUNNING.value, Job.lease_until < now),
+            )
+        )
+        .order_by(Job.next_run_at)
+        .limit(limit)
+    )
+    return [(r.id, r.flow) for r in rows]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,125 @@
+"""Settings from the environment (twelve-factor, pydantic-settings).
+
+With no environment at all every value has an embedded default: SQLite for
+state, a broker that needs no server (Kombu's SQLAlchemy transport on SQLite)
+and the local sandboxes with their sandbox credentials.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connector.errors import ConfigError
+from connector.mapping import Mapping, load_mapping
+
+STATE_DIR = Path("state")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = f"sqlite:///{STATE_DIR}/ifs-shipbob.db"
+    # Redis for the shared rate limiter, locks and caches; None = in-process
+    # coordination (fine for the embedded default's single worker process).
+    redis_url: str | None = None
+    # Prefix of every Redis key we own, so several deployments or test runs
+    # can share one Redis without colliding.
+    redis_prefix: str = "ifs-shipbob:"
+    # Celery broker; defaults to REDIS_URL, else SQLite through Kombu.
+    broker_url: str | None = None
+
+    ifs_base_url: str = "http://127.0.0.1:8001"
+    ifs_token_url: str | None = None  # default: <IFS_BASE_URL>/auth/realms/<IFS_REALM>/...
+    ifs_realm: str = "ifsdemo"
+    ifs_client_id: str = "ifs-shipbob"
+    ifs_client_secret: SecretStr = SecretStr("sandbox-secret")
+    ifs_scope: str = "openid microprofile-jwt"
+
+    shipbob_base_url: str = "http://127.0.0.1:8002"
+    shipbob_api_version: Literal["2025-07", "2026-01", "2026-07"] = "2026-01"
+    shipbob_token: SecretStr | None = SecretStr("sandbox-pat")
+    shipbob_token_url: str | None = None  # default: <SHIPBOB_BASE_URL>/connect/token
+    shipbob_client_id: str | None = None
+    shipbob_client_secret: SecretStr | None = None
+    shipbob_refresh_token: SecretStr | None = None
+    shipbob_channel_id: int = Field(default=128944, gt=0)
+    shipbob_webhook_secret: SecretStr | None = None
+    # The previous secret, accepted too while a subscription is rotated.
+    shipbob_webhook_secret_previous: SecretStr | None = None
+    shipbob_rate_limit_per_minute: int = Field(default=150, gt=0)
+
+    mapping_file: Path | None = None
+    sites: list[str] = Field(default_factory=list)  # empty = every mapped site
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    order_poll_overlap_minutes: int = Field(default=10, ge=0)
+    order_poll_seconds: int = Field(default=60, gt=0)
+    webhook_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
+    inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
+    reports_dir: Path = Path("reports")
+
+    @model_validator(mode="after")
+    def _oauth_is_complete(self) -> "Settings":
+        oauth = [self.shipbob_client_id, self.shipbob_client_secret, self.shipbob_refresh_token]
+        if any(oauth) and not all(oauth):
+            raise ValueError(
+                "SHIPBOB_CLIENT_ID, SHIPBOB_CLIENT_SECRET and SHIPBOB_REFRESH_TOKEN go together"
+            )
+        return self
+
+    @property
+    def uses_shipbob_oauth(self) -> bool:
+        return self.shipbob_refresh_token is not None
+
+    @property
+    def effective_broker_url(self) -> str:
+        if self.broker_url:
+            return self.broker_url
+        if self.redis_url:
+            return self.redis_url
+        return f"sqla+sqlite:///{STATE_DIR}/broker.db"
+
+    @property
+    def effective_ifs_token_url(self) -> str:
+        return self.ifs_token_url or (
+            f"{self.ifs_base_url}/auth/realms/{self.ifs_realm}/protocol/openid-connect/token"
+        )
+
+    @property
+    def effective_shipbob_token_url(self) -> str:
+        return self.shipbob_token_url or f"{self.shipbob_base_url}/connect/token"
+
+    @functools.cached_property
+    def mapping(self) -> Mapping:
+        return load_mapping(self.mapping_file)
+
+    def webhook_secrets(self) -> list[str]:
+        return [
+            s.get_secret_value()
+            for s in (self.shipbob_webhook_secret, self.shipbob_webhook_secret_previous)
+            if s is not None
+        ]
+
+    def mapped_sites(self) -> list[str]:
+        return self.sites or sorted(self.mapping.sites)
+
+
+def load_settings(**overrides) -> Settings:
+    """Read and validate settings; one clear line naming the bad setting."""
+    try:
+        settings = Settings(**overrides)
+        settings.mapping  # noqa: B018 - load the mapping file now, not mid-flow
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "_".join(str(p) for p in first["loc"]).upper() or "settings"
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"invalid setting MAPPING_FILE: {exc}") from None
+    for site in settings.mapped_sites():
+        if site not in settings.mapping.sites:
+            raise ConfigError(f"invalid setting SITES: site {site!r} has no fulfillment center in the mapping")
+    return settings

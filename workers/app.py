@@ -1,0 +1,79 @@
+"""The Celery app: `celery -A workers.app worker|beat`.
+
+One queue per flow, late acks (every task is idempotent: it claims a row
+first), prefetch 1, and a beat schedule for polls, the sweeper and the daily
+inventory sync.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.schedules import crontab
+
+from connector.db.models import Flow
+from connector.settings import load_settings
+
+QUEUES = [f.value for f in Flow] + ["webhooks", "polls"]
+# A task reserved longer than this is redelivered; every retry countdown in
+# connector.jobs stays below it (MAX_RETRY_DELAY = 15 min).
+VISIBILITY_TIMEOUT = 60 * 60
+
+
+def queue_for(flow: str) -> str:
+    return flow if flow in QUEUES else "polls"
+
+
+def make_app() -> Celery:
+    settings = load_settings()
+    celery = Celery("ifs_shipbob", broker=settings.effective_broker_url, include=["workers.tasks"])
+    celery.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="polls",
+        task_queues=None,
+        task_create_missing_queues=True,
+        task_ignore_result=True,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "poll-ifs-orders": {
+                "task": "workers.tasks.poll_ifs_orders",
+                "schedule": float(settings.order_poll_seconds),
+                "options": {"queue": "polls"},
+            },
+            "poll-shipbob-tracking": {
+                "task": "workers.tasks.poll_shipbob_tracking",
+                "schedule": 300.0,
+                "options": {"queue": "polls"},
+            },
+            "poll-ifs-replenishment": {
+                "task": "workers.tasks.poll_ifs_replenishment",
+                "schedule": 900.0,
+                "options": {"queue": "polls"},
+            },
+            "poll-shipbob-receiving": {
+                "task": "workers.tasks.poll_shipbob_receiving",
+                "schedule": 900.0,
+                "options": {"queue": "polls"},
+            },
+            "sweep": {
+                "task": "workers.tasks.sweep",
+                "schedule": 30.0,
+                "options": {"queue": "polls"},
+            },
+            "inventory-sync-daily": {
+                "task": "workers.tasks.sync_inventory",
+                "schedule": crontab(hour=settings.inventory_sync_hour_utc, minute=0),
+                "options": {"queue": "inventory_sync"},
+            },
+        },
+    )
+    return celery
+
+
+app = make_app()

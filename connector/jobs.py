@@ -77,6 +77,24 @@ def request_job(
     return Requested(job.id, wake=job.state in (JobState.PENDING.value, JobState.RUNNING.value))
 
 
+def ensure_job(session: Session, flow: str, key: str, **refs) -> int | None:
+    """Create the job if it does not exist yet; returns the new id, else None.
+
+    For pollers: seeing the same order again in an overlap window must not
+    re-run work that is done, parked or failed.
+    """
+    now = utcnow()
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(
+        insert(Job)
+        .values(flow=flow, key=key, state=JobState.PENDING.value, attempts=0, next_run_at=now,
+                requested_at=now, payload={}, created_at=now, updated_at=now, **refs)
+        .on_conflict_do_nothing(index_elements=["flow", "key"])
+        .returning(Job.id)
+    )
+    return result.scalar_one_or_none()
+
+
 def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> Job | None:
     """Take the job if it is due and nobody holds a live lease on it."""
     now = utcnow()

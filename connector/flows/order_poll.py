@@ -1,0 +1,66 @@
+"""Beat: find released IFS orders of the mapped sites and record a job each.
+
+The cursor is the newest order date seen (IFS's clock, not ours), and every
+poll re-reads an overlap window before it, so an order committed late or
+sitting on a page boundary is still found; `ensure_job` makes re-seeing an
+order free.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from connector import jobs, kv
+from connector.context import Context
+from connector.db.models import Flow
+from connector.ifs import odata
+
+CURSOR_KEY = "poll.orders.cursor"
+FIRST_POLL_LOOKBACK = timedelta(days=30)
+
+
+def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | None = None) -> list[int]:
+    """Returns the ids of jobs created. `since`/`until` given = a backfill,
+    which leaves the cursor alone."""
+    names = ctx.names.customer_order
+    backfill = since is not None
+    if since is None:
+        with ctx.session() as session:
+            cursor = kv.get(session, CURSOR_KEY)
+        since = (_parse(cursor) if cursor else datetime.now(timezone.utc) - FIRST_POLL_LOOKBACK)
+        since -= timedelta(minutes=ctx.settings.order_poll_overlap_minutes)
+    released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
+    clauses = [
+        f"Objstate eq {released}",
+        odata.any_of("Contract", ctx.settings.mapped_sites()),
+        odata.ge(names.changed_field, since),
+    ]
+    if until is not None:
+        clauses.append(f"{names.changed_field} lt {odata.literal(until)}")
+    rows = ctx.ifs.query(
+        names.projection, names.order_set,
+        filter=odata.and_(*clauses),
+        select=["OrderNo", "Contract", names.changed_field, names.shipbob_id_field],
+        orderby=[f"{names.changed_field} asc", "OrderNo asc"],
+    )
+    created, newest = [], None
+    with ctx.session() as session:
+        for row in rows:
+            stamp = row.get(names.changed_field)
+            if stamp and (newest is None or stamp > newest):
+                newest = stamp
+            if row.get(names.shipbob_id_field):
+                continue  # pushed already (maybe by another installation)
+            job_id = jobs.ensure_job(session, Flow.ORDER_PUSH.value, row["OrderNo"], ifs_ref=row["OrderNo"])
+            if job_id is not None:
+                created.append(job_id)
+        if not backfill:
+            kv.put(session, "poll.orders.last_success", datetime.now(timezone.utc).isoformat())
+            if newest:
+                kv.put(session, CURSOR_KEY, newest)
+    return created
+
+
+def _parse(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,104 @@
+"""Flow 1: an IFS customer order becomes ShipBob order(s), exactly once.
+
+The recipe (OCA's exporter): find the existing binding -> read -> map ->
+create (a duplicate reference is success) -> bind and commit -> write the
+ShipBob id back onto the IFS order under its ETag.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+
+from connector.bindings import bind, find_binding
+from connector.context import Context
+from connector.db.models import Job
+from connector.errors import NeedsAttention
+from connector.ifs import odata
+from connector.mappers.orders import ShipBobOrderPlan, plan_orders
+from connector.shipbob.errors import DuplicateReference
+
+log = logging.getLogger(__name__)
+SKU_CACHE_SECONDS = 600
+
+
+def run(ctx: Context, job: Job) -> str:
+    names = ctx.names.customer_order
+    order_no = job.key
+    order_path = odata.key_path(names.order_set, OrderNo=order_no)
+    header = ctx.ifs.get(names.projection, order_path)
+    if header.get("Objstate") != names.released_state:
+        return f"skipped: order is {header.get('Objstate')}"
+    lines = list(ctx.ifs.query(names.projection, f"{order_path}/{names.lines_nav}"))
+    address = _delivery_address(ctx, order_no)
+    skus = {ctx.mapping.sku_for(line["PartNo"]) for line in lines} - {None}
+    plans = plan_orders(header, lines, address, ctx.mapping, known_skus(ctx, skus))
+
+    shipbob_ids = [str(_ensure_shipbob_order(ctx, plan)) for plan in plans]
+    _write_back(ctx, order_path, ",".join(shipbob_ids))
+    with ctx.session() as session:
+        session.get(Job, job.id).shipbob_ref = ",".join(shipbob_ids)
+    return f"ShipBob order(s) {', '.join(shipbob_ids)}"
+
+
+def known_skus(ctx: Context, skus: set[str]) -> set[str]:
+    """SKUs ShipBob knows, from a pool-wide cache, else one batched look-up."""
+    known, missing = set(), []
+    for sku in sorted(skus):
+        cached = ctx.coordinator.cache_get(f"sku:{sku}")
+        if cached is not None:
+            known.add(sku)
+        else:
+            missing.append(sku)
+    if missing:
+        for sku, variant in ctx.shipbob.variants_by_sku(missing).items():
+            inventory_id = (variant.get("inventory") or {}).get("inventory_id")
+            ctx.coordinator.cache_set(f"sku:{sku}", json.dumps({"inventory_id": inventory_id}),
+                                      SKU_CACHE_SECONDS)
+            known.add(sku)
+    return known
+
+
+def _delivery_address(ctx: Context, order_no: str) -> dict | None:
+    names = ctx.names.customer_order
+    rows = ctx.ifs.query(names.projection, names.address_set, filter=odata.eq("OrderNo", order_no))
+    return next(iter(rows), None)
+
+
+def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
+    with ctx.session() as session:
+        existing = find_binding(session, "order", plan.reference_id)
+        if existing is not None:
+            return int(existing.shipbob_id)
+    try:
+        order = ctx.shipbob.create_order(plan.body)
+    except DuplicateReference:
+        # Created before (a retry after a crash, or by someone else): adopt it.
+        found = ctx.shipbob.find_orders_by_reference([plan.reference_id])
+        if not found:
+            raise NeedsAttention(
+                f"ShipBob reports reference {plan.reference_id} exists but cannot find it"
+            ) from None
+        order = found[0]
+        log.info("adopted existing ShipBob order", extra={"reference_id": plan.reference_id,
+                                                          "shipbob_order_id": order["id"]})
+    with ctx.session() as session:
+        bind(session, "order", plan.reference_id, str(order["id"]), {
+            "order_no": plan.order_no,
+            "site": plan.site,
+            "fulfillment_center_id": plan.fulfillment_center_id,
+            "lines": [asdict(line) for line in plan.lines],
+        })
+    return int(order["id"])
+
+
+def _write_back(ctx: Context, order_path: str, shipbob_ids: str) -> None:
+    names = ctx.names.customer_order
+    field = names.shipbob_id_field
+
+    def apply(entity: dict) -> dict | None:
+        return None if entity.get(field) == shipbob_ids else {field: shipbob_ids}
+
+    ctx.ifs.update(names.projection, order_path, apply)
+

@@ -1,0 +1,64 @@
+"""Turn a stored webhook event into a job (the body is only a hint).
+
+Shipment events become one job per ShipBob order, return events one per
+return, WRO events one per purchase order: the job re-fetches authoritative
+state, so duplicates and out-of-order events converge on the same result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from connector import jobs
+from connector.context import Context
+from connector.db.models import Flow, WebhookEvent, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def route_event(ctx: Context, event_id: int) -> tuple[int, str] | None:
+    """Record the job for one event; returns (job_id, flow) to wake, if any."""
+    with ctx.session() as session:
+        event = session.get(WebhookEvent, event_id, with_for_update=True)
+        if event is None or event.processed_at is not None:
+            return None
+        target = _target(ctx, event)
+        event.processed_at = utcnow()
+        if target is None:
+            event.outcome = "ignored"
+            return None
+        flow, key, refs = target
+        requested = jobs.request_job(session, flow, key, **refs)
+        event.outcome = f"job:{requested.job_id}"
+        log.info("webhook routed", extra={"webhook_id": event.webhook_id, "topic": event.topic,
+                                          "job_id": requested.job_id, "flow": flow})
+        return (requested.job_id, flow) if requested.wake else None
+
+
+def _target(ctx: Context, event: WebhookEvent) -> tuple[str, str, dict] | None:
+    try:
+        body = json.loads(event.body)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    topic = event.topic
+    if topic.startswith("order."):
+        order_id = body.get("order_id") or body.get("id")
+        if order_id is None:
+            return None
+        return Flow.SHIPMENT_VOUCHER.value, str(order_id), {"shipbob_ref": str(order_id)}
+    if topic.startswith("return."):
+        return_id = body.get("id") or body.get("return_id")
+        if return_id is None:
+            return None
+        return Flow.RETURN_VOUCHER.value, str(return_id), {"shipbob_ref": str(return_id)}
+    if topic.startswith("wro."):
+        po = body.get("purchase_order_number")
+        if not po and body.get("id") is not None:
+            po = ctx.shipbob.get_wro(body["id"]).get("purchase_order_number")
+        if not po:
+            return None
+        return Flow.INBOUND_RECEIPT.value, str(po), {"ifs_ref": str(po)}
+    return None

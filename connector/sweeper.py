@@ -1,0 +1,31 @@
+"""Find work that is due but has no live wake-up, and wake it again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from connector import jobs
+from connector.context import Context
+from connector.db.models import WebhookEvent, utcnow
+
+# A retry's own countdown message normally arrives on time; only rows late by
+# more than this are re-published (duplicates are harmless, just wasteful).
+GRACE_SECONDS = 60
+
+
+def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float = GRACE_SECONDS) -> dict:
+    with ctx.session() as session:
+        due = jobs.due_job_ids(session, grace_seconds=grace_seconds)
+        cutoff = utcnow() - timedelta(seconds=grace_seconds)
+        events = session.execute(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.processed_at.is_(None), WebhookEvent.received_at <= cutoff)
+            .limit(500)
+        ).scalars().all()
+    for job_id, flow in due:
+        wake_job(job_id, flow)
+    for event_id in events:
+        wake_event(event_id)
+    return {"jobs": len(due), "events": len(events)}

@@ -1,0 +1,83 @@
+"""Celery tasks: thin entrypoints that carry row ids and call the library."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from connector.context import default_context
+from connector.runner import run_job as run_job_once
+from workers import dispatch
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="workers.tasks.run_job", bind=True, acks_late=True, max_retries=None)
+def run_job(self, job_id: int) -> str:
+    result = run_job_once(default_context(), job_id)
+    if result.status == "retry":
+        # The row already says when it is due; this message is the wake-up.
+        raise self.retry(countdown=result.retry_in)
+    if result.status == "again":
+        dispatch.wake_job(job_id, result.flow)
+    return result.status
+
+
+@shared_task(name="workers.tasks.process_webhook_event", acks_late=True)
+def process_webhook_event(event_id: int) -> None:
+    from connector.flows.webhook_router import route_event
+
+    target = route_event(default_context(), event_id)
+    if target is not None:
+        dispatch.wake_job(*target)
+
+
+def _wake_all(job_ids: list[int], flow: str) -> int:
+    for job_id in job_ids:
+        dispatch.wake_job(job_id, flow)
+    return len(job_ids)
+
+
+@shared_task(name="workers.tasks.poll_ifs_orders", acks_late=True)
+def poll_ifs_orders() -> int:
+    from connector.flows.order_poll import poll_orders
+
+    return _wake_all(poll_orders(default_context()), "order_push")
+
+
+@shared_task(name="workers.tasks.poll_shipbob_tracking", acks_late=True)
+def poll_shipbob_tracking() -> int:
+    from connector.flows.shipment_voucher import poll_untracked
+
+    return _wake_all(poll_untracked(default_context()), "shipment_voucher")
+
+
+@shared_task(name="workers.tasks.poll_ifs_replenishment", acks_late=True)
+def poll_ifs_replenishment() -> int:
+    from connector.flows.replenishment import poll_replenishment
+
+    return _wake_all(poll_replenishment(default_context()), "replenishment")
+
+
+@shared_task(name="workers.tasks.poll_shipbob_receiving", acks_late=True)
+def poll_shipbob_receiving() -> int:
+    from connector.flows.inbound_receipt import poll_receiving
+
+    return _wake_all(poll_receiving(default_context()), "inbound_receipt")
+
+
+@shared_task(name="workers.tasks.sync_inventory", acks_late=True)
+def sync_inventory() -> int:
+    from connector.flows.inventory_sync import request_daily_sync
+
+    return _wake_all(request_daily_sync(default_context()), "inventory_sync")
+
+
+@shared_task(name="workers.tasks.sweep", acks_late=True)
+def sweep() -> dict:
+    """Re-publish due rows whose wake-up was lost (a flushed Redis, a
+    crashed worker, a broker that was down when the receiver stored an event)."""
+    from connector.sweeper import sweep as sweep_once
+
+    return sweep_once(default_context(), dispatch.wake_job, dispatch.wake_webhook_event)

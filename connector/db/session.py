@@ -13,8 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
+def normalize_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; we ship psycopg2."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg2://" + url[len(plain):]
+    return url
+
+
 @functools.lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -60,6 +69,6 @@ def migrate(url: str, revision: str = "head") -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
     engine_for(url)  # creates the SQLite directory
     command.upgrade(cfg, revision)

@@ -1,0 +1,39 @@
+# The two commands of the README:
+#   make demo   set up and run the main job on the embedded default
+#   make test   set up and run the test suite (needs PostgreSQL and Redis)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-unit soak soak-short bench compose-check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ifs-shipbob demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
+
+soak-short: $(STAMP)
+	$(BIN)/python bench/soak.py --short
+
+bench: $(STAMP)
+	$(BIN)/python bench/webhook_ingest.py
+	$(BIN)/python bench/inventory_sync.py
+
+clean:
+	rm -rf $(VENV) state reports .pytest_cache

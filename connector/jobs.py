@@ -69,10 +69,12 @@ def request_job(
             job.payload = {**job.payload, **payload}
         job.ifs_ref = job.ifs_ref or ifs_ref
         job.shipbob_ref = job.shipbob_ref or shipbob_ref
-        if job.state == JobState.DONE.value:
+        # New information may resolve a parked job; failed ones wait for a replay.
+        if job.state in (JobState.DONE.value, JobState.ATTENTION.value):
             job.state = JobState.PENDING.value
             job.attempts = 0
             job.next_run_at = run_at or now
+            job.reason = None
     session.flush()
     return Requested(job.id, wake=job.state in (JobState.PENDING.value, JobState.RUNNING.value))
 

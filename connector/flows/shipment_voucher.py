@@ -1,0 +1,141 @@
+"""Flow 2: ShipBob shipments become IFS fulfillment vouchers, exactly once.
+
+One job per ShipBob order serialises all of its events. Each run re-fetches
+the order (webhook bodies are hints) and converges IFS on it: post a voucher
+for every shipped shipment that IFS does not have yet (IFS is checked by
+ExternalRef before writing, which covers a crash between the IFS write and our
+bookkeeping), then bring tracking and delivery up to date under the ETag.
+Events that arrive twice, late or out of order therefore end the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from connector import jobs
+from connector.bindings import bind, find_binding, find_by_shipbob, update_data
+from connector.context import Context
+from connector.db.models import Flow, Job
+from connector.errors import NeedsAttention, TransientError
+from connector.ifs import odata
+from connector.mappers.vouchers import HELD, SHIPPED, allocate, shipped_quantities
+from connector.mappers.vouchers import voucher_body, voucher_changes
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: Context, job: Job) -> str:
+    order_id = int(job.key)
+    order = ctx.shipbob.get_order(order_id)
+    with ctx.session() as session:
+        binding = find_by_shipbob(session, "order", order_id)
+        if binding is None:
+            binding = find_binding(session, "order", order.get("reference_id") or "")
+        order_no = binding.data["order_no"] if binding else None
+        bound_lines = binding.data["lines"] if binding else []
+    if binding is None:
+        if _is_ours(order):
+            # Created by our order push, which has not bound it yet: wait for it.
+            raise TransientError(f"ShipBob order {order_id} is not bound to an IFS order yet")
+        return f"ignored: ShipBob order {order_id} did not come from IFS"
+
+    shipments = order.get("shipments") or ctx.shipbob.order_shipments(order_id)
+    posted, updated, held, uploaded = [], [], [], []
+    for shipment in sorted(shipments, key=lambda s: s["id"]):
+        status = shipment.get("status")
+        if status in HELD:
+            held.append(f"shipment {shipment['id']} is {status} at ShipBob")
+        if status != SHIPPED:
+            continue
+        voucher_no, created = _ensure_voucher(ctx, order_no, order_id, shipment, bound_lines)
+        if created:
+            posted.append(shipment["id"])
+        if _sync_tracking(ctx, voucher_no, shipment):
+            updated.append(shipment["id"])
+        if (shipment.get("tracking") or {}).get("tracking_number") and not shipment.get("is_tracking_uploaded"):
+            uploaded.append(shipment["id"])
+    if uploaded:
+        # Only now that IFS has the tracking: the polling fallback stops here.
+        ctx.shipbob.mark_tracking_uploaded(uploaded)
+    if held:
+        raise NeedsAttention("; ".join(held))
+    return (f"IFS order {order_no}: {len(posted)} voucher(s) posted, {len(updated)} updated"
+            f" for {len(shipments)} shipment(s); ShipBob status {order.get('status')}")
+
+
+def _is_ours(order: dict) -> bool:
+    return any(tag.get("name") == "ifs_order_no" for tag in order.get("tags") or [])
+
+
+def _ensure_voucher(ctx: Context, order_no: str, order_id: int, shipment: dict,
+                    bound_lines: list[dict]) -> tuple[str, bool]:
+    """The voucher number for a shipment, posting it to IFS if needed."""
+    shipment_id = shipment["id"]
+    with ctx.session() as session:
+        existing = find_by_shipbob(session, "shipment", shipment_id)
+        if existing is not None:
+            return existing.ifs_key, False
+    names = ctx.names
+    voucher = _voucher_in_ifs(ctx, shipment_id)
+    created = voucher is None
+    if created:
+        order_path = odata.key_path(names.customer_order.order_set, OrderNo=order_no)
+        lines = list(ctx.ifs.query(names.customer_order.projection,
+                                   f"{order_path}/{names.customer_order.lines_nav}"))
+        open_qty = {
+            (str(l["LineNo"]), str(l["RelNo"]), int(l.get("LineItemNo") or 0)):
+                float(l.get("BuyQtyDue") or 0) - float(l.get("QtyShipped") or 0)
+            for l in lines
+        }
+        voucher_lines = allocate(shipment_id, shipped_quantities(shipment), bound_lines, open_qty)
+        if not voucher_lines:
+            raise NeedsAttention(f"shipment {shipment_id} has no quantities to post")
+        ctx.ifs.bound_action(
+            names.customer_order.projection, order_path, names.fulfillment.action,
+            voucher_body(order_id, shipment, voucher_lines),
+            check=lambda _order: _voucher_in_ifs(ctx, shipment_id) is not None,
+        )
+        voucher = _voucher_in_ifs(ctx, shipment_id)
+        if voucher is None:
+            raise TransientError(f"IFS accepted the voucher for shipment {shipment_id} but does not list it yet")
+    voucher_no = str(voucher[names.fulfillment.voucher_key])
+    with ctx.session() as session:
+        bind(session, "shipment", voucher_no, str(shipment_id),
+             {"order_no": order_no, "order_id": order_id})
+    log.info("voucher %s", "posted" if created else "found in IFS",
+             extra={"ifs_order_no": order_no, "shipbob_order_id": order_id,
+                    "shipment_id": shipment_id, "voucher_no": voucher_no})
+    return voucher_no, created
+
+
+def _voucher_in_ifs(ctx: Context, shipment_id: int) -> dict | None:
+    names = ctx.names.fulfillment
+    rows = ctx.ifs.query(names.voucher_projection, names.voucher_set,
+                         filter=odata.eq("ExternalRef", str(shipment_id)))
+    return next(iter(rows), None)
+
+
+def _sync_tracking(ctx: Context, voucher_no: str, shipment: dict) -> bool:
+    names = ctx.names.fulfillment
+    path = odata.key_path(names.voucher_set, **{names.voucher_key: voucher_no})
+    result = ctx.ifs.update(names.voucher_projection, path, lambda v: voucher_changes(v, shipment))
+    if result is None:
+        return False
+    with ctx.session() as session:
+        binding = find_by_shipbob(session, "shipment", shipment["id"])
+        update_data(binding, tracking=(shipment.get("tracking") or {}).get("tracking_number"),
+                    delivered=shipment.get("delivery_date"))
+    return True
+
+
+def poll_untracked(ctx: Context) -> list[int]:
+    """The fallback for missed webhooks: shipped orders whose tracking IFS has
+    not got yet (shipbob.md §4 tracking poll)."""
+    wake = []
+    with ctx.session() as session:
+        for order in ctx.shipbob.orders(HasTracking=True, IsTrackingUploaded=False):
+            requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, str(order["id"]),
+                                         shipbob_ref=str(order["id"]))
+            if requested.wake:
+                wake.append(requested.job_id)
+    return wake

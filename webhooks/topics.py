@@ -1,0 +1,78 @@
+"""ShipBob webhook topics: what the receiver hands to workers, and what each
+API version lets us subscribe to (shared/api/shipbob.md §6)."""
+
+from __future__ import annotations
+
+# Topics the receiver stores AND enqueues; any other verified topic is stored
+# as "ignored". wro.* are only known from third-party material, so they are
+# handled if they ever arrive but never subscribed to.
+HANDLED_TOPICS: frozenset[str] = frozenset(
+    {
+        "order.shipped",
+        "order.shipment.delivered",
+        "order.shipment.exception",
+        "order.shipment.on_hold",
+        "order.shipment.cancelled",
+        "order.shipment.tracking.updated",
+        "order.delivered",
+        "return.created",
+        "return.updated",
+        "return.completed",
+        "wro.created",
+        "wro.updated",
+        "wro.completed",
+    }
+)
+
+_TOPICS_2025_07 = frozenset(
+    {
+        "order.shipped",
+        "order.shipment.delivered",
+        "order.shipment.exception",
+        "order.shipment.on_hold",
+        "order.shipment.cancelled",
+        "return.created",
+        "return.updated",
+        "return.completed",
+    }
+)
+_TOPICS_2026_01 = _TOPICS_2025_07 | {
+    "billing.charge.created",
+    "billing.refund.created",
+    "billing.credit.created",
+}
+_TOPICS_2026_07 = _TOPICS_2026_01 | {
+    "order.delivered",
+    "order.shipment.tracking.updated",
+    "order.shipment.address.updated",
+    "order.shipment.line_item.added",
+    "order.shipment.line_item.removed",
+    "order.shipment.line_item.updated",
+    "order.shipment.shipping_service.updated",
+}
+
+# The subscription enum of each dated API version (POST /{version}/webhook
+# rejects topics outside it).
+TOPICS_BY_VERSION: dict[str, frozenset[str]] = {
+    "2025-07": _TOPICS_2025_07,
+    "2026-01": _TOPICS_2026_01,
+    "2026-07": _TOPICS_2026_07,
+}
+
+# Every topic name we know of; anything else is labelled "other" in metrics so
+# an unauthenticated sender cannot blow up label cardinality.
+KNOWN_TOPICS: frozenset[str] = HANDLED_TOPICS.union(*TOPICS_BY_VERSION.values())
+
+
+def topics_for_version(version: str) -> list[str]:
+    """The handled topics that `version` can subscribe to, sorted."""
+    try:
+        available = TOPICS_BY_VERSION[version]
+    except KeyError:
+        known = ", ".join(sorted(TOPICS_BY_VERSION))
+        raise ValueError(f"unknown ShipBob API version {version!r} (known: {known})") from None
+    return sorted(HANDLED_TOPICS & available)
+
+
+def metric_label(topic: str | None) -> str:
+    return topic if topic in KNOWN_TOPICS else "other"

@@ -1,0 +1,61 @@
+"""Prometheus metrics of the receiver.
+
+Each app gets its own CollectorRegistry, so calling create_app() repeatedly
+(tests, several apps in one process) never hits duplicate registration.
+Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR: values are
+then written per process and /metrics aggregates them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "ignored",
+    "rejected_signature",
+    "too_large",
+    "bad_request",
+    "bad_json",
+    "db_unavailable",
+    "enqueue_failed",
+)
+
+
+class ReceiverMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.received = Counter(
+            "ifs_shipbob_webhooks_received",
+            "ShipBob webhook deliveries by topic and outcome.",
+            ["topic", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ifs_shipbob_webhook_request_seconds",
+            "Time to answer a ShipBob webhook delivery.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0),
+            registry=self.registry,
+        )
+
+    def count(self, topic_label: str, outcome: str) -> None:
+        self.received.labels(topic=topic_label, outcome=outcome).inc()
+
+    def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

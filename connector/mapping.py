@@ -11,6 +11,7 @@ tenant's $metadata (`ifs-shipbob doctor` does that).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -101,6 +102,11 @@ class Mapping(_Strict):
     parts: dict[str, str] = Field(default_factory=dict)
     parts_map_to_themselves: bool = True
     order_type: str = "DTC"
+    # WRO defaults (shipbob.md §5: Receiving.PackageType / PackingType enums).
+    wro_package_type: Literal["Package", "Pallet", "FloorLoadedContainer"] = "Package"
+    wro_box_packaging_type: Literal["EverythingInOneBox", "OneSkuPerBox", "MultipleSkuPerBox"] = (
+        "EverythingInOneBox"
+    )
     ifs: IfsNames = IfsNames()
 
     def sku_for(self, part_no: str) -> str | None:

@@ -7,7 +7,6 @@ ShipBob id back onto the IFS order under its ETag.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict
 
@@ -18,9 +17,9 @@ from connector.errors import NeedsAttention
 from connector.ifs import odata
 from connector.mappers.orders import ShipBobOrderPlan, plan_orders
 from connector.shipbob.errors import DuplicateReference
+from connector.sku_lookup import inventory_ids_for
 
 log = logging.getLogger(__name__)
-SKU_CACHE_SECONDS = 600
 
 
 def run(ctx: Context, job: Job) -> str:
@@ -33,31 +32,13 @@ def run(ctx: Context, job: Job) -> str:
     lines = list(ctx.ifs.query(names.projection, f"{order_path}/{names.lines_nav}"))
     address = _delivery_address(ctx, order_no)
     skus = {ctx.mapping.sku_for(line["PartNo"]) for line in lines} - {None}
-    plans = plan_orders(header, lines, address, ctx.mapping, known_skus(ctx, skus))
+    plans = plan_orders(header, lines, address, ctx.mapping, set(inventory_ids_for(ctx, skus)))
 
     shipbob_ids = [str(_ensure_shipbob_order(ctx, plan)) for plan in plans]
     _write_back(ctx, order_path, ",".join(shipbob_ids))
     with ctx.session() as session:
         session.get(Job, job.id).shipbob_ref = ",".join(shipbob_ids)
     return f"ShipBob order(s) {', '.join(shipbob_ids)}"
-
-
-def known_skus(ctx: Context, skus: set[str]) -> set[str]:
-    """SKUs ShipBob knows, from a pool-wide cache, else one batched look-up."""
-    known, missing = set(), []
-    for sku in sorted(skus):
-        cached = ctx.coordinator.cache_get(f"sku:{sku}")
-        if cached is not None:
-            known.add(sku)
-        else:
-            missing.append(sku)
-    if missing:
-        for sku, variant in ctx.shipbob.variants_by_sku(missing).items():
-            inventory_id = (variant.get("inventory") or {}).get("inventory_id")
-            ctx.coordinator.cache_set(f"sku:{sku}", json.dumps({"inventory_id": inventory_id}),
-                                      SKU_CACHE_SECONDS)
-            known.add(sku)
-    return known
 
 
 def _delivery_address(ctx: Context, order_no: str) -> dict | None:

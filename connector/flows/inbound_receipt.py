@@ -1,0 +1,126 @@
+"""Flow 4b: stowed WRO quantities become IFS purchase receipts.
+
+One job per IFS purchase order. ShipBob may split a WRO into unlinked WROs
+with the same purchase order number, so receipts are matched by purchase
+order number and SKU, never by WRO id (shipbob.md §5). Each run computes,
+per PO line, what ShipBob has stowed in total and what our receipts in IFS
+already add up to, and posts only the difference: partial receipts
+accumulate, duplicates and restarts post nothing twice, and nothing beyond
+what was stowed is ever received. WROs are marked externally synced only
+after IFS has their receipts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from connector import jobs
+from connector.context import Context
+from connector.db.models import Flow, Job
+from connector.errors import NeedsAttention
+from connector.flows.replenishment import base_po, wro_bindings
+from connector.ifs import odata
+from connector.ifs.errors import IfsNotFound
+
+log = logging.getLogger(__name__)
+RECEIPT_REF_PREFIX = "SB:"
+SYNCABLE = {"Completed"}
+
+
+def poll_receiving(ctx: Context) -> list[int]:
+    wake = []
+    with ctx.session() as session:
+        for wro in ctx.shipbob.wros(Statuses=["Processing", "Completed"], ExternalSync=False):
+            po = base_po(wro.get("purchase_order_number") or "")
+            if not po:
+                continue
+            requested = jobs.request_job(session, Flow.INBOUND_RECEIPT.value, po, ifs_ref=po)
+            if requested.wake:
+                wake.append(requested.job_id)
+    return wake
+
+
+def run(ctx: Context, job: Job) -> str:
+    names = ctx.names.purchase
+    po = job.key
+    po_path = odata.key_path(names.order_set, OrderNo=po)
+    try:
+        ctx.ifs.get(names.projection, po_path)
+    except IfsNotFound:
+        return f"ignored: {po} is not an IFS purchase order"
+    lines = list(ctx.ifs.query(names.projection, f"{po_path}/{names.lines_nav}",
+                               orderby=["LineNo asc", "ReleaseNo asc"]))
+
+    with ctx.session() as session:
+        numbers = sorted({po} | {b.ifs_key for b in wro_bindings(session, po)})
+    wros = [w for w in ctx.shipbob.wros(PurchaseOrderNumbers=numbers) if w.get("status") != "Cancelled"]
+    stowed = _stowed_by_part(ctx, wros)
+    posted = _posted_by_line(ctx, po)
+
+    receipts, excess = 0, []
+    for part, qty in sorted(stowed.items()):
+        remaining = qty
+        for line in (l for l in lines if l["PartNo"] == part):
+            key = (str(line["LineNo"]), str(line["ReleaseNo"]))
+            target = min(remaining, float(line["BuyQtyDue"]))
+            remaining -= target
+            delta = target - posted.get(key, 0)
+            if delta > 0:
+                _post_receipt(ctx, po, key, delta, target)
+                receipts += 1
+        if remaining > 0:
+            excess.append(f"{remaining:g} of {part} stowed beyond the ordered quantity")
+
+    syncable = [w["id"] for w in wros if w.get("status") in SYNCABLE and not w.get("external_sync_timestamp")]
+    if syncable:
+        ctx.shipbob.set_external_sync(syncable)
+    if excess:
+        raise NeedsAttention(f"purchase order {po}: " + "; ".join(excess) + " (not received in IFS)")
+    return f"purchase order {po}: {receipts} receipt(s) posted from {len(wros)} WRO(s)"
+
+
+def _stowed_by_part(ctx: Context, wros: list[dict]) -> dict[str, float]:
+    stowed: dict[str, float] = defaultdict(float)
+    unmapped = []
+    for wro in wros:
+        for item in wro.get("inventory_quantities") or []:
+            qty = float(item.get("stowed_quantity") or 0)
+            if qty <= 0:
+                continue
+            part = ctx.mapping.part_for(item.get("sku") or "")
+            if part is None:
+                unmapped.append(str(item.get("sku")))
+                continue
+            stowed[part] += qty
+    if unmapped:
+        raise NeedsAttention(f"stowed SKU(s) {', '.join(sorted(set(unmapped)))} map to no IFS part")
+    return stowed
+
+
+def _posted_by_line(ctx: Context, po: str) -> dict[tuple[str, str], float]:
+    names = ctx.names.purchase
+    posted: dict[tuple[str, str], float] = defaultdict(float)
+    rows = ctx.ifs.query(
+        names.receipt_projection, names.receipt_set,
+        filter=odata.and_(odata.eq("OrderNo", po), f"startswith(ExternalRef,{odata.literal(RECEIPT_REF_PREFIX)})"),
+    )
+    for row in rows:
+        posted[(str(row["LineNo"]), str(row["ReleaseNo"]))] += float(row.get("QtyArrived") or 0)
+    return posted
+
+
+def _post_receipt(ctx: Context, po: str, key: tuple[str, str], qty: float, cumulative: float) -> None:
+    names = ctx.names.purchase
+    line_no, release_no = key
+    ctx.ifs.create(names.receipt_projection, names.receipt_set, {
+        "OrderNo": po,
+        "LineNo": line_no,
+        "ReleaseNo": release_no,
+        "QtyArrived": qty,
+        # Names the cumulative level this receipt brings the line to.
+        "ExternalRef": f"{RECEIPT_REF_PREFIX}{po}:{line_no}:{release_no}:{cumulative:g}",
+        "ReceiptDate": datetime.now(timezone.utc).date().isoformat(),
+    })
+    log.info("receipt posted", extra={"purchase_order": po, "line": f"{line_no}/{release_no}", "qty": qty})

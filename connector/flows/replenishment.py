@@ -1,0 +1,140 @@
+"""Flow 4a: IFS replenishment (released purchase orders for a ShipBob site)
+becomes ShipBob warehouse receiving orders (WROs).
+
+Never two WROs for one IFS order: a PO is sent as chunks of at most 10,000
+SKUs (ShipBob's per-WRO limit), chunk k>1 numbered `<PO>#<k>`; before any
+chunk is created ShipBob is searched for its purchase order number, so a
+retry after a crash adopts what was created. Lines whose SKU ShipBob does not
+know are left out and the job is parked with them; a replay after the fix
+sends them as a further chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import or_, select
+
+from connector import jobs
+from connector.bindings import bind
+from connector.context import Context
+from connector.db.models import Binding, Flow, Job
+from connector.errors import NeedsAttention
+from connector.ifs import odata
+from connector.sku_lookup import inventory_ids_for
+
+log = logging.getLogger(__name__)
+WRO_SKU_LIMIT = 10_000
+CHUNK_SEPARATOR = "#"
+
+
+def base_po(purchase_order_number: str) -> str:
+    """The IFS order key behind a WRO's purchase order number."""
+    return purchase_order_number.split(CHUNK_SEPARATOR, 1)[0]
+
+
+def chunk_name(po: str, index: int) -> str:
+    return po if index == 1 else f"{po}{CHUNK_SEPARATOR}{index}"
+
+
+def poll_replenishment(ctx: Context) -> list[int]:
+    names = ctx.names.purchase
+    released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
+    rows = ctx.ifs.query(
+        names.projection, names.order_set,
+        filter=odata.and_(f"Objstate eq {released}", odata.any_of("Contract", ctx.settings.mapped_sites())),
+        select=["OrderNo", "Contract"], orderby=["OrderNo asc"],
+    )
+    created = []
+    with ctx.session() as session:
+        for row in rows:
+            job_id = jobs.ensure_job(session, Flow.REPLENISHMENT.value, row["OrderNo"], ifs_ref=row["OrderNo"])
+            if job_id is not None:
+                created.append(job_id)
+    return created
+
+
+def wro_bindings(session, po: str) -> list[Binding]:
+    return list(session.execute(
+        select(Binding).where(
+            Binding.kind == "wro",
+            or_(Binding.ifs_key == po, Binding.ifs_key.like(f"{po}{CHUNK_SEPARATOR}%")),
+        ).order_by(Binding.id)
+    ).scalars())
+
+
+def run(ctx: Context, job: Job) -> str:
+    names = ctx.names.purchase
+    po = job.key
+    po_path = odata.key_path(names.order_set, OrderNo=po)
+    header = ctx.ifs.get(names.projection, po_path)
+    site = header.get("Contract")
+    if site not in ctx.mapping.sites:
+        raise NeedsAttention(f"purchase order {po} site {site!r} has no fulfillment center in the mapping")
+    lines = [l for l in ctx.ifs.query(names.projection, f"{po_path}/{names.lines_nav}")
+             if float(l.get("BuyQtyDue") or 0) > float(l.get("QtyArrived") or 0)]
+
+    with ctx.session() as session:
+        existing = wro_bindings(session, po)
+        sent = {int(i) for b in existing for i in b.data.get("inventory_ids", [])}
+        chunks_done = len(existing)
+
+    wanted: dict[int, int] = {}
+    unknown = []
+    skus = {line["PartNo"]: ctx.mapping.sku_for(line["PartNo"]) for line in lines}
+    inventory = inventory_ids_for(ctx, {s for s in skus.values() if s})
+    for line in lines:
+        inventory_id = inventory.get(skus[line["PartNo"]] or "")
+        if inventory_id is None:
+            unknown.append(f"line {line['LineNo']}/{line['ReleaseNo']} part {line['PartNo']}")
+            continue
+        if inventory_id not in sent:
+            qty = float(line["BuyQtyDue"]) - float(line.get("QtyArrived") or 0)
+            wanted[inventory_id] = wanted.get(inventory_id, 0) + int(qty)
+
+    ids = sorted(wanted)
+    created = []
+    for offset in range(0, len(ids), WRO_SKU_LIMIT):
+        chunk = ids[offset:offset + WRO_SKU_LIMIT]
+        name = chunk_name(po, chunks_done + 1)
+        wro = _ensure_wro(ctx, name, header, {i: wanted[i] for i in chunk})
+        with ctx.session() as session:
+            bind(session, "wro", name, str(wro["id"]), {"po": po, "inventory_ids": chunk})
+        chunks_done += 1
+        created.append(str(wro["id"]))
+    if unknown:
+        raise NeedsAttention(
+            f"purchase order {po}: SKU unknown at ShipBob for {', '.join(unknown)}"
+            + (f" (WRO {', '.join(created)} created for the rest)" if created else "")
+        )
+    return f"purchase order {po}: WRO {', '.join(created) or 'none new'}"
+
+
+def _ensure_wro(ctx: Context, name: str, header: dict, quantities: dict[int, int]) -> dict:
+    found = list(ctx.shipbob.wros(PurchaseOrderNumbers=[name]))
+    if found:
+        return found[0]
+    wro = ctx.shipbob.create_wro({
+        "fulfillment_center": {"id": ctx.mapping.sites[header["Contract"]]},
+        "package_type": ctx.mapping.wro_package_type,
+        "box_packaging_type": ctx.mapping.wro_box_packaging_type,
+        "expected_arrival_date": _arrival(header),
+        "purchase_order_number": name,
+        "boxes": [{
+            "tracking_number": name,
+            "box_items": [{"inventory_id": i, "quantity": q} for i, q in sorted(quantities.items())],
+        }],
+    })
+    log.info("WRO created", extra={"purchase_order": name, "wro_id": wro["id"], "skus": len(quantities)})
+    return wro
+
+
+def _arrival(header: dict) -> str:
+    wanted = header.get("WantedReceiptDate")
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    if wanted:
+        parsed = date.fromisoformat(str(wanted)[:10])
+        if parsed >= tomorrow.date():
+            return f"{parsed.isoformat()}T00:00:00Z"
+    return tomorrow.strftime("%Y-%m-%dT00:00:00Z")

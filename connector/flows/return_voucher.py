@@ -1,0 +1,107 @@
+"""Flow 3: a completed ShipBob return becomes an IFS goods return voucher.
+
+Linked to the original order through original_shipment_id -> our shipment
+binding -> the IFS order and its lines; nothing is guessed. Exactly once: the
+RMA carries the ShipBob return id as ExternalRef and IFS is checked for it
+before creating, and again before receiving.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from connector.bindings import bind, find_by_shipbob
+from connector.context import Context
+from connector.db.models import Job, utcnow
+from connector.errors import NeedsAttention
+from connector.sku_lookup import inventory_ids_for
+from connector.ifs import odata
+from connector.mappers.returns import normalized_status, processed_actions, rma_lines
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: Context, job: Job) -> str:
+    return_id = int(job.key)
+    ret = ctx.shipbob.get_return(return_id)
+    status = normalized_status(ret)
+    _record_state(ctx, job, status)
+    if status == "Cancelled":
+        return f"return {return_id} cancelled: nothing posted"
+    if status != "Completed":
+        return f"return {return_id} is {status}: waiting for completion"
+    with ctx.session() as session:
+        done = find_by_shipbob(session, "return", return_id)
+        if done is not None:
+            return f"return {return_id} already posted as RMA {done.ifs_key}"
+
+    rma = _rma_in_ifs(ctx, return_id) or _create_rma(ctx, ret)
+    rma_no = rma[ctx.names.returns.rma_key]
+    if rma.get("Objstate") != "Received":
+        _receive(ctx, rma_no)
+    with ctx.session() as session:
+        bind(session, "return", str(rma_no), str(return_id), {"order_no": rma.get("OrderNo")})
+    log.info("return voucher posted", extra={"return_id": return_id, "rma_no": rma_no,
+                                             "ifs_order_no": rma.get("OrderNo")})
+    return f"return {return_id} posted as RMA {rma_no} for order {rma.get('OrderNo')}"
+
+
+def _record_state(ctx: Context, job: Job, status: str) -> None:
+    with ctx.session() as session:
+        row = session.get(Job, job.id)
+        states = list(row.payload.get("states", []))
+        if not states or states[-1]["status"] != status:
+            states.append({"status": status, "seen_at": utcnow().isoformat()})
+            row.payload = {**row.payload, "states": states}
+
+
+def _rma_in_ifs(ctx: Context, return_id: int) -> dict | None:
+    names = ctx.names.returns
+    rows = ctx.ifs.query(names.projection, names.rma_set,
+                         filter=odata.eq("ExternalRef", str(return_id)))
+    return next(iter(rows), None)
+
+
+def _create_rma(ctx: Context, ret: dict) -> dict:
+    return_id = ret["id"]
+    shipment_id = ret.get("original_shipment_id")
+    with ctx.session() as session:
+        shipment = find_by_shipbob(session, "shipment", shipment_id) if shipment_id else None
+        order = find_by_shipbob(session, "order", shipment.data["order_id"]) if shipment else None
+        bound_lines = order.data["lines"] if order else []
+        site = order.data["site"] if order else None
+    if order is None:
+        raise NeedsAttention(
+            f"return {return_id}: original shipment {shipment_id} is not a shipment this connector posted"
+        )
+    order_no = shipment.data["order_no"]
+    skus = sorted({line["sku"] for line in bound_lines})
+    by_inventory = {inv: sku for sku, inv in inventory_ids_for(ctx, skus).items()}
+    processed = processed_actions(ret, by_inventory)
+
+    co = ctx.names.customer_order
+    order_path = odata.key_path(co.order_set, OrderNo=order_no)
+    returnable = {
+        (str(l["LineNo"]), str(l["RelNo"]), int(l.get("LineItemNo") or 0)):
+            float(l.get("QtyShipped") or 0) - float(l.get("QtyReturned") or 0)
+        for l in ctx.ifs.query(co.projection, f"{order_path}/{co.lines_nav}")
+    }
+    part_for_sku = {sku: ctx.mapping.part_for(sku) or sku for sku in skus}
+    lines = rma_lines(return_id, processed, bound_lines, returnable, part_for_sku)
+    if not lines:
+        raise NeedsAttention(f"return {return_id} completed with nothing processed")
+    names = ctx.names.returns
+    return ctx.ifs.create(names.projection, names.rma_set, {
+        "OrderNo": order_no,
+        "Contract": site,
+        "ExternalRef": str(return_id),
+        "Notes": f"ShipBob return {return_id} ({ret.get('reference_id')})",
+        names.lines_nav: lines,
+    })
+
+
+def _receive(ctx: Context, rma_no) -> None:
+    names = ctx.names.returns
+    path = odata.key_path(names.rma_set, **{names.rma_key: rma_no})
+    ctx.ifs.bound_action(names.projection, path, names.receive_action, {},
+                         check=lambda rma: rma.get("Objstate") == "Received")

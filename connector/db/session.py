@@ -40,7 +40,10 @@ def engine_for(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # Short connect/pool timeouts: the receiver must answer ShipBob within 15 s
+    # (a 503 makes ShipBob retry) rather than hang on an unreachable database.
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,
+                         connect_args={"connect_timeout": 5})
 
 
 @functools.lru_cache(maxsize=8)

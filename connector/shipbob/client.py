@@ -1,0 +1,226 @@
+"""The ShipBob Developer API (2026-01) as the connector uses it
+(shared/api/shipbob.md §3-§8). Method names are a contract for the flows.
+
+Every call goes through `Transport`: the pool-wide rate limiter, auth,
+retries and the error taxonomy. List methods are generators that fetch one
+page at a time; list filters take Python lists and bools.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Mapping
+from urllib.parse import urlsplit
+
+import requests
+
+from connector.coordination import Coordinator
+from connector.errors import TransientError
+from connector.shipbob.auth import TokenStore, build_auth
+from connector.shipbob.pagination import items_of, linked_pages, numbered_pages
+from connector.shipbob.query import chunked
+from connector.shipbob.transport import Limits, Transport
+
+ORDER_PAGE = 250        # §4: Limit 1-250
+RECEIVING_PAGE = 250
+RETURN_PAGE = 250
+PRODUCT_PAGE = 250      # §5: PageSize 1-250
+CHANNEL_PAGE = 250
+# Batched look-ups (`SKU=any:a,b`, `ReferenceIds=a,b`, ...): values per call.
+BATCH = 50
+
+
+class ShipBobClient:
+    def __init__(self, settings, coordinator: Coordinator, token_store: TokenStore | None = None,
+                 session: requests.Session | None = None, limits: Limits | None = None):
+        self.settings = settings
+        self.coordinator = coordinator
+        self.session = session or requests.Session()
+        self.auth = build_auth(settings, coordinator, token_store, self.session)
+        self.transport = Transport(settings, coordinator, self.auth, self.session, limits)
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, query: Mapping[str, object] | None = None,
+              json: object = None, idempotent: bool = True,
+              reference_id: str | None = None) -> object:
+        resp = self.transport.send(method, path, query=query, json=json,
+                                   idempotent=idempotent, reference_id=reference_id)
+        return _decode(method, path, resp)
+
+    def _fetch(self, path: str, query: Mapping[str, object] | None) -> tuple[object, Mapping[str, str]]:
+        resp = self.transport.send("GET", path, query=query)
+        return _decode("GET", path, resp), resp.headers
+
+    def _numbered(self, path: str, filters: Mapping[str, object], *, page_param: str,
+                  limit_param: str, default_limit: int) -> Iterator[dict]:
+        limit = int(filters.get(limit_param) or default_limit)
+        return numbered_pages(self._fetch, path, filters, page_param=page_param,
+                              limit_param=limit_param, limit=limit)
+
+    def _linked(self, path: str, query: Mapping[str, object]) -> Iterator[dict]:
+        return linked_pages(self._fetch, path, query, base_url=self.base_url)
+
+    # -- channels and locations (§3) -----------------------------------------
+
+    def channels(self) -> list[dict]:
+        """Every channel; pick the one whose `scopes` include `orders_write`."""
+        return list(self._linked("channel", {"RecordsPerPage": CHANNEL_PAGE}))
+
+    def fulfillment_centers(self) -> list[dict]:
+        return items_of(self._call("GET", "fulfillment-center"))
+
+    # -- orders and shipments (§4) --------------------------------------------
+
+    def create_order(self, body: dict) -> dict:
+        """POST /order -> 201 order. A duplicate `reference_id` raises
+        DuplicateReference: adopt the order via find_orders_by_reference."""
+        return self._call("POST", "order", json=body, reference_id=body.get("reference_id"))
+
+    def find_orders_by_reference(self, reference_ids: list[str]) -> list[dict]:
+        found: list[dict] = []
+        for batch in chunked(reference_ids, BATCH):
+            found.extend(self.orders(ReferenceIds=batch))
+        return found
+
+    def orders(self, **filters) -> Iterator[dict]:
+        """GET /order with §4 filters (ReferenceIds, IDs, HasTracking,
+        IsTrackingUploaded, LastUpdateStartDate, ...); Page/Limit handled here."""
+        return self._numbered("order", filters, page_param="Page", limit_param="Limit",
+                              default_limit=ORDER_PAGE)
+
+    def get_order(self, order_id: int | str) -> dict:
+        return self._call("GET", f"order/{order_id}")
+
+    def order_shipments(self, order_id: int | str) -> list[dict]:
+        return items_of(self._call("GET", f"order/{order_id}/shipment"))
+
+    def get_shipment(self, shipment_id: int | str) -> dict:
+        return self._call("GET", f"shipment/{shipment_id}")
+
+    def cancel_order(self, order_id: int | str) -> dict:
+        """POST /order/{id}:cancel -> {order_id, status, canceled_shipment_results}."""
+        return self._call("POST", f"order/{order_id}:cancel")
+
+    def mark_tracking_uploaded(self, shipment_ids: Iterable[int | str]) -> dict | None:
+        """shipment:batchUpdateTrackingUpload for the tracking poll (§4)."""
+        ids = [int(i) for i in shipment_ids]
+        if not ids:
+            return None
+        return self._call("POST", "shipment:batchUpdateTrackingUpload",
+                          json={"shipment_ids": ids, "is_tracking_uploaded": True})
+
+    # -- products and inventory (§5) ------------------------------------------
+
+    def products(self, skus: Iterable[str] | None = None) -> Iterator[dict]:
+        """Every product, or those with a variant SKU in `skus` (batched)."""
+        if skus is None:
+            yield from self._linked("product", {"PageSize": PRODUCT_PAGE})
+            return
+        for batch in chunked(skus, BATCH):
+            yield from self._linked("product", {"SKU": "any:" + ",".join(batch),
+                                                "PageSize": PRODUCT_PAGE})
+
+    def variants_by_sku(self, skus: Iterable[str]) -> dict[str, dict]:
+        """{sku: variant} for the SKUs ShipBob knows; unknown SKUs are absent.
+        One call per ~50 SKUs (`SKU=any:a,b,...`), never one per SKU."""
+        wanted = {str(s) for s in skus if s}
+        by_fold = {s.casefold(): s for s in wanted}
+        found: dict[str, dict] = {}
+        for product in self.products(sorted(wanted)):
+            for variant in product.get("variants") or []:
+                sku = str(variant.get("sku") or "")
+                key = sku if sku in wanted else by_fold.get(sku.casefold())
+                if key is not None and key not in found:
+                    found[key] = variant
+        return found
+
+    def inventory_levels(self, inventory_ids: Iterable[int | str] | None = None) -> Iterator[dict]:
+        if inventory_ids is None:
+            yield from self._linked("inventory-level", {"PageSize": PRODUCT_PAGE})
+            return
+        for batch in chunked((str(i) for i in inventory_ids), BATCH):
+            yield from self._linked("inventory-level", {"InventoryIds": batch,
+                                                        "PageSize": PRODUCT_PAGE})
+
+    def inventory_level_locations(self, location_id: int | str | None = None) -> Iterator[dict]:
+        """Levels with `locations[]` per fulfillment center (§5)."""
+        return self._linked("inventory-level/locations",
+                            {"LocationId": location_id, "PageSize": PRODUCT_PAGE})
+
+    # -- receiving / WROs (§5) ------------------------------------------------
+
+    def create_wro(self, body: dict) -> dict:
+        """POST /receiving. Not retried on an ambiguous failure: check
+        `wros(PurchaseOrderNumbers=[po])` before trying again."""
+        return self._call("POST", "receiving", json=body, idempotent=False)
+
+    def wros(self, **filters) -> Iterator[dict]:
+        """GET /receiving (Statuses, ExternalSync, PurchaseOrderNumbers, IDs, ...)."""
+        return self._numbered("receiving", filters, page_param="Page", limit_param="Limit",
+                              default_limit=RECEIVING_PAGE)
+
+    def get_wro(self, wro_id: int | str) -> dict:
+        return self._call("GET", f"receiving/{wro_id}")
+
+    def wro_boxes(self, wro_id: int | str) -> list[dict]:
+        return items_of(self._call("GET", f"receiving/{wro_id}/boxes"))
+
+    def set_external_sync(self, ids: Iterable[int | str], value: bool = True) -> object:
+        """receiving:setExternalSync once the receipt is booked in IFS (§5)."""
+        wro_ids = [int(i) for i in ids]
+        if not wro_ids:
+            return None
+        return self._call("POST", "receiving:setExternalSync",
+                          json={"ids": wro_ids, "is_external_sync": bool(value)})
+
+    # -- returns (§5) -----------------------------------------------------------
+
+    def create_return(self, body: dict) -> dict:
+        """POST /return. Not retried on an ambiguous failure: check
+        `returns(ReferenceIds=[ref])` before trying again."""
+        return self._call("POST", "return", json=body, idempotent=False)
+
+    def returns(self, **filters) -> Iterator[dict]:
+        """GET /return (Ids, ReferenceIds, Status, ...); Cursor is the page number."""
+        return self._numbered("return", filters, page_param="Cursor", limit_param="Limit",
+                              default_limit=RETURN_PAGE)
+
+    def get_return(self, return_id: int | str) -> dict:
+        return self._call("GET", f"return/{return_id}")
+
+    def cancel_return(self, return_id: int | str) -> object:
+        return self._call("POST", f"return/{return_id}:cancel")
+
+    # -- webhooks (§6) ----------------------------------------------------------
+
+    def create_webhook(self, topics: list[str], url: str, secret: str | None = None,
+                       description: str | None = None) -> dict:
+        """POST /webhook -> 200 `{id (string), secret, ...}`. Store the secret:
+        GET /webhook never returns it."""
+        body: dict = {"topics": list(topics), "url": url}
+        if secret is not None:
+            body["secret"] = secret
+        if description is not None:
+            body["description"] = description
+        return self._call("POST", "webhook", json=body, idempotent=False)
+
+    def webhooks(self) -> Iterator[dict]:
+        return self._linked("webhook", {"RecordsPerPage": CHANNEL_PAGE})
+
+    def delete_webhook(self, webhook_id: int | str) -> None:
+        self._call("DELETE", f"webhook/{webhook_id}")
+
+
+def _decode(method: str, path: str, resp: requests.Response) -> object:
+    if resp.status_code == 204 or not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        where = urlsplit(path).path if "://" in path else "/" + path.split("?", 1)[0].lstrip("/")
+        raise TransientError(
+            f"ShipBob {method} {where}: HTTP {resp.status_code} with a body that is not JSON") from None

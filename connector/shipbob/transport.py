@@ -1,0 +1,221 @@
+"""One ShipBob HTTP call, done right: the pool-wide rate limit, auth with a
+single refresh, bounded retries, and ShipBob's status codes mapped onto the
+connector's error taxonomy (shipbob.md §2, §3, §7; design invariants 5-8).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import requests
+
+from connector.coordination import Coordinator
+from connector.errors import PermanentError, RateLimited, TransientError
+from connector.shipbob import ratelimit
+from connector.shipbob.errors import DuplicateReference, ShipBobNotFound
+from connector.shipbob.query import encode_query
+
+log = logging.getLogger("connector.shipbob")
+
+USER_AGENT = "ifs-shipbob/0.1 (+https://github.com/ifs-shipbob)"
+# How much of a 400/422 body an exception message quotes.
+_BODY_EXCERPT = 500
+
+
+def build_headers(token: str, channel_id: int | None) -> dict[str, str]:
+    """Headers for every call. `shipbob_channel_id` (underscores) goes on
+    every call: required on POST /order and /return, harmless elsewhere (§3)."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    if channel_id is not None:
+        headers["shipbob_channel_id"] = str(channel_id)
+    return headers
+
+
+def redacted(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers fit for a log line: the bearer token replaced."""
+    return {k: ("Bearer ***" if k.lower() == "authorization" else v) for k, v in headers.items()}
+
+
+def is_duplicate_reference(method: str, path: str, status: int, text: str) -> bool:
+    """A 422 on order create that mentions the reference id (§4): the body is
+    `{"": ["Cannot insert order with existing ReferenceId"]}` or `{"errors": [...]}`."""
+    return (status == 422 and method.upper() == "POST" and path.strip("/") == "order"
+            and "reference" in text.lower())
+
+
+def error_for(method: str, path: str, resp: requests.Response,
+              reference_id: str | None = None) -> Exception:
+    """The exception for a final non-2xx response (401 and 429 are handled
+    before this, by refreshing and by pausing the pool)."""
+    status = resp.status_code
+    body = _json_or_text(resp)
+    excerpt = resp.text[:_BODY_EXCERPT]
+    where = f"ShipBob {method} /{path.strip('/')}"
+    if status == 404:
+        return ShipBobNotFound(f"{where}: not found (404)", status=404, body=body)
+    if is_duplicate_reference(method, path, status, resp.text):
+        return DuplicateReference(f"{where}: reference_id {reference_id!r} already exists (422)",
+                                  reference_id=reference_id, status=422, body=body)
+    if status == 401:
+        return PermanentError(f"{where}: ShipBob rejected the credentials again after a token "
+                              "refresh (401)", status=401)
+    if status == 403:
+        return PermanentError(f"{where}: forbidden (403): the token or channel lacks the scope",
+                              status=403, body=body)
+    if status in (408, 429) or status >= 500:
+        return TransientError(f"{where}: HTTP {status}")
+    return PermanentError(f"{where}: rejected (HTTP {status}): {excerpt}", status=status, body=body)
+
+
+def _json_or_text(resp: requests.Response):
+    try:
+        return resp.json()
+    except ValueError:
+        return resp.text
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
+    """Exponential backoff with jitter for the n-th retry (1-based)."""
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+@dataclass
+class Limits:
+    """Retry and waiting bounds of one call."""
+
+    max_wait: float = 30.0          # longest wait for a limiter slot or a pool pause
+    max_inline_pause: float = 15.0  # a 429 asking for longer raises RateLimited at once
+    max_429_retries: int = 3
+    max_transient_retries: int = 3  # 5xx and network errors
+
+
+class Transport:
+    """Sends requests to `<shipbob_base_url>/<api_version>/...`."""
+
+    def __init__(self, settings, coordinator: Coordinator, auth, session: requests.Session,
+                 limits: Limits | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.base_url = f"{settings.shipbob_base_url.rstrip('/')}/{settings.shipbob_api_version}/"
+        self._settings = settings
+        self._coordinator = coordinator
+        self._auth = auth
+        self._session = session
+        self.limits = limits or Limits()
+        self._sleep = sleep
+        self._limit_per_minute = settings.shipbob_rate_limit_per_minute
+        self._remaining: tuple[int, float] | None = None  # (x-remaining-calls, when seen)
+
+    def url(self, path_or_url: str, query: Mapping[str, object] | None = None) -> str:
+        """Absolute URL for an API path (`order/1:cancel`; colons are literal,
+        so no urljoin) or an absolute URL from a `next` link."""
+        if path_or_url.startswith(("http://", "https://")):
+            url = path_or_url
+        else:
+            url = self.base_url + path_or_url.lstrip("/")
+        qs = encode_query(query)
+        if qs:
+            url += ("&" if "?" in url else "?") + qs
+        return url
+
+    def send(self, method: str, path: str, *, query: Mapping[str, object] | None = None,
+             json: object = None, idempotent: bool = True,
+             reference_id: str | None = None) -> requests.Response:
+        """One logical call: returns a 2xx response or raises.
+
+        `idempotent=False` (WRO, return and webhook create) means an answer
+        lost in transit may have created the thing, so only failures before
+        the request was sent are retried; the flow checks and retries later.
+        """
+        url = self.url(path, query)
+        log_path = "/" + url[len(self.base_url):].split("?", 1)[0] if url.startswith(self.base_url) else path
+        refreshed = False
+        rate_limited = transient = 0
+        while True:
+            self._throttle()
+            token = self._auth.token()
+            started = time.monotonic()
+            try:
+                resp = self._session.request(
+                    method, url, json=json, timeout=self._settings.http_timeout_seconds,
+                    headers=build_headers(token, self._settings.shipbob_channel_id))
+            except requests.RequestException as exc:
+                transient += 1
+                safe = idempotent or isinstance(exc, requests.ConnectTimeout)
+                log.warning("shipbob %s %s failed: %s (attempt %d)", method, log_path,
+                            type(exc).__name__, transient)
+                if not safe or transient > self.limits.max_transient_retries:
+                    raise TransientError(
+                        f"ShipBob {method} {log_path}: network error ({type(exc).__name__})") from None
+                self._sleep(backoff(transient))
+                continue
+            self._observe(method, log_path, resp, time.monotonic() - started)
+            status = resp.status_code
+            if status == 401 and not refreshed:
+                refreshed = True
+                self._auth.handle_unauthorized(token)  # PAT: raises PermanentError
+                continue
+            if status == 429:
+                rate_limited += 1
+                retry_after = self._on_429(resp)
+                if (rate_limited > self.limits.max_429_retries
+                        or retry_after > self.limits.max_inline_pause):
+                    raise RateLimited(f"ShipBob {method} {log_path}: rate limited (429), "
+                                      f"retry after {retry_after:g}s", retry_after=retry_after)
+                continue  # the next _throttle() waits out the pool pause
+            if status >= 500 or status == 408:
+                transient += 1
+                if not idempotent or transient > self.limits.max_transient_retries:
+                    raise error_for(method, log_path, resp, reference_id)
+                self._sleep(backoff(transient))
+                continue
+            if status >= 400:
+                raise error_for(method, log_path, resp, reference_id)
+            return resp
+
+    # -- rate limit (§7) ----------------------------------------------------
+
+    def _throttle(self) -> None:
+        delay = 0.0
+        if self._remaining is not None:
+            remaining, seen = self._remaining
+            if time.monotonic() - seen < ratelimit.WINDOW_SECONDS:
+                delay = ratelimit.slowdown(remaining, self._limit_per_minute)
+        if delay > 0:
+            log.info("shipbob: %s calls left in the window, slowing down %.1fs",
+                     self._remaining[0], delay)
+            self._sleep(delay)
+        self._coordinator.wait_for_slot(
+            ratelimit.LIMITER_NAME, ratelimit.safe_limit(self._limit_per_minute),
+            ratelimit.WINDOW_SECONDS, max_wait=self.limits.max_wait)
+
+    def _observe(self, method: str, path: str, resp: requests.Response, seconds: float) -> None:
+        remaining = ratelimit.parse_remaining(resp.headers)
+        log.info("shipbob %s %s -> %d in %.0f ms (remaining calls %s)", method, path,
+                 resp.status_code, seconds * 1000, "?" if remaining is None else remaining)
+        if remaining is not None:
+            self._remaining = (remaining, time.monotonic())
+            self._coordinator.record(ratelimit.LIMITER_NAME, "remaining_calls", str(remaining))
+            self._coordinator.record(ratelimit.LIMITER_NAME, "remaining_calls_at", f"{time.time():.0f}")
+
+    def _on_429(self, resp: requests.Response) -> float:
+        """Pause the whole pool (invariant 5) and count it for `status`."""
+        retry_after = ratelimit.parse_retry_after(resp.headers)
+        pause = ratelimit.pause_with_jitter(retry_after)
+        self._coordinator.pause(ratelimit.LIMITER_NAME, pause)
+        stats = self._coordinator.read(ratelimit.LIMITER_NAME)
+        try:
+            count = int(stats.get("rate_limited_count", "0")) + 1
+        except ValueError:
+            count = 1
+        self._coordinator.record(ratelimit.LIMITER_NAME, "rate_limited_count", str(count))
+        self._coordinator.record(ratelimit.LIMITER_NAME, "last_rate_limited_at", f"{time.time():.0f}")
+        self._coordinator.record(ratelimit.LIMITER_NAME, "last_retry_after", f"{retry_after:g}")
+        log.warning("shipbob: 429, pausing the pool for %.1fs", pause)
+        return retry_after

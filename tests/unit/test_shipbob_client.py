@@ -1,0 +1,97 @@
+"""Client methods: request shapes (shipbob.md §3-§6) against scripted answers."""
+
+from __future__ import annotations
+
+import json
+
+from connector.coordination import LocalCoordinator
+from connector.shipbob import ShipBobClient
+
+from .test_shipbob_fakes import FakeSession, make_settings, response
+
+
+def client(*answers):
+    session = FakeSession(*answers)
+    return ShipBobClient(make_settings(), LocalCoordinator(), session=session), session
+
+
+def test_variants_by_sku_batches_50_per_call_and_matches_case_insensitively():
+    skus = [f"SKU-{i:03d}" for i in range(120)]
+
+    def answer(method, url, **kw):
+        listed = url.split("SKU=any:", 1)[1].split("&", 1)[0].split(",")
+        return response(200, {"items": [{"id": 1, "variants": [
+            {"sku": s.lower(), "inventory": {"inventory_id": int(s[-3:])}} for s in listed[:-1]
+        ]}], "next": None})
+
+    c, session = client(answer, answer, answer)
+    found = c.variants_by_sku(skus)
+    assert len(session.sent) == 3
+    assert all("PageSize=250" in s["url"] for s in session.sent)
+    assert len(found) == 117  # the last SKU of each batch is unknown
+    assert found["SKU-000"]["inventory"]["inventory_id"] == 0
+
+
+def test_orders_filters_and_pages():
+    c, session = client(response(200, [{"id": i} for i in range(250)]), response(200, [{"id": 250}]))
+    ids = [o["id"] for o in c.orders(HasTracking=True, IsTrackingUploaded=False)]
+    assert ids == list(range(251))
+    assert session.sent[0]["url"].endswith("/order?HasTracking=true&IsTrackingUploaded=false&Page=1&Limit=250")
+    assert "Page=2" in session.sent[1]["url"]
+
+
+def test_find_orders_by_reference_is_batched():
+    refs = [f"R{i}" for i in range(60)]
+    c, session = client(response(200, [{"id": 1}]), response(200, [{"id": 2}]))
+    assert c.find_orders_by_reference(refs) == [{"id": 1}, {"id": 2}]
+    assert "ReferenceIds=R0,R1," in session.sent[0]["url"]
+
+
+def test_action_bodies():
+    c, session = client(response(200, {}), response(200, {}), response(200, {"id": "9", "secret": "s"}),
+                        response(204), response(200, {"status": "Success"}))
+    c.mark_tracking_uploaded([1, "2"])
+    c.set_external_sync([918363])
+    c.create_webhook(["order.shipped"], "https://x.example/h", description="ERP")
+    c.delete_webhook("9")
+    c.cancel_order(77)
+    urls = [s["url"] for s in session.sent]
+    assert urls[0].endswith("/2026-01/shipment:batchUpdateTrackingUpload")
+    assert session.sent[0]["json"] == {"shipment_ids": [1, 2], "is_tracking_uploaded": True}
+    assert session.sent[1]["json"] == {"ids": [918363], "is_external_sync": True}
+    assert session.sent[2]["json"] == {"topics": ["order.shipped"], "url": "https://x.example/h",
+                                       "description": "ERP"}
+    assert session.sent[3]["method"] == "DELETE" and urls[3].endswith("/webhook/9")
+    assert urls[4].endswith("/order/77:cancel")
+
+
+def test_empty_actions_make_no_call():
+    c, session = client()
+    assert c.mark_tracking_uploaded([]) is None
+    assert c.set_external_sync([]) is None
+    assert session.sent == []
+
+
+def test_returns_use_cursor_page_numbers():
+    def page(method, url, **kw):
+        n = int(url.split("Cursor=")[1].split("&")[0])
+        return response(200, {"items": [{"id": n}]}, {"Page-Number": str(n), "Total-Pages": "3"})
+
+    c, session = client(page, page, page)
+    assert [r["id"] for r in c.returns(Status="Completed")] == [1, 2, 3]
+    assert "Status=Completed&Cursor=1&Limit=250" in session.sent[0]["url"]
+
+
+def test_channels_follow_next_links():
+    c, session = client(
+        response(200, {"items": [{"id": 1, "scopes": ["orders_write"]}], "next": "/channel?Cursor=abc"}),
+        response(200, {"items": [{"id": 2, "scopes": []}], "next": None}))
+    assert [ch["id"] for ch in c.channels()] == [1, 2]
+    assert session.sent[1]["url"] == "http://shipbob.test/2026-01/channel?Cursor=abc"
+
+
+def test_create_order_sends_the_body_as_json():
+    body = {"reference_id": "IFS-1", "type": "DTC", "products": []}
+    c, session = client(response(201, {"id": 5, "reference_id": "IFS-1"}))
+    assert c.create_order(body)["id"] == 5
+    assert json.dumps(session.sent[0]["json"]) == json.dumps(body)

@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     sites: list[str] = Field(default_factory=list)  # empty = every mapped site
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     order_poll_overlap_minutes: int = Field(default=10, ge=0)
-    order_poll_seconds: int = Field(default=60, gt=0)
+    order_poll_seconds: float = Field(default=60, gt=0)
+    tracking_poll_seconds: float = Field(default=300, gt=0)
+    replenishment_poll_seconds: float = Field(default=900, gt=0)
+    receiving_poll_seconds: float = Field(default=900, gt=0)
+    sweep_seconds: float = Field(default=30, gt=0)
     webhook_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")

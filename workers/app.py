@@ -43,27 +43,27 @@ def make_app() -> Celery:
         beat_schedule={
             "poll-ifs-orders": {
                 "task": "workers.tasks.poll_ifs_orders",
-                "schedule": float(settings.order_poll_seconds),
+                "schedule": settings.order_poll_seconds,
                 "options": {"queue": "polls"},
             },
             "poll-shipbob-tracking": {
                 "task": "workers.tasks.poll_shipbob_tracking",
-                "schedule": 300.0,
+                "schedule": settings.tracking_poll_seconds,
                 "options": {"queue": "polls"},
             },
             "poll-ifs-replenishment": {
                 "task": "workers.tasks.poll_ifs_replenishment",
-                "schedule": 900.0,
+                "schedule": settings.replenishment_poll_seconds,
                 "options": {"queue": "polls"},
             },
             "poll-shipbob-receiving": {
                 "task": "workers.tasks.poll_shipbob_receiving",
-                "schedule": 900.0,
+                "schedule": settings.receiving_poll_seconds,
                 "options": {"queue": "polls"},
             },
             "sweep": {
                 "task": "workers.tasks.sweep",
-                "schedule": 30.0,
+                "schedule": settings.sweep_seconds,
                 "options": {"queue": "polls"},
             },
             "inventory-sync-daily": {

@@ -33,7 +33,10 @@ def process_webhook_event(event_id: int) -> None:
         dispatch.wake_job(*target)
 
 
-def _wake_all(job_ids: list[int], flow: str) -> int:
+def _poll(name: str) -> int:
+    from connector.polls import run_poll
+
+    flow, job_ids = run_poll(default_context(), name)
     for job_id in job_ids:
         dispatch.wake_job(job_id, flow)
     return len(job_ids)
@@ -41,37 +44,32 @@ def _wake_all(job_ids: list[int], flow: str) -> int:
 
 @shared_task(name="workers.tasks.poll_ifs_orders", acks_late=True)
 def poll_ifs_orders() -> int:
-    from connector.flows.order_poll import poll_orders
-
-    return _wake_all(poll_orders(default_context()), "order_push")
+    return _poll("orders")
 
 
 @shared_task(name="workers.tasks.poll_shipbob_tracking", acks_late=True)
 def poll_shipbob_tracking() -> int:
-    from connector.flows.shipment_voucher import poll_untracked
-
-    return _wake_all(poll_untracked(default_context()), "shipment_voucher")
+    return _poll("tracking")
 
 
 @shared_task(name="workers.tasks.poll_ifs_replenishment", acks_late=True)
 def poll_ifs_replenishment() -> int:
-    from connector.flows.replenishment import poll_replenishment
-
-    return _wake_all(poll_replenishment(default_context()), "replenishment")
+    return _poll("replenishment")
 
 
 @shared_task(name="workers.tasks.poll_shipbob_receiving", acks_late=True)
 def poll_shipbob_receiving() -> int:
-    from connector.flows.inbound_receipt import poll_receiving
-
-    return _wake_all(poll_receiving(default_context()), "inbound_receipt")
+    return _poll("receiving")
 
 
 @shared_task(name="workers.tasks.sync_inventory", acks_late=True)
 def sync_inventory() -> int:
     from connector.flows.inventory_sync import request_daily_sync
 
-    return _wake_all(request_daily_sync(default_context()), "inventory_sync")
+    job_ids = request_daily_sync(default_context())
+    for job_id in job_ids:
+        dispatch.wake_job(job_id, "inventory_sync")
+    return len(job_ids)
 
 
 @shared_task(name="workers.tasks.sweep", acks_late=True)

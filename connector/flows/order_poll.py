@@ -54,10 +54,8 @@ def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | N
             job_id = jobs.ensure_job(session, Flow.ORDER_PUSH.value, row["OrderNo"], ifs_ref=row["OrderNo"])
             if job_id is not None:
                 created.append(job_id)
-        if not backfill:
-            kv.put(session, "poll.orders.last_success", datetime.now(timezone.utc).isoformat())
-            if newest:
-                kv.put(session, CURSOR_KEY, newest)
+        if not backfill and newest:
+            kv.put(session, CURSOR_KEY, newest)
     return created
 
 

@@ -1,0 +1,53 @@
+"""`ifs-shipbob reconcile` and `ifs-shipbob sync-inventory`."""
+
+from __future__ import annotations
+
+import click
+
+from cli.common import emit, json_option, make_context
+from connector.reconcile import CheckResult, reconcile as run_reconcile
+
+
+def register(main: click.Group) -> None:
+    main.add_command(reconcile)
+    main.add_command(sync_inventory)
+
+
+def summary_rows(results: list[CheckResult]) -> list[dict]:
+    return [{"check": r.name, "checked": r.checked, "differences": len(r.differences),
+             "explained": len(r.differences) - len(r.unexplained), "unexplained": len(r.unexplained)}
+            for r in results]
+
+
+def print_report(results: list[CheckResult], as_json: bool) -> bool:
+    """Print the table (and the unexplained items); True when all reconciled."""
+    if as_json:
+        emit([{**row, "items": [vars(d) for d in r.differences]}
+              for row, r in zip(summary_rows(results), results)], True)
+    else:
+        emit(summary_rows(results), False, ["check", "checked", "differences", "explained", "unexplained"],
+             title="Reconciliation")
+        for r in results:
+            for d in r.differences[:20]:
+                why = f" (attention: {d.explained_by})" if d.explained_by else ""
+                click.echo(f"  {r.name}: {d.key}: {d.detail}{why}")
+    return not any(r.unexplained for r in results)
+
+
+@click.command()
+@json_option
+def reconcile(as_json: bool) -> None:
+    """What differs between IFS and ShipBob; exits 1 when anything unexplained differs."""
+    if not print_report(run_reconcile(make_context()), as_json):
+        raise SystemExit(1)
+
+
+@click.command("sync-inventory")
+@click.option("--site", help="Only this IFS site.")
+@click.option("--dry-run", is_flag=True, help="Compare and report; write nothing to either system.")
+def sync_inventory(site: str | None, dry_run: bool) -> None:
+    """Compare stock per SKU, push shortfalls as WROs, send levels to IFS, write the drift report."""
+    from connector.flows.inventory_sync import sync_inventory as run_sync
+
+    result = run_sync(make_context(), site=site, dry_run=dry_run)
+    click.echo(result.summary_text() if hasattr(result, "summary_text") else str(result))

@@ -1,0 +1,36 @@
+"""`ifs-shipbob sandbox ifs|shipbob`: the local stand-ins, each on its own."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    main.add_command(sandbox)
+
+
+@click.group()
+def sandbox() -> None:
+    """Run a local stand-in for IFS Cloud or ShipBob."""
+
+
+@sandbox.command()
+@click.option("--port", default=8001, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--seed-orders", default=0, show_default=True, help="Seed this many released orders.")
+def ifs(port: int, host: str, seed_orders: int) -> None:
+    """IFS Cloud OData stand-in (projections, ETags, client-credentials tokens)."""
+    from sandbox.ifs import run
+
+    run(port=port, host=host, seed_orders=seed_orders)
+
+
+@sandbox.command()
+@click.option("--port", default=8002, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--seed-skus", default=0, show_default=True, help="Seed this many products with stock.")
+def shipbob(port: int, host: str, seed_skus: int) -> None:
+    """ShipBob 2026-01 API stand-in (OAuth/PAT, rate limit, signed webhooks)."""
+    from sandbox.shipbob import run
+
+    run(port=port, host=host, seed_skus=seed_skus)

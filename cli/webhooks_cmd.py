@@ -1,0 +1,52 @@
+"""`ifs-shipbob webhooks subscribe|list|delete`: the ShipBob subscription."""
+
+from __future__ import annotations
+
+import click
+
+from cli.common import emit, json_option, make_context
+from connector import kv
+
+
+def register(main: click.Group) -> None:
+    main.add_command(webhooks)
+
+
+@click.group()
+def webhooks() -> None:
+    """Manage the ShipBob webhook subscription of this connector."""
+
+
+@webhooks.command()
+@click.option("--url", required=True, help="Public HTTPS URL of the receiver's /webhooks/shipbob.")
+@click.option("--description", default="ifs-shipbob connector", show_default=True)
+def subscribe(url: str, description: str) -> None:
+    """Subscribe to every topic the connector handles in the configured API version,
+    and store the signing secret ShipBob returns (it is never shown again)."""
+    from webhooks.secrets import KV_SECRET_KEY
+    from webhooks.topics import topics_for_version
+
+    ctx = make_context()
+    topics = topics_for_version(ctx.settings.shipbob_api_version)
+    created = ctx.shipbob.create_webhook(topics, url, description=description)
+    with ctx.session() as session:
+        kv.put(session, KV_SECRET_KEY, created["secret"])
+    click.echo(f"subscribed {created['id']} to {len(topics)} topic(s) at {url}; the secret is stored")
+
+
+@webhooks.command("list")
+@json_option
+def list_(as_json: bool) -> None:
+    """The current subscriptions (ShipBob never returns their secrets)."""
+    ctx = make_context()
+    rows = [{"id": w.get("id"), "url": w.get("url"), "topics": ",".join(w.get("topics") or []),
+             "created": w.get("created_at")} for w in ctx.shipbob.webhooks()]
+    emit(rows, as_json, ["id", "url", "topics", "created"])
+
+
+@webhooks.command()
+@click.argument("subscription_id")
+def delete(subscription_id: str) -> None:
+    """Delete a subscription (ShipBob has no update: delete and subscribe again)."""
+    make_context().shipbob.delete_webhook(subscription_id)
+    click.echo(f"deleted {subscription_id}")

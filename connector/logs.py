@@ -1,0 +1,83 @@
+"""Structured JSON logs with the flow's keys on every line, and no secrets.
+
+Flows pass their keys as `extra={...}` (ifs_order_no, shipbob ids,
+webhook_id, job_id, ...); the formatter writes them as JSON fields. A filter
+masks every configured secret value anywhere in a record, so a secret that
+slips into an exception text is still never written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+MASK = "[redacted]"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_") and value is not None:
+                entry[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class SecretFilter(logging.Filter):
+    """Replace known secret values in the rendered record."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        # Short values would mask ordinary words; real secrets are long.
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, MASK)
+        record.msg, record.args = message, None
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and isinstance(value, str):
+                for secret in self.secrets:
+                    value = value.replace(secret, MASK)
+                setattr(record, key, value)
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            for secret in self.secrets:
+                text = text.replace(secret, MASK)
+            record.exc_info, record.exc_text = None, text
+        return True
+
+
+def secret_values(settings) -> list[str]:
+    values = [
+        settings.ifs_client_secret, settings.shipbob_token, settings.shipbob_client_secret,
+        settings.shipbob_refresh_token, settings.shipbob_webhook_secret,
+        settings.shipbob_webhook_secret_previous,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def configure(settings=None, level: int = logging.INFO, stream=None) -> None:
+    """JSON lines on stderr for the whole process (workers, receiver, CLI)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    if settings is not None:
+        handler.addFilter(SecretFilter(secret_values(settings)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("urllib3", "werkzeug", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,57 @@
+"""The scheduled polls, by name: each returns the flow and the job ids to wake.
+
+Beat tasks and `ifs-shipbob poll` share this table; a successful poll is
+stamped in the kv table for `ifs-shipbob status`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from connector import kv
+from connector.context import Context
+from connector.db.models import Flow
+
+
+def _poll_orders(ctx: Context) -> list[int]:
+    from connector.flows.order_poll import poll_orders
+
+    return poll_orders(ctx)
+
+
+def _poll_tracking(ctx: Context) -> list[int]:
+    from connector.flows.shipment_voucher import poll_untracked
+
+    return poll_untracked(ctx)
+
+
+def _poll_replenishment(ctx: Context) -> list[int]:
+    from connector.flows.replenishment import poll_replenishment
+
+    return poll_replenishment(ctx)
+
+
+def _poll_receiving(ctx: Context) -> list[int]:
+    from connector.flows.inbound_receipt import poll_receiving
+
+    return poll_receiving(ctx)
+
+
+_TABLE: dict[str, tuple[Flow, Callable[[Context], list[int]]]] = {
+    "orders": (Flow.ORDER_PUSH, _poll_orders),
+    "tracking": (Flow.SHIPMENT_VOUCHER, _poll_tracking),
+    "replenishment": (Flow.REPLENISHMENT, _poll_replenishment),
+    "receiving": (Flow.INBOUND_RECEIPT, _poll_receiving),
+}
+
+
+def run_poll(ctx: Context, name: str) -> tuple[str, list[int]]:
+    flow, poll = _TABLE[name]
+    job_ids = poll(ctx)
+    with ctx.session() as session:
+        kv.put(session, f"poll.{name}.last_success", datetime.now(timezone.utc).isoformat())
+    return flow.value, job_ids
+
+
+POLLS = {name: (lambda ctx, name=name: run_poll(ctx, name)) for name in _TABLE}

@@ -1,0 +1,183 @@
+"""What differs between IFS and ShipBob, read from both systems.
+
+Each check lists its differences; a difference whose item is parked for
+attention (with its reason) is "explained", anything else is "unexplained".
+The CLI, the demo and the soak test all read the same report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from connector.context import Context
+from connector.db.models import Binding, InventorySnapshot, Job, JobState
+from connector.flows.replenishment import base_po
+from connector.ifs import odata
+from connector.mappers.returns import normalized_status
+from connector.mappers.vouchers import SHIPPED, shipped_quantities
+
+
+@dataclass
+class Difference:
+    key: str
+    detail: str
+    explained_by: str | None = None  # the attention reason, when parked
+
+
+@dataclass
+class CheckResult:
+    name: str
+    checked: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def unexplained(self) -> list[Difference]:
+        return [d for d in self.differences if d.explained_by is None]
+
+
+def reconcile(ctx: Context) -> list[CheckResult]:
+    parked = _parked(ctx)
+    return [
+        _orders_not_at_shipbob(ctx, parked),
+        *_shipments(ctx, parked),
+        _returns_not_posted(ctx, parked),
+        _receipts(ctx, parked),
+        _stock(ctx),
+    ]
+
+
+def _parked(ctx: Context) -> dict[tuple[str, str], str]:
+    with ctx.session() as session:
+        rows = session.execute(select(Job.flow, Job.key, Job.reason).where(Job.state == JobState.ATTENTION.value))
+        return {(flow, key): reason for flow, key, reason in rows}
+
+
+def _orders_not_at_shipbob(ctx: Context, parked) -> CheckResult:
+    names = ctx.names.customer_order
+    released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
+    result = CheckResult("IFS orders released but not at ShipBob")
+    rows = ctx.ifs.query(
+        names.projection, names.order_set,
+        filter=odata.and_(f"Objstate eq {released}", odata.any_of("Contract", ctx.settings.mapped_sites())),
+        select=["OrderNo", names.shipbob_id_field], orderby=["OrderNo asc"],
+    )
+    for row in rows:
+        result.checked += 1
+        if not row.get(names.shipbob_id_field):
+            key = row["OrderNo"]
+            result.differences.append(Difference(key, "no ShipBob order id on the IFS order",
+                                                 parked.get(("order_push", key))))
+    return result
+
+
+def _ifs_vouchers(ctx: Context) -> dict[str, list[dict]]:
+    names = ctx.names.fulfillment
+    by_shipment: dict[str, list[dict]] = defaultdict(list)
+    for voucher in ctx.ifs.query(names.voucher_projection, names.voucher_set,
+                                 orderby=[f"{names.voucher_key} asc"]):
+        by_shipment[str(voucher.get("ExternalRef"))].append(voucher)
+    return by_shipment
+
+
+def _shipments(ctx: Context, parked) -> list[CheckResult]:
+    with ctx.session() as session:
+        order_ids = [b.shipbob_id for b in session.execute(
+            select(Binding).where(Binding.kind == "order")).scalars()]
+    vouchers = _ifs_vouchers(ctx)
+    missing = CheckResult("ShipBob shipments without an IFS voucher")
+    doubled = CheckResult("IFS vouchers posted more than once")
+    quantities = CheckResult("voucher quantities that differ from the shipment")
+    for start in range(0, len(order_ids), 50):
+        for order in ctx.shipbob.orders(IDs=order_ids[start:start + 50]):
+            for shipment in order.get("shipments") or []:
+                if shipment.get("status") != SHIPPED:
+                    continue
+                missing.checked += 1
+                posted = vouchers.get(str(shipment["id"]), [])
+                reason = parked.get(("shipment_voucher", str(order["id"])))
+                if not posted:
+                    missing.differences.append(Difference(str(shipment["id"]),
+                                                          f"order {order.get('reference_id')}", reason))
+                    continue
+                if len(posted) > 1:
+                    doubled.differences.append(Difference(str(shipment["id"]), f"{len(posted)} vouchers"))
+                shipped = sum(shipped_quantities(shipment).values())
+                booked = sum(float(line.get("Qty") or 0) for line in posted[0].get("Lines") or [])
+                if shipped != booked:
+                    quantities.differences.append(Difference(
+                        str(shipment["id"]), f"shipped {shipped}, voucher {booked:g}", reason))
+    doubled.checked = quantities.checked = missing.checked
+    return [missing, doubled, quantities]
+
+
+def _returns_not_posted(ctx: Context, parked) -> CheckResult:
+    names = ctx.names.returns
+    rmas = Counter(str(r.get("ExternalRef")) for r in ctx.ifs.query(names.projection, names.rma_set))
+    result = CheckResult("completed ShipBob returns without an IFS return voucher (or doubled)")
+    for ret in ctx.shipbob.returns():
+        if normalized_status(ret) != "Completed":
+            continue
+        result.checked += 1
+        count = rmas.get(str(ret["id"]), 0)
+        if count != 1:
+            result.differences.append(Difference(
+                str(ret["id"]), f"{count} IFS return vouchers", parked.get(("return_voucher", str(ret["id"])))))
+    return result
+
+
+def _receipts(ctx: Context, parked) -> CheckResult:
+    """Per purchase order and part: stowed at ShipBob == received by us in IFS."""
+    from connector.flows.inbound_receipt import RECEIPT_REF_PREFIX
+
+    stowed: dict[tuple[str, str], float] = defaultdict(float)
+    for wro in ctx.shipbob.wros():
+        if wro.get("status") == "Cancelled" or not wro.get("purchase_order_number"):
+            continue
+        po = base_po(wro["purchase_order_number"])
+        for item in wro.get("inventory_quantities") or []:
+            part = ctx.mapping.part_for(item.get("sku") or "") or item.get("sku")
+            stowed[(po, part)] += float(item.get("stowed_quantity") or 0)
+    names = ctx.names.purchase
+    lines_part: dict[tuple[str, str, str], str] = {}
+    received: dict[tuple[str, str], float] = defaultdict(float)
+    for po in sorted({po for po, _ in stowed}):
+        path = f"{odata.key_path(names.order_set, OrderNo=po)}/{names.lines_nav}"
+        try:
+            for line in ctx.ifs.query(names.projection, path):
+                lines_part[(po, str(line["LineNo"]), str(line["ReleaseNo"]))] = line["PartNo"]
+        except Exception:  # a WRO whose PO is not in IFS (not ours) is not compared
+            stowed = {k: v for k, v in stowed.items() if k[0] != po}
+    for row in ctx.ifs.query(names.receipt_projection, names.receipt_set,
+                             filter=f"startswith(ExternalRef,{odata.literal(RECEIPT_REF_PREFIX)})"):
+        part = lines_part.get((row["OrderNo"], str(row["LineNo"]), str(row["ReleaseNo"])))
+        if part:
+            received[(row["OrderNo"], part)] += float(row.get("QtyArrived") or 0)
+    result = CheckResult("stowed at ShipBob vs received in IFS, per purchase order and part")
+    for (po, part), qty in sorted(stowed.items()):
+        result.checked += 1
+        if received.get((po, part), 0) != qty:
+            result.differences.append(Difference(
+                f"{po}/{part}", f"stowed {qty:g}, received {received.get((po, part), 0):g}",
+                parked.get(("inbound_receipt", po))))
+    return result
+
+
+def _stock(ctx: Context) -> CheckResult:
+    """The latest inventory sync: drift it found and did not act on."""
+    result = CheckResult("stock drift left unhandled by the last inventory sync")
+    with ctx.session() as session:
+        snapshot = session.execute(
+            select(InventorySnapshot).where(InventorySnapshot.dry_run == 0)
+            .order_by(InventorySnapshot.id.desc()).limit(1)
+        ).scalar_one_or_none()
+    if snapshot is None:
+        return result
+    summary = snapshot.summary or {}
+    result.checked = int(summary.get("skus_compared", 0))
+    for row in summary.get("unhandled", []):
+        result.differences.append(Difference(str(row.get("sku")), str(row.get("status")),
+                                             "reported by the inventory sync: " + str(row.get("detail", ""))))
+    return result

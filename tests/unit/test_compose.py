@@ -1,0 +1,74 @@
+"""docker-compose.yml kept in step with the code (no Docker engine here)."""
+
+from pathlib import Path
+
+import yaml
+
+from connector.settings import Settings
+from workers.app import QUEUES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def _command(name):
+    return SERVICES[name]["command"]
+
+
+def test_every_queue_has_a_worker_and_exactly_one_beat():
+    served = set()
+    for name, service in SERVICES.items():
+        cmd = service.get("command") or []
+        if cmd[:4] == ["celery", "-A", "workers.app", "worker"]:
+            served.update(cmd[cmd.index("-Q") + 1].split(","))
+    assert served == set(QUEUES)
+    beats = [n for n, s in SERVICES.items() if "beat" in (s.get("command") or [])]
+    assert beats == ["beat"]
+    assert SERVICES["beat"]["deploy"]["replicas"] == 1
+
+
+def test_entrypoints_exist():
+    import importlib
+
+    receiver = " ".join(_command("receiver"))
+    assert "webhooks.app:create_app()" in receiver
+    assert callable(importlib.import_module("webhooks.app").create_app)
+    assert _command("migrate") == ["ifs-shipbob", "migrate"]
+    from cli import main
+
+    assert "migrate" in main.commands
+
+
+def test_services_have_healthchecks_and_ordering():
+    for name in ("postgres", "redis", "receiver", "worker-orders"):
+        assert "healthcheck" in SERVICES[name], name
+    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert SERVICES["receiver"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_least_privilege():
+    for name, service in SERVICES.items():
+        assert not service.get("privileged"), name
+        if service.get("image", "").startswith("ifs-shipbob"):
+            assert service.get("cap_drop") == ["ALL"], name
+            assert service.get("read_only") is True, name
+    # The receiver and Flower never see the API credentials.
+    for name in ("receiver", "flower"):
+        assert "env_file" not in SERVICES[name]
+        env = SERVICES[name]["environment"]
+        assert not any(k.startswith(("IFS_", "SHIPBOB_TOKEN", "SHIPBOB_CLIENT")) for k in env)
+    assert "FLOWER_BASIC_AUTH" in SERVICES["flower"]["environment"]
+    assert SERVICES["flower"]["ports"] == ["127.0.0.1:5555:5555"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "\nUSER connector" in dockerfile
+
+
+def test_env_example_names_real_settings():
+    fields = {name.upper() for name in Settings.model_fields}
+    extra = {"POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH"}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        line = line.lstrip("# ").strip()
+        if "=" in line and line.split("=", 1)[0].isupper():
+            name = line.split("=", 1)[0]
+            assert name in fields | extra, name

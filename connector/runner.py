@@ -7,10 +7,11 @@ Celery tasks, the CLI and tests all go through `run_job`.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
-from connector import jobs
+from connector import jobs, metrics
 from connector.context import Context
 from connector.db.models import Job
 from connector.errors import NeedsAttention, PermanentError, TransientError
@@ -44,6 +45,15 @@ def flows() -> dict[str, FlowFn]:
 
 
 def run_job(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None = None) -> RunResult:
+    started = time.monotonic()
+    result = _run(ctx, job_id, registry)
+    if result.flow:
+        metrics.JOB_RUNS.labels(result.flow, result.status).inc()
+        metrics.JOB_SECONDS.labels(result.flow).observe(time.monotonic() - started)
+    return result
+
+
+def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunResult:
     with ctx.session() as session:
         job = jobs.claim(session, job_id)
         if job is None:
@@ -56,13 +66,13 @@ def run_job(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None = None
         except NeedsAttention as exc:
             jobs.park(session, job, exc.reason)
             log.warning("parked: %s", exc.reason, extra=logctx)
-            return RunResult("attention", detail=exc.reason)
+            return RunResult("attention", detail=exc.reason, flow=job.flow)
         except TransientError as exc:
             return _retry_or_fail(session, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx)
         except PermanentError as exc:
             jobs.fail(session, job, f"{type(exc).__name__}: {exc}")
             log.error("failed: %s", exc, extra=logctx)
-            return RunResult("failed", detail=str(exc))
+            return RunResult("failed", detail=str(exc), flow=job.flow)
         except Exception as exc:  # a bug or an unforeseen answer: retry, bounded
             log.exception("unexpected error", extra=logctx)
             return _retry_or_fail(session, job, f"{type(exc).__name__}: {exc}", None, logctx)
@@ -75,8 +85,8 @@ def _retry_or_fail(session, job: Job, error: str, retry_after: float | None, log
     if job.attempts >= jobs.MAX_ATTEMPTS:
         jobs.fail(session, job, f"gave up after {job.attempts} attempts: {error}")
         log.error("retries exhausted: %s", error, extra=logctx)
-        return RunResult("failed", detail=error)
+        return RunResult("failed", detail=error, flow=job.flow)
     delay = jobs.retry_delay(job.attempts, retry_after)
     jobs.retry_later(session, job, error, delay)
     log.warning("retry in %.1fs: %s", delay, error, extra=logctx)
-    return RunResult("retry", retry_in=delay, detail=error)
+    return RunResult("retry", retry_in=delay, detail=error, flow=job.flow)

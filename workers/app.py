@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import setup_logging
+
+from connector import logs
 
 from connector.db.models import Flow
 from connector.settings import load_settings
@@ -25,7 +28,8 @@ def queue_for(flow: str) -> str:
 
 def make_app() -> Celery:
     settings = load_settings()
-    celery = Celery("ifs_shipbob", broker=settings.effective_broker_url, include=["workers.tasks"])
+    celery = Celery("ifs_shipbob", broker=settings.effective_broker_url,
+                    include=["workers.tasks", "workers.metrics"])
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -74,6 +78,12 @@ def make_app() -> Celery:
         },
     )
     return celery
+
+
+@setup_logging.connect
+def _json_logs(**_kwargs) -> None:
+    # Celery's own handlers would bypass the secret filter: use ours.
+    logs.configure(load_settings())
 
 
 app = make_app()

@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 import requests
 
+from connector import metrics
 from connector.coordination import Coordinator
 from connector.errors import PermanentError, RateLimited, TransientError
 from connector.shipbob import ratelimit
@@ -187,6 +188,7 @@ class Transport:
             remaining, seen = self._remaining
             if time.monotonic() - seen < ratelimit.WINDOW_SECONDS:
                 delay = ratelimit.slowdown(remaining, self._limit_per_minute)
+        started = time.monotonic()
         if delay > 0:
             log.info("shipbob: %s calls left in the window, slowing down %.1fs",
                      self._remaining[0], delay)
@@ -194,6 +196,7 @@ class Transport:
         self._coordinator.wait_for_slot(
             ratelimit.LIMITER_NAME, ratelimit.safe_limit(self._limit_per_minute),
             ratelimit.WINDOW_SECONDS, max_wait=self.limits.max_wait)
+        metrics.RATE_LIMIT_WAIT.labels("shipbob").inc(time.monotonic() - started)
 
     def _observe(self, method: str, path: str, resp: requests.Response, seconds: float) -> None:
         remaining = ratelimit.parse_remaining(resp.headers)
@@ -207,6 +210,7 @@ class Transport:
     def _on_429(self, resp: requests.Response) -> float:
         """Pause the whole pool (invariant 5) and count it for `status`."""
         retry_after = ratelimit.parse_retry_after(resp.headers)
+        metrics.RATE_LIMITED.labels("shipbob").inc()
         pause = ratelimit.pause_with_jitter(retry_after)
         self._coordinator.pause(ratelimit.LIMITER_NAME, pause)
         stats = self._coordinator.read(ratelimit.LIMITER_NAME)

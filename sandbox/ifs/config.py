@@ -1,0 +1,38 @@
+"""Configuration of the IFS Cloud stand-in."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.mapping import IfsNames
+
+
+class IfsSandboxConfig(BaseModel):
+    """What differs between simulated tenants.
+
+    `names` is the connector's own `IfsNames`: the sandbox serves every
+    projection, entity set, field and action under those names, so a renamed
+    tenant is simulated by passing a changed `IfsNames` (ifs-cloud.md §1, §10).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    realm: str = "ifsdemo"
+    client_id: str = "ifs-shipbob"
+    client_secret: str = "sandbox-secret"
+    # IFS's sample token lives 180 s (ifs-cloud.md §2); tests use 1-2 s.
+    token_ttl_seconds: int = Field(default=180, ge=1)
+    # Server-driven page limit: longer results get an @odata.nextLink.
+    page_size: int = Field(default=500, ge=1)
+    names: IfsNames = IfsNames()
+    # URL prefixes served; `names.prefix` is always served too (§1).
+    prefixes: tuple[str, ...] = ("main", "int")
+    # Seconds announced in Retry-After by injected 429/503 faults.
+    retry_after_seconds: int = Field(default=1, ge=0)
+    # Seed of the random generator behind the `error_rate` fault.
+    fault_seed: int = 0
+    # Company of seeded and created orders (IFS orders carry a Company).
+    company: str = "10"
+
+    def served_prefixes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.prefixes, self.names.prefix)))

@@ -1,0 +1,204 @@
+"""The served projections, built from the connector's `IfsNames`.
+
+Confirmed names and fields (CustomerOrderHandling, InventoryPartInStockHandling,
+PurchaseOrderSet) follow ifs-cloud.md §3, §5, §6 and ifs-entity-fields.json.
+The fulfillment voucher, RMA, purchase-receipt and external-stock-level sets
+and actions are **stand-in inventions** (§10) served under whatever names the
+given `IfsNames` holds, so a renamed tenant can be simulated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector.mapping import IfsNames
+from sandbox.ifs import crud, orders, purchasing, returns
+from sandbox.ifs.edm import (BOOL, DATE, DECIMAL, DTO, STRING, Action, ComplexType, EntitySet,
+                             EntityType, EnumType, Navigation, Projection, Prop)
+
+_ORDER_STATES = ("Planned", "Released", "Reserved", "PartiallyDelivered", "Delivered",
+                 "Cancelled", "Invoiced")
+_RMA_STATES = ("Planned", "Released", "Received", "Cancelled")
+
+
+def P(name: str, type_: str = STRING, flags: str = "", **kwargs) -> Prop:
+    """flags: k key, s server-assigned key, i insertable, u updatable,
+    n not nullable."""
+    return Prop(name, type_, key="k" in flags or "s" in flags,
+                insertable=("i" in flags or "k" in flags) and "s" not in flags,
+                updatable="u" in flags, nullable="n" not in flags and "k" not in flags, **kwargs)
+
+
+def E(name: str, enum: EnumType, flags: str = "") -> Prop:
+    return P(name, enum.name, flags, enum=enum)
+
+
+@dataclass
+class Model:
+    projections: dict[str, Projection]
+
+    def find_sets(self, name: str) -> list[tuple[Projection, EntitySet]]:
+        """Sets by wire name (or LU name), across projections: for test hooks."""
+        return [(projection, entity_set)
+                for projection in self.projections.values()
+                for entity_set in projection.sets.values()
+                if name in (entity_set.name, entity_set.type.name)]
+
+
+def build_model(names: IfsNames, company: str = "10") -> Model:
+    co, ful, ret, pur, stk = (names.customer_order, names.fulfillment, names.returns,
+                              names.purchase, names.stock)
+
+    # ------------------------------------------------------------- enums
+    order_state = EnumType(co.state_enum, _ORDER_STATES, _renamed("Released", co.released_state))
+    line_state = EnumType("CustomerOrderLineState", _ORDER_STATES)
+    yes_no = EnumType("GenYesNo", ("Yes", "No"))
+    part_type = EnumType("SalesPartType", ("InventoryPart", "NonInventoryPart", "PackagePart"))
+    voucher_state = EnumType("FulfillmentVoucherState", ("Shipped", "Delivered"))
+    rma_state = EnumType(ret.state_enum, _RMA_STATES)
+    rma_line_state = EnumType("ReturnMaterialLineState", _RMA_STATES)
+    return_action = EnumType("ReturnMaterialAction", ("Restock", "Quarantine", "Dispose"))
+    po_state = EnumType(pur.state_enum, ("Planned", "Released", "Received", "Closed", "Cancelled"),
+                        _renamed("Released", pur.released_state))
+    po_line_state = EnumType("PurchaseOrderLineState",
+                             ("Planned", "Released", "Arrived", "Received", "Closed", "Cancelled"))
+    receipt_state = EnumType("PurchaseReceiptState", ("Received", "Cancelled"))
+
+    # ---------------------------------------------------- customer orders
+    line = EntityType("CustomerOrderLine", [
+        P("OrderNo", flags="k"), P("LineNo", flags="k"), P("RelNo", flags="k"),
+        P("LineItemNo", DECIMAL, "k"), P("Contract", flags="i"), P("Company"),
+        P("CustomerNo"), P("CatalogNo", flags="i"), P("CatalogDesc", flags="iu"),
+        E("CatalogType", part_type, "i"), P("PartNo", flags="i"),
+        P("ConfigurationId", flags="i", default="*"), P("SalesUnitMeas", flags="i"),
+        P("BuyQtyDue", DECIMAL, "iu"), P("DesiredQty", DECIMAL, "i"),
+        P("QtyShipped", DECIMAL), P("QtyReturned", DECIMAL), P("QtyInvoiced", DECIMAL),
+        P("SaleUnitPrice", DECIMAL, "iu"), P("ShipViaCode", flags="iu"),
+        P("ShipAddrNo", flags="iu"), P("WantedDeliveryDate", DTO, "iu"),
+        P("RealShipDate", DATE), E("Objstate", line_state),
+    ], create=orders.create_line)
+
+    order_props = [
+        P("OrderNo", flags="k"), P("Contract", flags="i"), P("Company"),
+        P("CustomerNo", flags="i"), P("CustomerPoNo", flags="iu"), P("CustRef", flags="iu"),
+        P("ExternalRef", flags="iu"), P("BillAddrNo", flags="iu"), P("ShipAddrNo", flags="iu"),
+        P("DeliveryCountryCode"), P("CurrencyCode", flags="i"), P("ShipViaCode", flags="iu"),
+        P("DeliveryTerms", flags="iu"), P("PayTermId", flags="iu"), P("AuthorizeCode", flags="iu"),
+        P("OrderId", flags="i"), P("DateEntered", DTO), P("WantedDeliveryDate", DTO, "iu"),
+        E("Objstate", order_state),
+        # The custom field the connector writes the ShipBob order id into.
+        P(co.shipbob_id_field, flags="iu", attr="Cf_Shipbob_Order_Id"),
+    ]
+    if co.changed_field not in {p.name for p in order_props}:
+        # A tenant-specific "last changed" timestamp, kept by every write.
+        order_props.append(P(co.changed_field, DTO, attr="_changed"))
+    fulfillment_line = ComplexType("FulfillmentLine", [
+        P("LineNo", flags="n"), P("RelNo", flags="n"), P("LineItemNo", DECIMAL, "n"),
+        P("Qty", DECIMAL, "n")])
+    order = EntityType(
+        "CustomerOrder", order_props,
+        navigations={co.lines_nav: Navigation(co.lines_nav, line, (("OrderNo", "OrderNo"),))},
+        actions={ful.action: Action(ful.action, [
+            P("ExternalRef", flags="n"), P("ShipmentRef"), P("Carrier"), P("TrackingNo"),
+            P("TrackingUrl"), P("ShipDate", DATE, "n"),
+            P("Lines", "Collection", "n", complex=fulfillment_line),
+        ], STRING, orders.register_fulfillment)},
+        create=orders.create_order, update=orders.update_order, delete=orders.delete_order)
+
+    address = EntityType("CustomerOrderAddress", [
+        P("OrderNo", flags="k"), E("AddrFlag", yes_no), P("Name"), P("Address1"), P("Address2"),
+        P("City"), P("State"), P("ZipCode"), P("Country"), P("EmailAddress"), P("PhoneNo"),
+    ])
+
+    # ------------------------------------------------- fulfillment voucher
+    voucher_line = ComplexType("FulfillmentVoucherLine", [
+        P("LineNo"), P("RelNo"), P("LineItemNo", DECIMAL), P("Qty", DECIMAL)])
+    voucher = EntityType("FulfillmentVoucher", [
+        P(ful.voucher_key, flags="k", attr="VoucherNo"), P("OrderNo"), P("Contract"),
+        P("ExternalRef"), P("ShipmentRef"), P("Carrier", flags="u"), P("TrackingNo", flags="u"),
+        P("TrackingUrl", flags="u"), P("ShipDate", DATE), P("DeliveredDate", DATE, "u"),
+        P("DateCreated", DTO), E("Objstate", voucher_state),
+        P("Lines", "Collection", complex=voucher_line),
+    ], update=orders.update_voucher)
+
+    # ---------------------------------------------------------------- RMA
+    rma_line = EntityType("ReturnMaterialLine", [
+        P(ret.rma_key, DECIMAL, "s", attr="RmaNo"), P("RmaLineNo", DECIMAL, "s"),
+        P("OrderNo", flags="i"), P("LineNo", flags="i"), P("RelNo", flags="i"),
+        P("LineItemNo", DECIMAL, "i"), P("PartNo", flags="i"), P("Contract"),
+        P("QtyToReturn", DECIMAL, "i"), P("QtyReceived", DECIMAL),
+        E("ReturnAction", return_action, "i"), E("Objstate", rma_line_state),
+    ], create=returns.create_rma_line)
+    rma = EntityType(
+        "ReturnMaterial", [
+            P(ret.rma_key, DECIMAL, "s", attr="RmaNo"), P("OrderNo", flags="i"), P("CustomerNo"),
+            P("Contract", flags="i"), P("ExternalRef", flags="iu"),
+            P("ReturnReasonCode", flags="iu"), P("Notes", flags="iu"), P("DateRequested", DATE),
+            P("ReceivedDate", DATE), E("Objstate", rma_state),
+        ],
+        navigations={ret.lines_nav: Navigation(ret.lines_nav, rma_line, (("RmaNo", "RmaNo"),))},
+        actions={ret.receive_action: Action(ret.receive_action, [], None, returns.receive_rma)},
+        create=returns.create_rma, update=returns.update_rma)
+
+    # ---------------------------------------------------------- purchasing
+    po_line = EntityType("PurchaseOrderLine", [
+        P("OrderNo", flags="k"), P("LineNo", flags="k"), P("ReleaseNo", flags="k"), P("PartNo"),
+        P("Description"), P("Contract"), P("BuyQtyDue", DECIMAL), P("QtyArrived", DECIMAL),
+        P("BuyUnitMeas"), P("PlannedReceiptDate", DATE), E("Objstate", po_line_state),
+    ])
+    po = EntityType("PurchaseOrder", [
+        P("OrderNo", flags="k"), P("Contract"), P("VendorNo"), E("Objstate", po_state),
+        P("WantedReceiptDate", DATE), P("DateEntered", DTO), P("Notes"),
+    ], navigations={pur.lines_nav: Navigation(pur.lines_nav, po_line, (("OrderNo", "OrderNo"),))})
+    receipt = EntityType("PurchaseReceipt", [
+        P("ReceiptNo", DECIMAL, "s"), P("OrderNo", flags="in"), P("LineNo", flags="in"),
+        P("ReleaseNo", flags="in"), P("PartNo"), P("Contract"), P("QtyArrived", DECIMAL, "in"),
+        P("ExternalRef", flags="i"), P("ReceiptDate", DATE, "i"), P("LocationNo"),
+        P("DateCreated", DTO), E("Objstate", receipt_state),
+    ], create=purchasing.create_receipt)
+
+    # --------------------------------------------------------------- stock
+    stock = EntityType("InventoryPartInStock", [
+        P("Contract", flags="k"), P("PartNo", flags="k"), P("ConfigurationId", flags="k"),
+        P("LocationNo", flags="k"), P("LotBatchNo", flags="k"), P("SerialNo", flags="k"),
+        P("EngChgLevel", flags="k"), P("WaivDevRejNo", flags="k"),
+        P("ActivitySeq", DECIMAL, "k"), P("HandlingUnitId", DECIMAL, "k"),
+        P(stk.quantity_field, DECIMAL, attr="QtyOnhand"), P("QtyReserved", DECIMAL),
+        P("QtyInTransit", DECIMAL, default=0), P("AvailableQty", DECIMAL), P("UoM"),
+        P("Warehouse"), P("BayNo", default="-"), P("RowNo", default="-"),
+        P("TierNo", default="-"), P("BinNo", default="-"), P("LocationDescription"),
+        P("LocationTypeDb", default="PICKING"), P("ReceiptDate", DTO), P("ExpirationDate", DATE),
+        P("LastActivityDate", DTO), P("FreezeFlagDb", BOOL, default=False),
+        P("PartOwnershipDb", default="COMPANY OWNED"), P("ConditionCode"),
+        P("AvailabilityControlId"), P("Company", default=company),
+    ])
+    external_level = EntityType("ExternalStockLevel", [
+        P("Contract", flags="k"), P("PartNo", flags="k"), P("Sku", flags="iu"),
+        P("OnHandQty", DECIMAL, "iu"), P("CommittedQty", DECIMAL, "iu"),
+        P("FulfillableQty", DECIMAL, "iu"), P("AwaitingQty", DECIMAL, "iu"),
+        P("PickedQty", DECIMAL, "iu"), P("LastSyncDate", DTO, "iu"),
+    ], create=crud.plain_create("ExternalStockLevel", "External Stock Level"),
+        update=crud.plain_update("ExternalStockLevel"),
+        delete=crud.plain_delete("ExternalStockLevel"))
+
+    placement = [
+        (co.projection, co.order_set, order), (co.projection, co.line_set, line),
+        (co.projection, co.address_set, address),
+        (ful.voucher_projection, ful.voucher_set, voucher),
+        (ret.projection, ret.rma_set, rma),
+        (pur.projection, pur.order_set, po),
+        (pur.receipt_projection, pur.receipt_set, receipt),
+        (stk.projection, stk.stock_set, stock),
+        (stk.external_level_projection, stk.external_level_set, external_level),
+    ]
+    projections: dict[str, Projection] = {}
+    for projection_name, set_name, etype in placement:
+        projection = projections.setdefault(projection_name, Projection(projection_name, {}))
+        if set_name in projection.sets:
+            raise ValueError(f"entity set {set_name} configured twice in {projection_name}")
+        projection.sets[set_name] = EntitySet(set_name, etype)
+    return Model(projections)
+
+
+def _renamed(member: str, wire: str) -> dict[str, str]:
+    return {member: wire} if wire != member else {}

@@ -1,0 +1,34 @@
+"""IFS Cloud stand-in: an OData v4 server that behaves like IFS Cloud's
+projections as documented in shared/api/ifs-cloud.md (§11).
+
+    from sandbox.ifs import create_app, IfsSandboxConfig, run
+    app = create_app(IfsSandboxConfig(token_ttl_seconds=2))
+    run(port=8001, seed_orders=20)          # what `ifs-shipbob sandbox ifs` calls
+    python -m sandbox.ifs --port 8001 --seed-orders 20
+
+Modules: config (IfsSandboxConfig), model (sets/actions from IfsNames), edm
+(types, JSON codecs), odata_filter ($filter, key predicates), query
+($select/$orderby/$top/$skip/$count, paging), payload (envelopes, bodies),
+service (resource resolution, ETags, CRUD, actions), store (tables, objid/
+objversion, ETags), orders / returns / purchasing / inventory / crud (business
+rules), auth (tokens), faults (fault injection, stats), metadata ($metadata,
+service document), seed (data set), hooks (/_sandbox/), app (Flask, run()).
+
+Sandbox choices where the fact sheet marks the real behaviour unknown (⚠):
+404 ODP_RESOURCE_NOTFOUND; 400 ODP_BAD_REQUEST for query errors and
+read-only attributes; 400 ODP_DESERIALIZATION_ERROR for bodies; 428
+ODP_MISSING_PRECONDITION; 412 ODP_PRECONDITION_FAILED; 405
+ODP_METHOD_NOT_ALLOWED; 501 ODP_NOT_IMPLEMENTED; 401 UNAUTHORIZED; business
+rules 500 DATABASE_ERROR with `ORA-20xxx: <Lu>.<KEY>: text` in details[0].
+"""
+
+from sandbox.ifs.app import create_app, run
+from sandbox.ifs.config import IfsSandboxConfig
+
+__all__ = ["IfsSandboxConfig", "create_app", "main", "run"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sandbox.ifs.__main__ import main as _main
+
+    return _main(argv)

@@ -1,0 +1,39 @@
+"""`python -m sandbox.ifs --port 8001 [--seed-orders N]`"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.ifs",
+                                     description="Run the IFS Cloud stand-in.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--seed-orders", type=int, default=0,
+                        help="seed a data set with this many released orders")
+    parser.add_argument("--realm", default="ifsdemo")
+    parser.add_argument("--client-id", default="ifs-shipbob")
+    parser.add_argument("--token-ttl", type=int, default=180, help="token lifetime, seconds")
+    parser.add_argument("--page-size", type=int, default=500, help="server-driven page size")
+    parser.add_argument("--mapping", help="mapping file whose `ifs:` names to serve")
+    args = parser.parse_args(argv)
+
+    from sandbox.ifs.app import run
+
+    config = {"realm": args.realm, "client_id": args.client_id,
+              "token_ttl_seconds": args.token_ttl, "page_size": args.page_size}
+    # The secret comes from the environment, not argv (visible in `ps`).
+    if os.environ.get("IFS_SANDBOX_CLIENT_SECRET"):
+        config["client_secret"] = os.environ["IFS_SANDBOX_CLIENT_SECRET"]
+    if args.mapping:
+        from connector.mapping import load_mapping
+
+        config["names"] = load_mapping(args.mapping).ifs
+    run(port=args.port, host=args.host, seed_orders=args.seed_orders, **config)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

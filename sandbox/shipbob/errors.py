@@ -53,3 +53,13 @@ def returns_api_error(message: str, errors: list[str] | None = None) -> ApiError
 
 def bad_request(field: str, message: str) -> ApiError:
     return field_map({field: [message]})
+
+
+def object_result(errors: dict[str, list[str]], status: int = 422) -> ApiError:
+    """The webhooks API declares its 422 as a serialised ASP.NET ObjectResult with a
+    `$type` discriminator (Webhooks.UnprocessableEntityObjectResult); the problem details
+    ride in `value`. ⚠ Only the spec shows this shape."""
+    value = problem(status, "One or more validation errors occurred.", errors=errors)
+    return ApiError(status, {"$type": "UnprocessableEntityObjectResult", "value": value,
+                             "formatters": [], "content_types": [], "declared_type": None,
+                             "status_code": status})

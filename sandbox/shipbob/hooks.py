@@ -173,7 +173,7 @@ def dump(kind: str):
             "subscriptions": lambda: [s.view() for s in w.webhooks.subscriptions.values()],
             "inventory": lambda: [w.levels.locations_view(v, w.config.fulfillment_centers, None)
                                   | w.levels.total_view(v)
-                                  for v in w.catalog.variants_by_inventory()],
+                                  for v in w.catalog.variant_list],
         }
         if kind not in views:
             return {"error": f"unknown dump {kind!r}; one of {sorted(views)}"}, 404

@@ -87,21 +87,22 @@ class Levels:
 
 
 def _matching_variants(w):
-    """Variants filtered by InventoryIds, SearchBy (inventory id exact, name/SKU partial) and IsActive."""
+    """Variants filtered by InventoryIds, SearchBy (inventory id exact, name/SKU partial) and
+    IsActive; ids go through the index and no filter is the catalog's own list, so paging
+    50,000 SKUs costs a slice per page."""
     ids = arg_ints("InventoryIds")
     search = (arg("SearchBy") or "").lower()
     active = arg_bool("IsActive")
-    out = []
-    for v in w.catalog.variants_by_inventory():
-        if ids is not None and v.inventory_id not in ids:
-            continue
-        if search and not (search == str(v.inventory_id) or search in v.name.lower()
-                           or search in v.sku.lower()):
-            continue
-        if active is not None and (v.status == "Active") != active:
-            continue
-        out.append(v)
-    return out
+    if ids is not None:
+        pool = [v for v in map(w.catalog.find_inventory, sorted(ids)) if v is not None]
+    else:
+        pool = w.catalog.variant_list
+    if not search and active is None:
+        return pool
+    return [v for v in pool
+            if (not search or search == str(v.inventory_id) or search in v.name.lower()
+                or search in v.sku.lower())
+            and (active is None or (v.status == "Active") == active)]
 
 
 @bp.get("/inventory-level")

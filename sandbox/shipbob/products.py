@@ -53,6 +53,9 @@ class Catalog:
     def __init__(self, ids):
         self._ids = ids
         self.products: dict[int, Product] = {}
+        # Lists in id order, so an unfiltered page is a slice, not a scan (50,000 SKUs).
+        self.product_list: list[Product] = []
+        self.variant_list: list[Variant] = []
         self._by_sku: dict[str, Variant] = {}
         self._by_inventory: dict[int, Variant] = {}
 
@@ -67,9 +70,11 @@ class Catalog:
                         barcodes=[b["value"] for b in spec.get("barcodes") or [] if b.get("value")],
                         is_lot=bool((spec.get("lot_information") or {}).get("is_lot")))
             p.variants.append(v)
+            self.variant_list.append(v)
             self._by_sku[v.sku] = v
             self._by_inventory[v.inventory_id] = v
         self.products[p.id] = p
+        self.product_list.append(p)
         return p
 
     def by_sku(self, sku: str) -> Variant | None:
@@ -84,8 +89,10 @@ class Catalog:
             raise not_found("Inventory item", inventory_id)
         return v
 
-    def variants_by_inventory(self) -> list[Variant]:
-        return list(self._by_inventory.values())  # ids are issued in order
+    def products_of(self, variants) -> list[Product]:
+        """The products owning these variants (None skipped), once each, in id order."""
+        ids = sorted({v.product_id for v in variants if v is not None})
+        return [self.products[i] for i in ids]
 
     def view(self, p: Product, levels) -> dict:
         return {
@@ -178,16 +185,16 @@ def _business_errors(w, body) -> dict[str, list[str]]:
 def list_products():
     w = world()
     size = arg_int("PageSize", 50, 1, 250)
-    keep = _filter()
+    select = _selector()
     with w.lock:
-        items = [p for p in w.catalog.products.values() if keep(p)]
-        return paging.cursor_page(items, size, lambda p: w.catalog.view(p, w.levels))
+        return paging.cursor_page(select(w.catalog), size, lambda p: w.catalog.view(p, w.levels))
 
 
-def _filter():
-    """A predicate for the GET /product query parameters, parsed once per request."""
+def _selector():
+    """Products matching the GET /product query, parsed once per request. SKU and
+    InventoryId go through the indexes; no filter at all is the catalog as it is."""
     sku = arg("SKU")
-    skus = (set(sku[4:].split(",")) if sku.lower().startswith("any:") else {sku}) if sku else None
+    skus = (sku[4:].split(",") if sku.lower().startswith("any:") else [sku]) if sku else None
     inventory_ids, variant_ids, product_ids = (arg_ints(n) for n in ("InventoryId", "VariantId", "ProductId"))
     name = (arg("Name") or "").lower()
     barcode = arg("Barcode")
@@ -205,7 +212,18 @@ def _filter():
                 and (not search or search in p.name.lower() or search == str(p.id)
                      or any(search in v.sku.lower() or search == str(v.inventory_id) for v in vs))
                 and (since is None or p.updated_on >= since))
-    return keep
+
+    def select(catalog: Catalog) -> list[Product]:
+        if skus is not None:
+            pool = catalog.products_of(catalog.by_sku(s) for s in skus)
+        elif inventory_ids is not None:
+            pool = catalog.products_of(catalog.find_inventory(i) for i in inventory_ids)
+        elif any((variant_ids, product_ids, name, barcode, search, since)):
+            pool = catalog.product_list
+        else:
+            return catalog.product_list
+        return [p for p in pool if keep(p)]
+    return select
 
 
 @bp.get("/product/<int:product_id>")

@@ -12,12 +12,13 @@ Everything here runs under the store lock (the caller holds it).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from sandbox.ifs.edm import EntityType, Navigation, Projection
-from sandbox.ifs.errors import (BusinessError, ODataError, bad_request, business_error,
+from sandbox.ifs.errors import (ORA_GENERAL, BusinessError, bad_request, business_error,
                                 method_not_allowed, missing_precondition, not_found,
                                 precondition_failed)
 from sandbox.ifs.odata_filter import parse_key_predicate
@@ -193,6 +194,7 @@ class Provider:
                 if given is not None and given != target.parent[parent_attr]:
                     raise bad_request(f"{child_attr} in the body does not match the parent key.")
                 values[child_attr] = target.parent[parent_attr]
+        _check_mandatory(etype, values)
         row = etype.create(self.store, values, children, target.parent)
         return self._written(201, target, row, req)
 
@@ -209,6 +211,7 @@ class Provider:
                 if values.get(attr, value) != value:
                     raise bad_request(f"Key '{attr}' in the body differs from the URL.")
                 values[attr] = value
+            _check_mandatory(etype, values)
             row = etype.create(self.store, values, children, None)
             return self._written(201, target, row, req)
         if etype.update is None:
@@ -277,6 +280,16 @@ class Provider:
 
 # -------------------------------------------------------------- helpers
 
+def _check_mandatory(etype: EntityType, values: dict) -> None:
+    """IFS checks mandatory attributes in PL/SQL (Check_Insert___), so a
+    missing one is a business error, not a 400."""
+    for prop in etype.props:
+        if prop.insertable and not prop.nullable and not prop.key and values.get(prop.attr) is None:
+            column = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", prop.name).upper()
+            raise BusinessError(ORA_GENERAL, etype.name, "FND_MANDATORY",
+                                f"Field [{column}] is mandatory for {etype.name}.")
+
+
 def _split_segment(segment: str) -> tuple[str, str | None]:
     if "(" not in segment:
         return segment, None
@@ -313,6 +326,3 @@ def _next_link(req: ODataRequest, skiptoken: int) -> str:
     query = "&".join(f"{quote(k, safe='$')}={quote(v, safe=chr(39) + '$(),:/@*!;=')}"
                      for k, v in params)
     return f"{req.url_no_query}?{query}"
-
-
-__all__ = ["ODataError", "ODataRequest", "Provider", "Reply"]

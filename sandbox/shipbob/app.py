@@ -86,7 +86,7 @@ def create_app(config: ShipBobSandboxConfig | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if request.path.startswith(prefix + "/"):
+        if request.path.startswith(prefix + "/") and exc.code and exc.code >= 400:
             return problem(exc.code, exc.name, exc.description), exc.code
         return exc
 

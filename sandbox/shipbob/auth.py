@@ -75,7 +75,7 @@ class Tokens:
         if scheme.lower() != "bearer" or not token.strip():
             return None, None
         token = token.strip()
-        if secrets.compare_digest(token, self._config.pat):
+        if secrets.compare_digest(token.encode(), self._config.pat.encode()):
             return Identity("pat", None, self._config.user_id), None
         with self._lock:
             grant = self._access.get(token)
@@ -101,7 +101,7 @@ class Tokens:
     def token(self, form) -> dict:
         """Handle a /connect/token form; raises OAuthError."""
         if form.get("client_id") != self._config.oauth_client_id or not secrets.compare_digest(
-                form.get("client_secret", ""), self._config.oauth_client_secret):
+                form.get("client_secret", "").encode(), self._config.oauth_client_secret.encode()):
             raise OAuthError("invalid_client")
         grant_type = form.get("grant_type")
         with self._lock:
@@ -116,7 +116,7 @@ class Tokens:
                         or grant.client_id != form["client_id"]
                         or grant.redirect_uri != form.get("redirect_uri")
                         or not VERIFIER.match(verifier)
-                        or not secrets.compare_digest(s256(verifier), grant.challenge)):
+                        or not secrets.compare_digest(s256(verifier).encode(), grant.challenge.encode())):
                     raise OAuthError("invalid_grant")
             else:
                 raise OAuthError("unsupported_grant_type")

@@ -286,7 +286,7 @@ class Orders:
 @bp.post("/order")
 def create_order():
     w = world()
-    channel = channel_header(required=True, write=True)
+    channel = channel_header(required=True, scope="orders_write")
     body = json_body()
     errors = w.validator.request_errors("Orders.CreateOrderModel", body)
     if errors:

@@ -82,7 +82,9 @@ class Receiving:
         self.wros: dict[int, Wro] = {}
 
     def create(self, body: dict) -> Wro:
-        unique = {it["inventory_id"] for box in body["boxes"] for it in box["box_items"]}
+        # boxes and box_items are nullable in the spec, yet a WRO without them means nothing.
+        boxes = [(box, box.get("box_items") or []) for box in body.get("boxes") or []]
+        unique = {it["inventory_id"] for _, items in boxes for it in items}
         if len(unique) > MAX_UNIQUE_SKUS:
             # ⚠ body undocumented: the receiving 404's ProblemDetails shape, carrying the code.
             raise ApiError(422, problem(
@@ -94,25 +96,24 @@ class Receiving:
         if fc is None:
             errors["fulfillment_center.id"] = [
                 f"Fulfillment center {body['fulfillment_center']['id']} does not exist."]
-        if not body["boxes"]:
+        if not boxes:
             errors["boxes"] = ["A WRO needs at least one box."]
-        for b, box in enumerate(body["boxes"]):
-            if not box["box_items"]:
+        for b, (box, items) in enumerate(boxes):
+            if not items:
                 errors[f"boxes[{b}].box_items"] = ["A box needs at least one item."]
-            for i, it in enumerate(box["box_items"]):
+            for i, it in enumerate(items):
                 if self.w.catalog.find_inventory(it["inventory_id"]) is None:
                     errors[f"boxes[{b}].box_items[{i}].inventory_id"] = [
                         f"Inventory item {it['inventory_id']} does not exist."]
         if errors:
             raise field_map(errors)
         now = timeutil.now()
-        boxes = [Box(self.w.ids.next("box"), n, box.get("tracking_number"),
-                     [BoxItem(it["inventory_id"], it["quantity"], it.get("lot_number"),
-                              it.get("lot_date")) for it in box["box_items"]])
-                 for n, box in enumerate(body["boxes"], start=1)]
         wro = Wro(self.w.ids.next("wro"), fc.id, body.get("purchase_order_number"),
                   body["package_type"], body["box_packaging_type"], body["expected_arrival_date"],
-                  boxes, now, now)
+                  [Box(self.w.ids.next("box"), n, box.get("tracking_number"),
+                       [BoxItem(it["inventory_id"], it["quantity"], it.get("lot_number"),
+                                it.get("lot_date")) for it in items])
+                   for n, (box, items) in enumerate(boxes, start=1)], now, now)
         self._set_status(wro, "Awaiting", now)
         for inv, (expected, _, _) in wro.totals().items():
             self.w.levels.at(inv, fc.id).awaiting += expected

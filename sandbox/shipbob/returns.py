@@ -225,7 +225,7 @@ def _valid_body():
 @bp.post("/return")
 def create_return():
     w = world()
-    channel = channel_header(required=True, write=True, error=_problem)
+    channel = channel_header(required=True, scope="returns_write", error=_problem)
     body = _valid_body()
     with w.lock:
         return w.returns.view_v1(w.returns.create(channel, body)), 201

@@ -86,12 +86,12 @@ def arg_date(name: str) -> datetime | None:
         raise bad_request(name, f"The value '{raw}' is not valid for {name}.") from None
 
 
-def channel_header(required: bool, write: bool = False, error=bad_request):
+def channel_header(required: bool, scope: str | None = None, error=bad_request):
     """The caller's channel from `shipbob_channel_id` (shipbob.md §3), or None if absent.
 
     Missing where required, not a number, or not one of the merchant's channels is a 400
     (⚠ the real status is undocumented, shipbob.md §10.3); writing through a channel
-    without `orders_write` is a 403 like a scope the key lacks.
+    without the `scope` the call needs is a 403, like a key lacking a permission.
     """
     raw = request.headers.get(HEADER_CHANNEL)
     if raw is None or raw.strip() == "":
@@ -104,6 +104,6 @@ def channel_header(required: bool, write: bool = False, error=bad_request):
         channel = None
     if channel is None:
         raise error(HEADER_CHANNEL, f"Channel '{raw}' does not exist for this merchant.")
-    if write and "orders_write" not in channel.scopes:
+    if scope is not None and scope not in channel.scopes:
         raise ApiError(403)
     return channel

@@ -70,6 +70,7 @@ def test_requests_without_a_valid_bearer_token_get_401_without_body(sb):
     assert r.status_code == 401 and r.content == b""
     r = sb.api("GET", "/channel", token="not-a-token")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert sb.api("GET", "/channel", headers={"Authorization": "Bearer t\u00f6ken"}).status_code == 401
     assert sb.api("GET", "/channel").status_code == 200
 
 
@@ -366,6 +367,8 @@ def test_wro_create_read_and_paging_headers(sb):
     bad["package_type"] = "Pallet"
     r = sb.api("POST", "/receiving", json=bad)
     assert r.status_code == 400 and "boxes[0].box_items[0].inventory_id" in r.json()
+    r = sb.api("POST", "/receiving", json=dict(bad, boxes=None))  # nullable, but required
+    assert r.status_code == 400 and "boxes" in r.json()
 
 
 def test_partial_receipt_completion_and_external_sync(sb):

@@ -37,6 +37,7 @@ def create_app(config: IfsSandboxConfig | None = None) -> Flask:
                      _projection, methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
     app.register_error_handler(ODataError, _odata_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
     return app
 
 
@@ -59,6 +60,13 @@ def _odata_error(exc: ODataError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     code = {404: "ODP_RESOURCE_NOTFOUND", 405: "ODP_METHOD_NOT_ALLOWED"}.get(exc.code, "ODP_ERROR")
     return _odata_error(ODataError(exc.code or 500, code, exc.description or exc.name))
+
+
+def _unexpected(exc: Exception) -> Response:
+    """A sandbox bug: logged, and still answered in the envelope clients parse."""
+    from flask import current_app
+    current_app.logger.exception("IFS sandbox error")
+    return _odata_error(ODataError(500, "ODP_INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"))
 
 
 # ------------------------------------------------------------------- IAM

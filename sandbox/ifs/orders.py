@@ -40,7 +40,7 @@ def create_order(store: Store, values: dict, children: dict, parent: dict | None
                                 f"Field [{required}] is mandatory for Customer Order.")
     order_no = values.get("OrderNo")
     if order_no is None:
-        order_no = f"C{store.next_number(ORDERS, ORDER_NUMBER_START)}"
+        order_no = store.next_key(ORDERS, "C", ORDER_NUMBER_START)
     elif store.table(ORDERS).find(OrderNo=order_no) is not None:
         raise BusinessError(ORA_EXIST, ORDERS, "FND_RECORD_EXIST", "The Customer Order already exists.")
     now = store.now()
@@ -156,7 +156,7 @@ def register_fulfillment(store: Store, order: dict, params: dict) -> str:
 
     lines = [table.get(key) for key in totals]
     sites = {line["Contract"] for line in lines}
-    voucher_no = f"FV{store.next_number(VOUCHERS, VOUCHER_NUMBER_START)}"
+    voucher_no = store.next_key(VOUCHERS, "FV", VOUCHER_NUMBER_START)
     store.insert(VOUCHERS, {
         "VoucherNo": voucher_no, "OrderNo": order_no,
         "Contract": sites.pop() if len(sites) == 1 else order["Contract"],

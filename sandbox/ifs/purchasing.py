@@ -22,7 +22,7 @@ def lines_of(store: Store, order_no: str) -> list[dict]:
 
 def create_purchase_order(store: Store, values: dict, lines: list[dict]) -> dict:
     """Test hooks and seeding (the connector only reads purchase orders)."""
-    order_no = values.get("OrderNo") or f"P{store.next_number(POS, PO_NUMBER_START)}"
+    order_no = values.get("OrderNo") or store.next_key(POS, "P", PO_NUMBER_START)
     if store.table(POS).find(OrderNo=order_no) is not None:
         raise BusinessError(ORA_EXIST, POS, "FND_RECORD_EXIST", "The Purchase Order already exists.")
     state = values.get("Objstate", "Released")
@@ -70,7 +70,7 @@ def create_receipt(store: Store, values: dict, children: dict, parent: dict | No
     now = store.now()
     receipt = store.insert(RECEIPTS, {
         "ReceiptDate": now.date(), **values,
-        "ReceiptNo": store.next_number(RECEIPTS, 0), "PartNo": line["PartNo"],
+        "ReceiptNo": store.next_key(RECEIPTS), "PartNo": line["PartNo"],
         "Contract": line["Contract"], "LocationNo": inventory.RECEIVING_LOCATION,
         "Objstate": "Received", "DateCreated": now,
     })

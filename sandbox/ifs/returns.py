@@ -35,7 +35,7 @@ def create_rma(store: Store, values: dict, children: dict, parent: dict | None =
               **values}
     pending: dict[tuple, float] = {}
     checked = [_check_line(store, header, v, pending) for v in children.get(RMA_LINES, [])]
-    header["RmaNo"] = store.next_number(RMAS, 0)
+    header["RmaNo"] = store.next_key(RMAS)
     store.insert(RMAS, header)
     for number, line in enumerate(checked, start=1):
         store.insert(RMA_LINES, {**line, "RmaNo": header["RmaNo"], "RmaLineNo": number})

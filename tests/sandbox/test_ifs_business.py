@@ -384,6 +384,12 @@ def test_new_orders_by_post_and_lines_through_the_navigation(ifs):
     assert mandatory.status_code == 500
 
 
+def test_generated_numbers_skip_explicitly_given_ones(ifs):
+    ifs.order(OrderNo="C1000001")
+    created = ifs.post(CO, "CustomerOrderSet", {"CustomerNo": "CU1", "Contract": "S01"})
+    assert created.status_code == 201 and created.json()["OrderNo"] == "C1000002"
+
+
 def test_stats_count_requests_and_writes(ifs, two_lines):
     fulfil(ifs, two_lines, [line("1", 1)])
     stats = requests.get(f"{ifs.url}/_sandbox/stats", timeout=5).json()

@@ -55,6 +55,11 @@ def bad_request(field: str, message: str) -> ApiError:
     return field_map({field: [message]})
 
 
+def conflict(message: str) -> ApiError:
+    """A /_sandbox hook asked for a step the current state forbids."""
+    return ApiError(409, {"error": message})
+
+
 def object_result(errors: dict[str, list[str]], status: int = 422) -> ApiError:
     """The webhooks API declares its 422 as a serialised ASP.NET ObjectResult with a
     `$type` discriminator (Webhooks.UnprocessableEntityObjectResult); the problem details

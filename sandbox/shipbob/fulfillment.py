@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 
 from . import timeutil
-from .errors import ApiError
-from .orders import Order, Shipment
+from .errors import conflict
+from .orders import OPEN, Order, Shipment
 
 _CARRIERS = [
     ("USPS", "Priority", "9400{:018d}", "https://tools.usps.com/go/TrackConfirmAction?tLabels={}"),
@@ -26,10 +26,6 @@ _STATUS_DETAIL = {
     "OutOfStock": (101, "No stock on hand for SKU"),
     "OnHold": (201, "Shipment put on hold"),
 }
-
-
-def conflict(message: str) -> ApiError:
-    return ApiError(409, {"error": message})
 
 
 def _detail(name: str, description: str | None = None, inventory_id: int | None = None) -> dict:
@@ -85,10 +81,8 @@ class Fulfillment:
             self.orders.add_shipment(order, source.location_id, left, now, commit=False)
         order.updated = now
         body = self.orders.order_view(order)
-        for s in shipped:
-            if not s.shipped_event_sent:  # once per shipment (shipbob.md §6)
-                s.shipped_event_sent = True
-                self.w.webhooks.emit("order.shipped", body)
+        for _ in shipped:  # once per shipment: only Processing ones ever ship (shipbob.md §6)
+            self.w.webhooks.emit("order.shipped", body)
 
     def _group_items(self, group: list[dict]) -> Counter:
         items = Counter()
@@ -143,7 +137,7 @@ class Fulfillment:
         """
         if status not in ("Exception", "OnHold", "Processing"):
             raise conflict(f"Unsupported status {status!r}: use Exception, OnHold or Processing")
-        if s.status not in ("Processing", "Exception", "OnHold"):
+        if s.status not in OPEN:
             raise conflict(f"Shipment {s.id} is {s.status} and can no longer change")
         was_exception, is_exception = s.status == "Exception", status == "Exception"
         if was_exception != is_exception:

@@ -54,7 +54,6 @@ class Shipment:
     last_tracking_update: datetime | None = None
     actual_fulfillment_date: datetime | None = None
     delivery_date: datetime | None = None
-    shipped_event_sent: bool = False
 
 
 @dataclass

@@ -15,8 +15,7 @@ from datetime import datetime
 from flask import Blueprint, request
 
 from . import paging, timeutil
-from .errors import ApiError, field_map, not_found, problem
-from .fulfillment import conflict
+from .errors import ApiError, conflict, field_map, not_found, problem
 from .web import arg_bool, arg_date, arg_int, arg_ints, arg_list, json_body, world
 
 bp = Blueprint("receiving", __name__)

@@ -14,8 +14,7 @@ from datetime import datetime
 from flask import Blueprint
 
 from . import paging, timeutil
-from .errors import ApiError, not_found, returns_api_error, validation_problem
-from .fulfillment import conflict
+from .errors import ApiError, conflict, not_found, returns_api_error, validation_problem
 from .web import (arg, arg_date, arg_int, arg_ints, arg_list, channel_header, json_body,
                   world)
 

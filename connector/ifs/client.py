@@ -1,0 +1,353 @@
+"""IFS Cloud OData v4 client: reads, paging, ETag-guarded writes and actions.
+
+One HTTP path (`_send`) does what every call needs: a bearer token from the
+pool-wide cache, a timeout, JSON headers, one re-authentication on 401, one
+immediate retry of MI_MODIFIED_ERROR, and error classification
+(connector/ifs/errors.py). Everything above it is small:
+
+- `query` streams rows page by page (§8/§10 paging: `$top`/`$skip` with a
+  stable `$orderby`, and `@odata.nextLink` when the server pages).
+- `patch` always sends If-Match (§7: a PATCH without it is an upsert).
+- `update` and `bound_action` read the ETag by key right before writing and,
+  on 412, re-read, re-apply and retry a bounded number of times (§7,
+  design.md invariant 4).
+
+Nothing here retries a write whose outcome is unknown (timeouts, 5xx): IFS has
+no idempotency keys (§9), so that decision belongs to the flow, which checks
+for the effect before writing again (design.md invariant 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from connector.errors import TransientError
+from connector.ifs import odata
+from connector.ifs.auth import IfsTokenProvider
+from connector.ifs.errors import EtagConflict, IfsRejected, classify, is_mi_modified, parse_error
+
+log = logging.getLogger(__name__)
+
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+_MAX_WHAT = 300
+
+
+class IfsClient:
+    def __init__(self, settings, coordinator, session: requests.Session | None = None):
+        self.settings = settings
+        self._session = session or requests.Session()
+        self._timeout = settings.http_timeout_seconds
+        self._base = settings.ifs_base_url.rstrip("/")
+        self._prefix = settings.mapping.ifs.prefix.strip("/")
+        self.auth = IfsTokenProvider(settings, coordinator, self._session)
+
+    # ------------------------------------------------------------------ URLs
+
+    def url(self, projection: str, path: str = "") -> str:
+        """`<base>/<prefix>/ifsapplications/projection/v1/<Projection>.svc/<path>` (§1)."""
+        odata._check_name(projection, "projection")
+        return (f"{self._base}/{self._prefix}/ifsapplications/projection/v1/"
+                f"{projection}.svc/{path.lstrip('/')}")
+
+    # ----------------------------------------------------------------- reads
+
+    def query(
+        self,
+        projection: str,
+        path: str,
+        *,
+        filter: str | None = None,
+        select: str | list[str] | None = None,
+        orderby: str | list[str] | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[dict]:
+        """Stream the rows of a collection, one page in memory at a time.
+
+        With `orderby` (use the key columns, so the order is total): pages of
+        `$top=page_size` / `$skip`, following `@odata.nextLink` inside a page
+        when the server splits it further, until a short page (§8).
+
+        Without `orderby` there is no stable order to page by, so no `$top` is
+        sent: the server returns everything, or pages it itself through
+        `@odata.nextLink`, which is followed. Pass `orderby` for large sets.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        what = f"GET {projection}.svc/{path}"
+        if orderby is None:
+            url: str | None = self._with_query(self.url(projection, path),
+                                               odata.query_params(filter=filter, select=select))
+            while url:
+                data = self._get_json(url, what)
+                yield from _rows(data, what)
+                url = self._next_link(url, data)
+            return
+
+        skip = 0
+        while True:
+            params = odata.query_params(filter=filter, select=select, orderby=orderby,
+                                        top=page_size, skip=skip)
+            url = self._with_query(self.url(projection, path), params)
+            received = 0
+            while url:  # one client page; the server may split it with nextLinks
+                data = self._get_json(url, f"{what} (skip={skip})")
+                rows = _rows(data, what)
+                received += len(rows)
+                yield from rows
+                url = self._next_link(url, data)
+            if received != page_size:
+                # Short page: the end. More than asked: the server ignored
+                # $top, so it also sent the rest.
+                return
+            skip += received
+
+    def get(self, projection: str, path: str) -> dict:
+        """GET by key: the entity including `@odata.etag` (§7)."""
+        response = self._send("GET", self.url(projection, path), what=f"GET {projection}.svc/{path}")
+        entity = _json(response, f"GET {projection}.svc/{path}")
+        if not isinstance(entity, dict):
+            raise TransientError(f"IFS GET {_clip(projection + '.svc/' + path)}: response is not an entity")
+        return _with_etag(entity, response)
+
+    def metadata(self, projection: str) -> str:
+        """The projection's CSDL `$metadata` document (XML, §1)."""
+        response = self._send("GET", self.url(projection, "$metadata"),
+                              what=f"GET {projection}.svc/$metadata",
+                              headers={"Accept": "application/xml"})
+        return response.text
+
+    # ---------------------------------------------------------------- writes
+
+    def create(self, projection: str, entity_set: str, body: Mapping[str, Any]) -> dict:
+        """POST a new entity (201 + the entity with `Prefer: return=representation`, §8).
+
+        Not retried on an unknown outcome: IFS has no idempotency key (§9);
+        after a TransientError look the record up by an external reference
+        before creating it again."""
+        what = f"POST {projection}.svc/{entity_set}"
+        response = self._send("POST", self.url(projection, entity_set), what=what, body=body,
+                              headers={"Prefer": "return=representation"})
+        if response.status_code == 204 or not response.content:
+            return _with_etag({}, response)
+        entity = _json(response, what)
+        return _with_etag(entity, response) if isinstance(entity, dict) else {"value": entity}
+
+    def patch(self, projection: str, path: str, changes: Mapping[str, Any], etag: str) -> dict:
+        """PATCH with `If-Match: etag`, always (§7: without it IFS upserts, so
+        a wrong key would create a record). None values are omitted; send
+        `odata.NULL` to clear a field. Returns the updated entity (its new
+        ETag included) when IFS sends it back."""
+        if not etag or not str(etag).strip():
+            raise ValueError("refusing to PATCH without an ETag: IFS treats that as an upsert")
+        if not odata.json_value(changes):
+            raise ValueError("nothing to PATCH (None values are omitted; use odata.NULL to clear)")
+        what = f"PATCH {projection}.svc/{path}"
+        response = self._send("PATCH", self.url(projection, path), what=what, body=changes,
+                              headers={"If-Match": etag, "Prefer": "return=representation"})
+        if response.status_code == 204 or not response.content:
+            return _with_etag({}, response)
+        entity = _json(response, what)
+        return _with_etag(entity, response) if isinstance(entity, dict) else {}
+
+    def update(
+        self,
+        projection: str,
+        path: str,
+        apply: Callable[[dict], dict | None],
+        attempts: int = 5,
+    ) -> dict | None:
+        """Read-modify-write under optimistic concurrency (§7, invariant 4).
+
+        GET by key -> `changes = apply(entity)` -> None or {} means there is
+        nothing to do (returns None) -> PATCH with the ETag just read. On 412
+        the entity is read again and `apply` runs on the new version, at most
+        `attempts` times; then EtagConflict (a TransientError)."""
+        for attempt in range(attempts):
+            entity = self.get(projection, path)
+            changes = apply(entity)
+            if not changes:
+                return None
+            try:
+                return self.patch(projection, path, changes, _etag(entity, projection, path))
+            except EtagConflict:
+                log.info("IFS ETag conflict, re-reading", extra={"ifs_path": _clip(path), "attempt": attempt + 1})
+                _pause(attempt, attempts)
+        raise EtagConflict(f"IFS PATCH {_clip(projection + '.svc/' + path)}: "
+                           f"entity kept changing ({attempts} attempts)")
+
+    def bound_action(
+        self,
+        projection: str,
+        entity_path: str,
+        action_name: str,
+        body: Mapping[str, Any] | None,
+        attempts: int = 5,
+        check: Callable[[dict], bool] | None = None,
+    ) -> Any:
+        """POST `<entity_path>/IfsApp.<Projection>.<action_name>` with If-Match (§3, §7).
+
+        The ETag comes from a GET by key right before each try. `check(entity)`
+        runs on every read (the first one too): when it returns True the
+        effect is already there (an earlier attempt, or another worker) and
+        None is returned without calling the action - IFS actions are not
+        idempotent. On 412 the entity is read again, bounded by `attempts`.
+        Returns the action's `value`."""
+        odata._check_name(action_name, "action")
+        action_path = f"{entity_path}/IfsApp.{projection}.{action_name}"
+        what = f"POST {projection}.svc/{action_path}"
+        for attempt in range(attempts):
+            entity = self.get(projection, entity_path)
+            if check is not None and check(entity):
+                return None
+            etag = _etag(entity, projection, entity_path)
+            try:
+                response = self._send("POST", self.url(projection, action_path), what=what,
+                                      body=body or {}, headers={"If-Match": etag})
+            except EtagConflict:
+                log.info("IFS ETag conflict on action, re-reading",
+                         extra={"ifs_action": action_name, "attempt": attempt + 1})
+                _pause(attempt, attempts)
+                continue
+            return _action_value(response, what)
+        raise EtagConflict(f"IFS {_clip(what)}: entity kept changing ({attempts} attempts)")
+
+    def unbound_action(self, projection: str, action_name: str, body: Mapping[str, Any] | None) -> Any:
+        """POST `<Projection>.svc/<action_name>` (e.g. StartReserveShipment, §4); returns `value`."""
+        odata._check_name(action_name, "action")
+        what = f"POST {projection}.svc/{action_name}"
+        response = self._send("POST", self.url(projection, action_name), what=what, body=body or {})
+        return _action_value(response, what)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _get_json(self, url: str, what: str) -> Any:
+        return _json(self._send("GET", url, what=what), what)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """One request with: a timeout; Accept/Content-Type (§8); one re-auth
+        on 401 (§2); one immediate retry of MI_MODIFIED_ERROR (§9); any other
+        non-2xx classified into the connector's taxonomy."""
+        what = _clip(what)
+        request_headers = {"Accept": "application/json", **(headers or {})}
+        data = None
+        if body is not None:
+            data = odata.json_body(body)
+            request_headers["Content-Type"] = "application/json"  # §8: else ODP_DESERIALIZATION_ERROR
+        reauthenticated = retried_modified = False
+        while True:
+            token = self.auth.token()
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method, url, data=data, timeout=self._timeout, allow_redirects=False,
+                    headers={**request_headers, "Authorization": f"Bearer {token}"},
+                )
+            except _TRANSPORT_ERRORS as exc:
+                raise TransientError(f"IFS {what}: {type(exc).__name__}") from exc
+            status = response.status_code
+            log.debug("IFS request", extra={"ifs_request": what, "status": status,
+                                            "ms": round((time.monotonic() - started) * 1000)})
+            if 200 <= status < 300:
+                return response
+            if status == 401 and not reauthenticated:
+                # §2: on a 401, retry once with a new token.
+                reauthenticated = True
+                self.auth.invalidate(token)
+                continue
+            if status >= 500 and not retried_modified and is_mi_modified(parse_error(response)):
+                # §9: stale projection metadata cache; the same request once more.
+                retried_modified = True
+                log.info("IFS MI_MODIFIED_ERROR, retrying once", extra={"ifs_request": what})
+                continue
+            raise classify(response, what)
+
+    @staticmethod
+    def _with_query(url: str, params: Mapping[str, str]) -> str:
+        return f"{url}?{odata.encode_query(params)}" if params else url
+
+    def _next_link(self, current: str, data: Any) -> str | None:
+        """`@odata.nextLink` (absolute, or relative to the request URL), re-based
+        onto the configured host: IFS behind a proxy reports its internal host
+        in links (see the §1 @odata.context example), and the bearer token must
+        only ever go to our base URL."""
+        link = data.get("@odata.nextLink") if isinstance(data, dict) else None
+        if not link:
+            return None
+        parts = urlsplit(urljoin(current, link))
+        origin = urlsplit(self._base)
+        nxt = f"{origin.scheme}://{origin.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        if nxt == current:
+            raise IfsRejected(f"IFS @odata.nextLink points at the same page: {_clip(link)}")
+        return nxt
+
+
+# ---------------------------------------------------------------- helpers
+
+def _json(response: requests.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise TransientError(f"IFS {_clip(what)}: HTTP {response.status_code} response is not JSON") from None
+
+
+def _rows(data: Any, what: str) -> list[dict]:
+    rows = data.get("value") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise TransientError(f"IFS {_clip(what)}: response has no 'value' collection")
+    return rows
+
+
+def _with_etag(entity: dict, response: requests.Response) -> dict:
+    """§7: prefer the body's @odata.etag; fall back to the ETag header."""
+    if not entity.get("@odata.etag") and response.headers.get("ETag"):
+        entity = {**entity, "@odata.etag": response.headers["ETag"]}
+    return entity
+
+
+def _etag(entity: dict, projection: str, path: str) -> str:
+    etag = entity.get("@odata.etag")
+    if not etag:
+        raise IfsRejected(f"IFS GET {_clip(projection + '.svc/' + path)} returned no @odata.etag; "
+                          "cannot write safely")
+    return etag
+
+
+def _action_value(response: requests.Response, what: str) -> Any:
+    """Actions answer `{"value": ...}` (§11) or 204 No Content."""
+    if response.status_code == 204 or not response.content:
+        return None
+    data = _json(response, what)
+    if isinstance(data, dict) and "value" in data:
+        return data["value"]
+    return data
+
+
+def _pause(attempt: int, attempts: int) -> None:
+    """A short jittered pause before re-reading after a 412, so two writers
+    racing on one entity do not collide again in lock-step."""
+    if attempt + 1 >= attempts:
+        return
+    time.sleep(random.uniform(0, min(1.0, 0.05 * 2 ** attempt)))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_WHAT else text[: _MAX_WHAT - 1] + "…"

@@ -1,0 +1,129 @@
+"""Pure parts of the inventory sync: sums, classification, one-sided SKUs,
+UoM mismatches and the level write-back diff."""
+
+from __future__ import annotations
+
+from connector.mappers.inventory import (Level, ShipBobLevels, SiteStock, Status, classify,
+                                         compare_site, level_changes, level_values,
+                                         reverse_lookup)
+from connector.mapping import Mapping
+
+MAPPING = Mapping(sites={"S01": 156, "S02": 157})
+
+
+def stock_of(*rows) -> SiteStock:
+    stock = SiteStock("QtyOnhand")
+    for site, part, qty, uom in rows:
+        stock.add({"Contract": site, "PartNo": part, "QtyOnhand": qty, "UoM": uom})
+    return stock
+
+
+def levels_of(items: dict[str, dict[int, Level]]) -> ShipBobLevels:
+    levels = ShipBobLevels([156, 157])
+    for n, (sku, per_fc) in enumerate(items.items(), start=1):
+        levels.add({"inventory_id": n, "sku": sku, "locations": [
+            {"location_id": fc, "on_hand_quantity": lv.on_hand, "committed_quantity": lv.committed,
+             "fulfillable_quantity": lv.fulfillable, "awaiting_quantity": lv.awaiting}
+            for fc, lv in per_fc.items()]})
+    return levels
+
+
+def rows_by_sku(stock, levels, mapping=MAPPING, site="S01", fc=156, dry_run=False):
+    return {(r.sku or r.part): r for r in compare_site(site, fc, stock, levels, mapping, dry_run)}
+
+
+def test_stock_rows_are_summed_per_site_and_part():
+    stock = stock_of(("S01", "P1", 3, "PCS"), ("S01", "P1", 4.5, "pcs"), ("S02", "P1", 1, "EA"),
+                     ("S01", "P2", None, "PCS"))
+    assert stock.totals == {"S01": {"P1": 7.5, "P2": 0.0}, "S02": {"P1": 1.0}}
+    assert stock.rows == 4 and stock.odd_uoms == {}
+
+
+def test_non_each_units_are_remembered_per_site_and_part():
+    stock = stock_of(("S01", "P1", 1, "BOX"), ("S01", "P1", 1, "CS"), ("S01", "P1", 1, "BOX"),
+                     ("S01", "P2", 1, None))
+    assert stock.odd_uoms == {("S01", "P1"): "BOX/CS", ("S01", "P2"): "(none)"}
+
+
+def test_each_units_are_configurable():
+    stock = SiteStock("QtyOnhand", each_units={"pk"})
+    stock.add({"Contract": "S01", "PartNo": "P1", "QtyOnhand": 1, "UoM": "PCS"})
+    stock.add({"Contract": "S01", "PartNo": "P2", "QtyOnhand": 1, "UoM": "PK"})
+    assert set(stock.odd_uoms) == {("S01", "P1")}
+
+
+def test_classify():
+    assert classify(10, Level(10, 2, 8, 0))[:2] == (Status.MATCH, "none")
+    assert classify(10, Level(12, 0, 12, 0))[0] is Status.SURPLUS
+    assert classify(10, Level(6, 0, 6, 4))[0] is Status.AWAITING
+    assert classify(10, Level(6, 0, 6, 1)) == (Status.SHORTFALL, "replenish 3", 3)
+    assert classify(10, Level(6, 0, 6, 1), dry_run=True)[1] == "would replenish 3"
+    # A fraction of an each still ships as a whole unit.
+    assert classify(2.5, Level(1, 0, 1, 0))[2] == 2
+
+
+def test_shipbob_levels_keep_only_mapped_fcs_with_stock():
+    levels = levels_of({"A": {156: Level(1, 0, 1, 0), 157: Level(), 999: Level(5, 0, 5, 0)},
+                        "B": {}})
+    assert levels.inventory_ids == {"A": 1, "B": 2}
+    assert levels.by_fc == {156: {"A": Level(1, 0, 1, 0)}, 157: {}}
+
+
+def test_compare_site_classifies_every_kind():
+    stock = stock_of(("S01", "MATCH", 5, "PCS"), ("S01", "SHORT", 10, "PCS"),
+                     ("S01", "UNKNOWN", 3, "PCS"), ("S01", "BOXED", 2, "BOX"),
+                     ("S02", "ELSEWHERE", 1, "PCS"))
+    levels = levels_of({"MATCH": {156: Level(5, 1, 4, 0)}, "SHORT": {156: Level(4, 0, 4, 2)},
+                        "BOXED": {156: Level(2, 0, 2, 0)}, "STRAY": {156: Level(7, 0, 7, 0)},
+                        "ELSEWHERE": {156: Level(2, 0, 2, 0)}})
+    rows = rows_by_sku(stock, levels)
+    assert {sku: r.status for sku, r in rows.items()} == {
+        "MATCH": Status.MATCH, "SHORT": Status.SHORTFALL, "UNKNOWN": Status.IFS_ONLY,
+        "BOXED": Status.UOM_MISMATCH, "STRAY": Status.SHIPBOB_ONLY,
+        # An IFS part with no stock at this site: IFS expects 0 here.
+        "ELSEWHERE": Status.SURPLUS,
+    }
+    assert rows["SHORT"].replenish == 4
+    assert rows["SHORT"].as_report() == {
+        "sku": "SHORT", "part": "SHORT", "site": "S01", "fc": 156, "ifs_qty": 10,
+        "shipbob_on_hand": 4, "shipbob_fulfillable": 4, "awaiting": 2, "difference": -6,
+        "status": "shortfall", "action": "replenish 4"}
+    assert rows["BOXED"].as_report()["difference"] is None
+    assert rows["UNKNOWN"].as_report()["shipbob_on_hand"] is None
+    assert rows["ELSEWHERE"].as_report()["ifs_qty"] == 0
+
+
+def test_known_sku_without_stock_at_the_fc_is_a_shortfall():
+    rows = rows_by_sku(stock_of(("S01", "P1", 3, "PCS")), levels_of({"P1": {157: Level(9, 0, 9, 0)}}))
+    assert rows["P1"].status is Status.SHORTFALL and rows["P1"].replenish == 3
+
+
+def test_part_mapping_and_conflicts():
+    mapping = Mapping(sites={"S01": 156}, parts={"P1": "SKU-1", "P2": "SKU-1"},
+                      parts_map_to_themselves=False)
+    stock = stock_of(("S01", "P1", 1, "PCS"), ("S01", "P2", 1, "PCS"), ("S01", "P3", 1, "PCS"))
+    rows = list(compare_site("S01", 156, stock, levels_of({"SKU-1": {156: Level(1, 0, 1, 0)},
+                                                           "SKU-9": {156: Level(1, 0, 1, 0)}}),
+                             mapping))
+    by_part = {r.part: r for r in rows if r.part}
+    assert by_part["P1"].status is Status.MATCH and by_part["P1"].sku == "SKU-1"
+    assert by_part["P2"].status is Status.IFS_ONLY and "also mapped from part P1" in by_part["P2"].action
+    assert by_part["P3"].status is Status.IFS_ONLY and by_part["P3"].action == "report: no SKU mapped for the part"
+    stray = [r for r in rows if r.sku == "SKU-9"][0]
+    assert stray.status is Status.SHIPBOB_ONLY and stray.part is None
+
+
+def test_reverse_lookup_matches_mapping_part_for():
+    for mapping in (Mapping(parts={"P1": "S1"}), Mapping(parts={"P1": "S1"}, parts_map_to_themselves=False)):
+        part_for = reverse_lookup(mapping)
+        for sku in ("S1", "P1", "OTHER"):
+            assert part_for(sku) == mapping.part_for(sku)
+
+
+def test_level_values_and_changes():
+    wanted = level_values("SKU", Level(on_hand=9, committed=2, fulfillable=7, awaiting=3))
+    assert wanted == {"Sku": "SKU", "OnHandQty": 9, "CommittedQty": 2, "FulfillableQty": 7,
+                      "AwaitingQty": 3, "PickedQty": 2}
+    assert level_changes(None, wanted) == wanted
+    assert level_changes({**wanted, "OnHandQty": 9.0, "LastSyncDate": "x"}, wanted) == {}
+    assert level_changes({**wanted, "AwaitingQty": 0}, wanted) == {"AwaitingQty": 3}

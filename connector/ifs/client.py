@@ -84,6 +84,8 @@ class IfsClient:
         """
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
+        if "?" in path:
+            raise ValueError("pass query options as arguments (filter=, select=, orderby=), not in the path")
         what = f"GET {projection}.svc/{path}"
         if orderby is None:
             url: str | None = self._with_query(self.url(projection, path),

@@ -237,6 +237,19 @@ def test_create_omits_none_and_returns_the_entity(client, sandbox):
     assert created["WantedDeliveryDate"] == "2026-12-01T00:00:00Z"
 
 
+def test_a_create_whose_response_is_lost_is_not_retried(client, sandbox):
+    # §9: no idempotency key, so the client never re-sends a POST whose outcome
+    # is unknown; the caller looks the record up by its reference first.
+    customer = sandbox.dump(ORDERS)[0]["CustomerNo"]
+    before = len(sandbox.dump(ORDERS))
+    sandbox.faults(lost_response=1)
+    with pytest.raises(TransientError):
+        client.create(CO, ORDERS, {"Contract": "S01", "CustomerNo": customer, "CurrencyCode": "USD",
+                                   "OrderId": "DTC", "CustomerPoNo": "PO-LOST"})
+    found = list(client.query(CO, ORDERS, filter=odata.eq("CustomerPoNo", "PO-LOST")))
+    assert len(found) == 1 and len(sandbox.dump(ORDERS)) == before + 1
+
+
 def test_patch_sends_if_match_and_returns_the_new_etag(client, sandbox):
     order_no = first_order(sandbox)
     entity = client.get(CO, order_path(order_no))

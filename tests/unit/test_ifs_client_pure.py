@@ -42,6 +42,8 @@ def test_patch_refuses_an_empty_change(client):
 def test_query_validates_page_size(client):
     with pytest.raises(ValueError):
         next(client.query("CustomerOrderHandling", "CustomerOrderSet", orderby="OrderNo", page_size=0))
+    with pytest.raises(ValueError, match="query options"):
+        next(client.query("CustomerOrderHandling", "CustomerOrderSet?$top=1"))
 
 
 @pytest.mark.parametrize("expires_in, expected", [

@@ -6,7 +6,6 @@ import json
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 
-import pytest
 import requests
 
 from connector.errors import PermanentError, RateLimited, TransientError

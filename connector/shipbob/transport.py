@@ -202,10 +202,13 @@ class Transport:
         remaining = ratelimit.parse_remaining(resp.headers)
         log.info("shipbob %s %s -> %d in %.0f ms (remaining calls %s)", method, path,
                  resp.status_code, seconds * 1000, "?" if remaining is None else remaining)
-        if remaining is not None:
-            self._remaining = (remaining, time.monotonic())
-            self._coordinator.record(ratelimit.LIMITER_NAME, "remaining_calls", str(remaining))
-            self._coordinator.record(ratelimit.LIMITER_NAME, "remaining_calls_at", f"{time.time():.0f}")
+        if remaining is None:
+            return
+        self._coordinator.record(ratelimit.LIMITER_NAME, "remaining_calls", str(remaining))
+        self._coordinator.record(ratelimit.LIMITER_NAME, "remaining_calls_at", f"{time.time():.0f}")
+        # After a 429 the pool pause does the waiting; its "0 left" must not
+        # also slow down the calls that follow it.
+        self._remaining = None if resp.status_code == 429 else (remaining, time.monotonic())
 
     def _on_429(self, resp: requests.Response) -> float:
         """Pause the whole pool (invariant 5) and count it for `status`."""

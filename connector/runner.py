@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from sqlalchemy import select
+
 from connector import jobs, metrics
 from connector.context import Context
 from connector.db.models import Job
@@ -55,7 +57,7 @@ def run_job(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None = None
 
 def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunResult:
     with ctx.session() as session:
-        job = jobs.claim(session, job_id)
+        job = jobs.claim(session, job_id, _lease(ctx, session, job_id))
         if job is None:
             return RunResult("skipped")
         flow = (registry or flows())[job.flow]
@@ -79,6 +81,13 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         again = jobs.finish(session, job, detail)
         log.info("done%s", " (runs again)" if again else "", extra=logctx)
         return RunResult("again" if again else "done", detail=detail, flow=job.flow)
+
+
+def _lease(ctx: Context, session, job_id: int) -> float:
+    # The daily inventory sync is long; everything else takes seconds.
+    lease = ctx.settings.job_lease_seconds
+    flow = session.execute(select(Job.flow).where(Job.id == job_id)).scalar_one_or_none()
+    return max(lease, 3600) if flow == "inventory_sync" else lease
 
 
 def _retry_or_fail(session, job: Job, error: str, retry_after: float | None, logctx) -> RunResult:

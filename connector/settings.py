@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     replenishment_poll_seconds: float = Field(default=900, gt=0)
     receiving_poll_seconds: float = Field(default=900, gt=0)
     sweep_seconds: float = Field(default=30, gt=0)
+    # Rows due for longer than this are re-published by the sweeper.
+    sweep_grace_seconds: float = Field(default=60, ge=0)
+    # A claimed job not finished within its lease is taken over (a killed worker).
+    job_lease_seconds: float = Field(default=300, gt=0)
     webhook_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")

@@ -10,12 +10,13 @@ from connector import jobs
 from connector.context import Context
 from connector.db.models import WebhookEvent, utcnow
 
+
 # A retry's own countdown message normally arrives on time; only rows late by
-# more than this are re-published (duplicates are harmless, just wasteful).
-GRACE_SECONDS = 60
-
-
-def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float = GRACE_SECONDS) -> dict:
+# more than settings.sweep_grace_seconds are re-published (duplicates are
+# harmless, just wasteful).
+def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float | None = None) -> dict:
+    if grace_seconds is None:
+        grace_seconds = ctx.settings.sweep_grace_seconds
     with ctx.session() as session:
         due = jobs.due_job_ids(session, grace_seconds=grace_seconds)
         cutoff = utcnow() - timedelta(seconds=grace_seconds)

@@ -18,6 +18,8 @@ from sqlalchemy import text
 RUN_ID = uuid.uuid4().hex[:10]
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+FAST_RATE_LIMIT = 100_000
+WEBHOOK_SECRET = "whsec_" + "A" * 32
 
 
 def _admin(sql: str) -> None:
@@ -88,9 +90,12 @@ def ifs_sandbox():
 @pytest.fixture(scope="session")
 def shipbob_sandbox():
     from sandbox.server import BackgroundServer
-    from sandbox.shipbob.app import create_app
+    from sandbox.shipbob import ShipBobSandboxConfig, create_app
 
-    server = BackgroundServer(create_app()).start()
+    # The flows' tests push volume; the real 150/min limit has its own tests
+    # (tests/integration/test_shipbob_client_ratelimit.py, test_coordination*).
+    config = ShipBobSandboxConfig(rate_limit_per_minute=FAST_RATE_LIMIT, webhook_retry_time_scale=0.001)
+    server = BackgroundServer(create_app(config)).start()
     yield server
     server.stop()
 
@@ -114,7 +119,8 @@ def settings(clean_db, clean_redis, sandboxes, tmp_path):
         redis_prefix=clean_redis,
         ifs_base_url=ifs.url,
         shipbob_base_url=shipbob.url,
-        shipbob_webhook_secret="whsec_" + "A" * 32,
+        shipbob_webhook_secret=WEBHOOK_SECRET,
+        shipbob_rate_limit_per_minute=FAST_RATE_LIMIT,
         reports_dir=tmp_path / "reports",
     )
 

@@ -38,7 +38,12 @@ def make_app() -> Celery:
         task_queues=None,
         task_create_missing_queues=True,
         task_ignore_result=True,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            # Our keys only, so deployments and test runs can share a Redis.
+            **({"global_keyprefix": settings.redis_prefix}
+               if settings.effective_broker_url.startswith("redis") else {}),
+        },
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         accept_content=["json"],

@@ -285,3 +285,22 @@ def test_cli_helper_prints_the_summary(ctx, sandboxes, capsys):
     assert main_cli(dry_run=True, json_output=True, ctx=ctx) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["counts"]["match"] == 1 and summary["dry_run"] is True
+
+
+def test_shortfalls_beyond_the_wro_sku_limit_are_chunked(ctx, sandboxes, monkeypatch):
+    import connector.flows.inventory_sync as flow
+
+    monkeypatch.setattr(flow, "WRO_SKU_LIMIT", 2)  # stands in for ShipBob's 10,000
+    ifs, shipbob = sandboxes
+    parts = [f"P{i}" for i in range(1, 6)]
+    seed_ifs(ifs, [["S01", p, "A-1", 4, "PCS"] for p in parts])
+    ids = seed_shipbob(shipbob, {p: {156: 1} for p in parts})
+
+    first = sync_inventory(ctx)
+    again = sync_inventory(ctx)
+
+    base = f"INVSYNC-{today()}-156"
+    assert [w.purchase_order_number for w in first.wros] == [base, f"{base}#2", f"{base}#3"]
+    created = {w["purchase_order_number"]: wro_quantities(w, ids) for w in wros(shipbob)}
+    assert created == {base: {"P1": 3, "P2": 3}, f"{base}#2": {"P3": 3, "P4": 3}, f"{base}#3": {"P5": 3}}
+    assert again.wros == [] and len(wros(shipbob)) == 3

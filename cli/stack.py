@@ -42,6 +42,7 @@ class Stack:
     shipbob: BackgroundServer | None = None
     receiver_url: str | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _owned: list[BackgroundServer] = field(default_factory=list)
 
     # -- sandboxes (threads in this process) ---------------------------------
 
@@ -51,6 +52,7 @@ class Stack:
 
         self.ifs = BackgroundServer(ifs_app(self.ifs_config)).start()
         self.shipbob = BackgroundServer(shipbob_app(self.shipbob_config)).start()
+        self._owned += [self.ifs, self.shipbob]
         self.env.update(IFS_BASE_URL=self.ifs.url, SHIPBOB_BASE_URL=self.shipbob.url)
 
     # -- our processes --------------------------------------------------------
@@ -100,15 +102,28 @@ class Stack:
     def stop(self) -> None:
         for name in list(self.processes):
             self.stop_process(name)
-        for server in (self.ifs, self.shipbob):
-            if server is not None:
-                server.stop()
+        for server in self._owned:  # sandboxes handed in belong to the caller
+            server.stop()
+        self._owned.clear()
 
     def __enter__(self) -> "Stack":
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def env_for(settings, **overrides) -> dict[str, str]:
+    """The environment that gives a child process these settings."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[name.upper()] = str(value)
+    env.update({k.upper(): str(v) for k, v in overrides.items()})
+    return env
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.25) -> None:

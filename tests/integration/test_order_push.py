@@ -3,31 +3,13 @@ with real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
-import requests
 from sqlalchemy import delete, select
 
 from connector import jobs
 from connector.db.models import Binding, Job, JobState
 from connector.flows.order_poll import poll_orders
 from connector.runner import run_job
-
-
-def hook(server, path, body=None, method="POST"):
-    response = requests.request(method, f"{server.url}/_sandbox/{path}", json=body, timeout=30)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def seed_world(sandboxes, orders=20, parts=30, split_ratio=0.3):
-    ifs, shipbob = sandboxes
-    summary = hook(ifs, "seed", {"orders": orders, "parts": parts, "seed": 7, "sites": ["S01", "S02"],
-                                 "split_ratio": split_ratio, "purchase_orders": 0})
-    hook(shipbob, "seed", {"count": parts, "seed": 7})
-    return summary
-
-
-def ifs_rows(server, entity_set):
-    return hook(server, f"dump/{entity_set}", method="GET")["value"]
+from tests.helpers import hook, ifs_rows, seed_world
 
 
 def shipbob_orders(server):

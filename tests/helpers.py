@@ -1,0 +1,45 @@
+"""Small helpers for talking to the sandboxes from tests."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+PAT_HEADERS = {"Authorization": "Bearer sandbox-pat", "shipbob_channel_id": "128944"}
+
+
+def hook(server, path, body=None, method="POST"):
+    response = requests.request(method, f"{server.url}/_sandbox/{path}", json=body, timeout=60)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def ifs_rows(server, entity_set):
+    return hook(server, f"dump/{entity_set}", method="GET")["value"]
+
+
+def shipbob_api(server, method, path, body=None):
+    response = requests.request(method, f"{server.url}/2026-01/{path.lstrip('/')}", json=body,
+                                headers=PAT_HEADERS, timeout=60)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def seed_world(sandboxes, orders=20, parts=30, split_ratio=0.3, purchase_orders=0):
+    ifs, shipbob = sandboxes
+    summary = hook(ifs, "seed", {"orders": orders, "parts": parts, "seed": 7, "sites": ["S01", "S02"],
+                                 "split_ratio": split_ratio, "purchase_orders": purchase_orders})
+    hook(shipbob, "seed", {"count": parts, "seed": 7, "level_range": [500, 1000]})
+    return summary
+
+
+def eventually(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")

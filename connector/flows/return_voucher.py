@@ -1,7 +1,10 @@
 """Flow 3: a completed ShipBob return becomes an IFS goods return voucher.
 
 Linked to the original order through original_shipment_id -> our shipment
-binding -> the IFS order and its lines; nothing is guessed. Exactly once: the
+binding -> the IFS order and its lines; nothing is guessed: a return with no
+known shipment, items off the order or an IFS rule against it is parked. A
+shipment of ours whose voucher is not in IFS yet (events are unordered) is a
+wait, not a reason to park. Exactly once: the
 RMA carries the ShipBob return id as ExternalRef and IFS is checked for it
 before creating, and again before receiving.
 """
@@ -13,10 +16,12 @@ import logging
 from connector.bindings import bind, find_by_shipbob
 from connector.context import Context
 from connector.db.models import Job, utcnow
-from connector.errors import NeedsAttention
-from connector.sku_lookup import inventory_ids_for
+from connector.errors import NeedsAttention, TransientError
 from connector.ifs import odata
+from connector.ifs.errors import IfsBusinessError
 from connector.mappers.returns import normalized_status, processed_actions, rma_lines
+from connector.shipbob.errors import ShipBobNotFound
+from connector.sku_lookup import inventory_ids_for
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +67,39 @@ def _rma_in_ifs(ctx: Context, return_id: int) -> dict | None:
     return next(iter(rows), None)
 
 
-def _create_rma(ctx: Context, ret: dict) -> dict:
+def _original_order(ctx: Context, ret: dict) -> tuple[str, str, list[dict]]:
+    """(IFS order no, site, bound lines) of the order the return came from:
+    original_shipment_id -> our shipment binding -> our order binding."""
     return_id = ret["id"]
     shipment_id = ret.get("original_shipment_id")
+    if not shipment_id:
+        raise NeedsAttention(f"return {return_id} has no original shipment: no IFS order to return to")
     with ctx.session() as session:
-        shipment = find_by_shipbob(session, "shipment", shipment_id) if shipment_id else None
+        shipment = find_by_shipbob(session, "shipment", shipment_id)
         order = find_by_shipbob(session, "order", shipment.data["order_id"]) if shipment else None
-        bound_lines = order.data["lines"] if order else []
-        site = order.data["site"] if order else None
-    if order is None:
-        raise NeedsAttention(
-            f"return {return_id}: original shipment {shipment_id} is not a shipment this connector posted"
-        )
-    order_no = shipment.data["order_no"]
+        if order is not None:
+            return shipment.data["order_no"], order.data["site"], order.data["lines"]
+    if shipment is None and _is_our_unposted_shipment(ctx, shipment_id):
+        # Events are not ordered: the shipment's voucher is still on its way.
+        raise TransientError(f"return {return_id}: the voucher for original shipment {shipment_id} "
+                             "is not in IFS yet")
+    raise NeedsAttention(
+        f"return {return_id}: original shipment {shipment_id} is not a shipment this connector posted"
+    )
+
+
+def _is_our_unposted_shipment(ctx: Context, shipment_id) -> bool:
+    try:
+        shipment = ctx.shipbob.get_shipment(shipment_id)
+    except ShipBobNotFound:
+        return False
+    with ctx.session() as session:
+        return find_by_shipbob(session, "order", shipment.get("order_id") or "") is not None
+
+
+def _create_rma(ctx: Context, ret: dict) -> dict:
+    return_id = ret["id"]
+    order_no, site, bound_lines = _original_order(ctx, ret)
     skus = sorted({line["sku"] for line in bound_lines})
     by_inventory = {inv: sku for sku, inv in inventory_ids_for(ctx, skus).items()}
     processed = processed_actions(ret, by_inventory)
@@ -91,17 +116,25 @@ def _create_rma(ctx: Context, ret: dict) -> dict:
     if not lines:
         raise NeedsAttention(f"return {return_id} completed with nothing processed")
     names = ctx.names.returns
-    return ctx.ifs.create(names.projection, names.rma_set, {
-        "OrderNo": order_no,
-        "Contract": site,
-        "ExternalRef": str(return_id),
-        "Notes": f"ShipBob return {return_id} ({ret.get('reference_id')})",
-        names.lines_nav: lines,
-    })
+    try:
+        return ctx.ifs.create(names.projection, names.rma_set, {
+            "OrderNo": order_no,
+            "Contract": site,
+            "ExternalRef": str(return_id),
+            "Notes": f"ShipBob return {return_id} ({ret.get('reference_id')})",
+            names.lines_nav: lines,
+        })
+    except IfsBusinessError as exc:
+        # An IFS rule (e.g. units already on an open RMA) is data for a person.
+        raise NeedsAttention(f"return {return_id}: IFS refused the RMA for order {order_no}: "
+                             f"{exc.ifs_message or exc}") from None
 
 
 def _receive(ctx: Context, rma_no) -> None:
     names = ctx.names.returns
     path = odata.key_path(names.rma_set, **{names.rma_key: rma_no})
-    ctx.ifs.bound_action(names.projection, path, names.receive_action, {},
-                         check=lambda rma: rma.get("Objstate") == "Received")
+    try:
+        ctx.ifs.bound_action(names.projection, path, names.receive_action, {},
+                             check=lambda rma: rma.get("Objstate") == "Received")
+    except IfsBusinessError as exc:
+        raise NeedsAttention(f"IFS refused to receive RMA {rma_no}: {exc.ifs_message or exc}") from None

@@ -103,6 +103,11 @@ class Receiver:
         # Verified from here on.
         if len(signed.webhook_id) > WEBHOOK_ID_MAX:
             return Result("bad_request", 400, {"error": "webhook-id too long"}, logging.WARNING)
+        # PostgreSQL text cannot hold NUL, and psycopg2 refuses it with a
+        # ValueError (not a DBAPIError), which was a 500. The topic is not
+        # signed, so anyone replaying a captured delivery could send one.
+        if "\x00" in signed.webhook_id or "\x00" in topic:
+            return Result("bad_request", 400, {"error": "NUL in webhook-id or topic"}, logging.WARNING)
         try:
             body = raw.decode("utf-8")
             json.loads(body)

@@ -2,11 +2,12 @@
 becomes ShipBob warehouse receiving orders (WROs).
 
 Never two WROs for one IFS order: a PO is sent as chunks of at most 10,000
-SKUs (ShipBob's per-WRO limit), chunk k>1 numbered `<PO>#<k>`; before any
-chunk is created ShipBob is searched for its purchase order number, so a
-retry after a crash adopts what was created. Lines whose SKU ShipBob does not
-know are left out and the job is parked with them; a replay after the fix
-sends them as a further chunk.
+SKUs (ShipBob's per-WRO limit), chunk k>1 numbered `<PO>#<k>`. What has been
+sent is what ShipBob holds under those purchase order numbers (our bindings
+only mirror it), so a retry after a crash - even one that lost our
+bookkeeping - adopts what was created and sends only the rest. Lines whose
+SKU ShipBob does not know are left out and the job is parked with them; a
+replay after the fix sends them as a further chunk.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import or_, select
 
 from connector import jobs
-from connector.bindings import bind
+from connector.bindings import bind, find_binding
 from connector.context import Context
 from connector.db.models import Binding, Flow, Job
 from connector.errors import NeedsAttention
@@ -27,6 +28,7 @@ from connector.sku_lookup import inventory_ids_for
 log = logging.getLogger(__name__)
 WRO_SKU_LIMIT = 10_000
 CHUNK_SEPARATOR = "#"
+CHUNK_LOOKUP_BATCH = 10  # purchase order numbers per look-up
 
 
 def base_po(purchase_order_number: str) -> str:
@@ -64,6 +66,23 @@ def wro_bindings(session, po: str) -> list[Binding]:
     ).scalars())
 
 
+def chunk_wros(ctx: Context, po: str) -> dict[int, list[dict]]:
+    """Chunk index -> the WROs ShipBob has under that chunk's purchase order
+    number (several when the warehouse split one). Chunks are created in
+    order, so the numbers are looked up in batches until one is missing."""
+    found: dict[int, list[dict]] = {}
+    start = 1
+    while True:
+        numbers = {chunk_name(po, i): i for i in range(start, start + CHUNK_LOOKUP_BATCH)}
+        for wro in ctx.shipbob.wros(PurchaseOrderNumbers=list(numbers)):
+            index = numbers.get(wro.get("purchase_order_number"))
+            if index is not None:
+                found.setdefault(index, []).append(wro)
+        if start + CHUNK_LOOKUP_BATCH - 1 not in found:
+            return found
+        start += CHUNK_LOOKUP_BATCH
+
+
 def run(ctx: Context, job: Job) -> str:
     names = ctx.names.purchase
     po = job.key
@@ -72,13 +91,18 @@ def run(ctx: Context, job: Job) -> str:
     site = header.get("Contract")
     if site not in ctx.mapping.sites:
         raise NeedsAttention(f"purchase order {po} site {site!r} has no fulfillment center in the mapping")
-    lines = [l for l in ctx.ifs.query(names.projection, f"{po_path}/{names.lines_nav}")
+    # Keyed order: a stable order to page by, whatever the server's page size.
+    lines = [l for l in ctx.ifs.query(names.projection, f"{po_path}/{names.lines_nav}",
+                                      orderby=["LineNo asc", "ReleaseNo asc"])
              if float(l.get("BuyQtyDue") or 0) > float(l.get("QtyArrived") or 0)]
 
+    chunks = chunk_wros(ctx, po)
+    sent = {int(q["inventory_id"]) for wros in chunks.values() for wro in wros
+            for q in wro.get("inventory_quantities") or []}
+    chunks_done = max(chunks, default=0)
     with ctx.session() as session:
-        existing = wro_bindings(session, po)
-        sent = {int(i) for b in existing for i in b.data.get("inventory_ids", [])}
-        chunks_done = len(existing)
+        for index, wros in sorted(chunks.items()):
+            _remember(session, po, chunk_name(po, index), wros)
 
     wanted: dict[int, int] = {}
     unknown = []
@@ -109,6 +133,15 @@ def run(ctx: Context, job: Job) -> str:
             + (f" (WRO {', '.join(created)} created for the rest)" if created else "")
         )
     return f"purchase order {po}: WRO {', '.join(created) or 'none new'}"
+
+
+def _remember(session, po: str, name: str, wros: list[dict]) -> None:
+    """Bind a chunk found at ShipBob that our bookkeeping lost."""
+    if find_binding(session, "wro", name) is None:
+        first = min(wros, key=lambda w: w["id"])
+        bind(session, "wro", name, str(first["id"]), {
+            "po": po, "inventory_ids": sorted(int(q["inventory_id"])
+                                              for q in first.get("inventory_quantities") or [])})
 
 
 def _ensure_wro(ctx: Context, name: str, header: dict, quantities: dict[int, int]) -> dict:

@@ -2,12 +2,14 @@
 
 One job per IFS purchase order. ShipBob may split a WRO into unlinked WROs
 with the same purchase order number, so receipts are matched by purchase
-order number and SKU, never by WRO id (shipbob.md §5). Each run computes,
-per PO line, what ShipBob has stowed in total and what our receipts in IFS
-already add up to, and posts only the difference: partial receipts
-accumulate, duplicates and restarts post nothing twice, and nothing beyond
-what was stowed is ever received. WROs are marked externally synced only
-after IFS has their receipts.
+order number and SKU, never by WRO id (shipbob.md §5); the PO's WROs (its
+10,000-SKU chunks and what the warehouse split off) are found at ShipBob by
+those numbers. Each run computes, per PO line, what ShipBob has stowed in
+total and what our receipts in IFS already add up to, and posts only the
+difference: partial receipts accumulate, duplicates and restarts post nothing
+twice, and nothing beyond what was stowed - or beyond what the line still has
+open in IFS - is ever received (the rest is parked with the reason). WROs are
+marked externally synced only after IFS has their receipts.
 """
 
 from __future__ import annotations
@@ -20,17 +22,18 @@ from connector import jobs
 from connector.context import Context
 from connector.db.models import Flow, Job
 from connector.errors import NeedsAttention
-from connector.flows.replenishment import base_po, wro_bindings
+from connector.flows.replenishment import base_po, chunk_wros
 from connector.ifs import odata
-from connector.ifs.errors import IfsNotFound
+from connector.ifs.errors import IfsBusinessError, IfsNotFound
 
 log = logging.getLogger(__name__)
 RECEIPT_REF_PREFIX = "SB:"
 SYNCABLE = {"Completed"}
+CLOSED_LINE_STATES = {"Closed", "Cancelled"}
 
 
 def poll_receiving(ctx: Context) -> list[int]:
-    wake = []
+    wake: dict[int, None] = {}  # one wake-up per PO, however many WROs it has
     with ctx.session() as session:
         for wro in ctx.shipbob.wros(Statuses=["Processing", "Completed"], ExternalSync=False):
             po = base_po(wro.get("purchase_order_number") or "")
@@ -38,40 +41,52 @@ def poll_receiving(ctx: Context) -> list[int]:
                 continue
             requested = jobs.request_job(session, Flow.INBOUND_RECEIPT.value, po, ifs_ref=po)
             if requested.wake:
-                wake.append(requested.job_id)
-    return wake
+                wake[requested.job_id] = None
+    return list(wake)
 
 
 def run(ctx: Context, job: Job) -> str:
     names = ctx.names.purchase
-    po = job.key
+    po = base_po(job.key)
+    if po != job.key:
+        # A chunk's number (`<PO>#2`): its PO's job does the work, so two jobs
+        # never post receipts for one PO side by side.
+        with ctx.session() as session:
+            jobs.request_job(session, Flow.INBOUND_RECEIPT.value, po, ifs_ref=po)
+        return f"handed to purchase order {po}"
     po_path = odata.key_path(names.order_set, OrderNo=po)
     try:
         ctx.ifs.get(names.projection, po_path)
     except IfsNotFound:
         return f"ignored: {po} is not an IFS purchase order"
-    lines = list(ctx.ifs.query(names.projection, f"{po_path}/{names.lines_nav}",
-                               orderby=["LineNo asc", "ReleaseNo asc"]))
+    lines_by_part: dict[str, list[dict]] = defaultdict(list)
+    for line in ctx.ifs.query(names.projection, f"{po_path}/{names.lines_nav}",
+                              orderby=["LineNo asc", "ReleaseNo asc"]):
+        lines_by_part[line["PartNo"]].append(line)
 
-    with ctx.session() as session:
-        numbers = sorted({po} | {b.ifs_key for b in wro_bindings(session, po)})
-    wros = [w for w in ctx.shipbob.wros(PurchaseOrderNumbers=numbers) if w.get("status") != "Cancelled"]
+    # Every WRO under the PO's numbers, split-off ones included: by PO, never by WRO id.
+    wros = [w for chunk in chunk_wros(ctx, po).values() for w in chunk if w.get("status") != "Cancelled"]
     stowed = _stowed_by_part(ctx, wros)
     posted = _posted_by_line(ctx, po)
 
     receipts, excess = 0, []
     for part, qty in sorted(stowed.items()):
         remaining = qty
-        for line in (l for l in lines if l["PartNo"] == part):
+        for line in lines_by_part.get(part, []):
             key = (str(line["LineNo"]), str(line["ReleaseNo"]))
-            target = min(remaining, float(line["BuyQtyDue"]))
+            ours = posted.get(key, 0)
+            # Room on the line: what it orders less what arrived by other
+            # means (a receipt booked by hand in IFS).
+            others = max(0.0, float(line.get("QtyArrived") or 0) - ours)
+            room = 0.0 if line.get("Objstate") in CLOSED_LINE_STATES else float(line["BuyQtyDue"]) - others
+            target = max(0.0, min(remaining, room))
             remaining -= target
-            delta = target - posted.get(key, 0)
+            delta = target - ours
             if delta > 0:
                 _post_receipt(ctx, po, key, delta, target)
                 receipts += 1
         if remaining > 0:
-            excess.append(f"{remaining:g} of {part} stowed beyond the ordered quantity")
+            excess.append(f"{remaining:g} of {part} stowed beyond what the order has open in IFS")
 
     syncable = [w["id"] for w in wros if w.get("status") in SYNCABLE and not w.get("external_sync_timestamp")]
     if syncable:
@@ -114,13 +129,18 @@ def _posted_by_line(ctx: Context, po: str) -> dict[tuple[str, str], float]:
 def _post_receipt(ctx: Context, po: str, key: tuple[str, str], qty: float, cumulative: float) -> None:
     names = ctx.names.purchase
     line_no, release_no = key
-    ctx.ifs.create(names.receipt_projection, names.receipt_set, {
-        "OrderNo": po,
-        "LineNo": line_no,
-        "ReleaseNo": release_no,
-        "QtyArrived": qty,
-        # Names the cumulative level this receipt brings the line to.
-        "ExternalRef": f"{RECEIPT_REF_PREFIX}{po}:{line_no}:{release_no}:{cumulative:g}",
-        "ReceiptDate": datetime.now(timezone.utc).date().isoformat(),
-    })
+    try:
+        ctx.ifs.create(names.receipt_projection, names.receipt_set, {
+            "OrderNo": po,
+            "LineNo": line_no,
+            "ReleaseNo": release_no,
+            "QtyArrived": qty,
+            # Names the cumulative level this receipt brings the line to.
+            "ExternalRef": f"{RECEIPT_REF_PREFIX}{po}:{line_no}:{release_no}:{cumulative:g}",
+            "ReceiptDate": datetime.now(timezone.utc).date().isoformat(),
+        })
+    except IfsBusinessError as exc:
+        # An IFS rule (a closed order, ...) is data for a person, not a dead job.
+        raise NeedsAttention(f"purchase order {po} line {line_no}/{release_no}: IFS refused a receipt "
+                             f"of {qty:g}: {exc.ifs_message or exc}") from None
     log.info("receipt posted", extra={"purchase_order": po, "line": f"{line_no}/{release_no}", "qty": qty})

@@ -161,6 +161,14 @@ def sync_inventory(
     progress: Progress | None = None,
     each_units: Iterable[str] = DEFAULT_EACH_UNITS,
 ) -> SyncResult:
+    """Compare, report, replenish and write levels back (see the module doc).
+
+    `site`: one mapped IFS site, else every mapped site (settings.sites).
+    `progress(phase, count)` is called every few thousand rows and at the end
+    of each phase: ifs_stock, shipbob_levels, ifs_levels_read, compare, wros,
+    ifs_levels_write. `each_units`: IFS units of measure counted as single
+    items; a part in any other unit is reported as uom_mismatch.
+    """
     started = time.monotonic()
     notify = progress or _no_progress
     result = SyncResult(run_at=utcnow(), sites=_site_plan(ctx, site), dry_run=dry_run)

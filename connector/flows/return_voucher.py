@@ -4,7 +4,8 @@ Linked to the original order through original_shipment_id -> our shipment
 binding -> the IFS order and its lines; nothing is guessed: a return with no
 known shipment, items off the order or an IFS rule against it is parked. A
 shipment of ours whose voucher is not in IFS yet (events are unordered) is a
-wait, not a reason to park. Exactly once: the
+wait, not a reason to park. The RMA is received at the IFS site of the
+fulfillment center the goods came back to, where ShipBob holds them. Exactly once: the
 RMA carries the ShipBob return id as ExternalRef and IFS is checked for it
 before creating, and again before receiving.
 """
@@ -97,9 +98,28 @@ def _is_our_unposted_shipment(ctx: Context, shipment_id) -> bool:
         return find_by_shipbob(session, "order", shipment.get("order_id") or "") is not None
 
 
+def _receiving_site(ctx: Context, ret: dict, order_site: str) -> str:
+    """The IFS site of the fulfillment center the goods came back to (it may
+    not be the one that shipped them): IFS must hold the stock where ShipBob
+    does."""
+    fc_id = (ret.get("fulfillment_center") or {}).get("id")
+    if fc_id is None:
+        return order_site
+    sites = sorted(site for site, fc in ctx.mapping.sites.items() if fc == int(fc_id))
+    if order_site in sites:
+        return order_site
+    if len(sites) == 1:
+        return sites[0]
+    raise NeedsAttention(
+        f"return {ret['id']}: fulfillment center {fc_id} "
+        + ("maps to several IFS sites (" + ", ".join(sites) + ")" if sites else "has no IFS site in the mapping")
+    )
+
+
 def _create_rma(ctx: Context, ret: dict) -> dict:
     return_id = ret["id"]
-    order_no, site, bound_lines = _original_order(ctx, ret)
+    order_no, order_site, bound_lines = _original_order(ctx, ret)
+    site = _receiving_site(ctx, ret, order_site)
     skus = sorted({line["sku"] for line in bound_lines})
     by_inventory = {inv: sku for sku, inv in inventory_ids_for(ctx, skus).items()}
     processed = processed_actions(ret, by_inventory)

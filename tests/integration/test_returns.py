@@ -65,8 +65,8 @@ def ship_orders(ctx, sandboxes, specs: dict[str, dict]) -> dict[str, dict]:
 
 
 def create_return(shipbob, reference: str, shipment_id: int | None, items: dict[int, int],
-                  requested_action: str = "Default") -> int:
-    body = {"reference_id": reference, "fulfillment_center": {"id": FC},
+                  requested_action: str = "Default", fc: int = FC) -> int:
+    body = {"reference_id": reference, "fulfillment_center": {"id": fc},
             "inventory": [{"id": inv, "quantity": qty, "requested_action": requested_action}
                           for inv, qty in items.items()]}
     if shipment_id is not None:
@@ -123,10 +123,10 @@ def returned_by_line(ifs, order_no: str) -> dict[str, float]:
             if l["OrderNo"] == order_no}
 
 
-def stock_at(ifs, location: str) -> dict[str, float]:
+def stock_at(ifs, location: str, site: str = "S01") -> dict[str, float]:
     totals: dict[str, float] = defaultdict(float)
     for row in ifs_rows(ifs, "InventoryPartInStockSet"):
-        if row["LocationNo"] == location:
+        if row["LocationNo"] == location and row["Contract"] == site:
             totals[row["PartNo"]] += row["QtyOnhand"]
     return dict(totals)
 
@@ -452,3 +452,34 @@ def test_ifs_refusing_the_rma_parks_the_return_with_the_ifs_reason(ctx, sandboxe
     # until a person deals with the manual RMA a replay parks again, posting nothing
     assert replay(ctx, job_id).status == "attention"
     assert [r["RmaNo"] for r in ifs_rows(ifs, "ReturnMaterialSet")] == [manual["RmaNo"]]
+
+
+def test_a_return_to_another_warehouse_is_received_at_that_warehouse_s_site(ctx, sandboxes):
+    """The order shipped from Cicero (S01); the customer sent it back to Moreno
+    Valley (FC 157 = S02). ShipBob restocks it at 157, so IFS must receive it
+    at S02 - else IFS and ShipBob disagree on where the stock is."""
+    ifs, shipbob = sandboxes
+    world = ship_orders(ctx, sandboxes, {"C6201": {"lines": {"RM-1": 2}}})
+    [shipment] = world["C6201"]["shipments"]
+    inv = world["C6201"]["inventory"]
+    return_id = create_return(shipbob, "RMA-6201", shipment, {inv["RM-1"]: 2}, fc=157)
+    complete(shipbob, return_id)
+    assert run_return(ctx, return_id).status == "done"
+    rma, lines = the_rma(ctx, ifs, return_id)
+    assert (rma["OrderNo"], rma["Contract"]) == ("C6201", "S02")
+    assert {l["Contract"] for l in lines} == {"S02"}
+    assert stock_at(ifs, "RETURNS", "S02") == {"RM-1": 2}
+    assert stock_at(ifs, "RETURNS", "S01") == {}
+    assert returned_by_line(ifs, "C6201") == {"RM-1": 2}
+
+    # a warehouse the mapping does not know: parked, nothing guessed
+    other = create_return(shipbob, "RMA-6201-B", shipment, {inv["RM-1"]: 1}, fc=157)
+    complete(shipbob, other)
+    ctx.settings.mapping.sites.pop("S02")
+    try:
+        result = run_return(ctx, other)
+    finally:
+        ctx.settings.mapping.sites["S02"] = 157
+    assert result.status == "attention"
+    assert "fulfillment center 157" in result.detail
+    assert str(other) not in rmas_by_return(ifs)

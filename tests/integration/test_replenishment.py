@@ -161,7 +161,7 @@ def test_an_unmapped_site_parks_the_purchase_order(ctx, sandboxes):
     assert wros(shipbob) == []
 
 
-def test_a_purchase_order_above_the_wro_sku_limit_becomes_exactly_two_wros(ctx, sandboxes):
+def test_a_purchase_order_above_the_wro_sku_limit_becomes_two_wros_received_as_one_order(ctx, sandboxes):
     ifs, shipbob = sandboxes
     n = WRO_SKU_LIMIT + 50
     inventory = hook(shipbob, "seed", {"count": n, "seed": 3})["inventory_ids"]
@@ -191,6 +191,23 @@ def test_a_purchase_order_above_the_wro_sku_limit_becomes_exactly_two_wros(ctx, 
     assert wro_creates(shipbob) == 2
     assert len(wros(shipbob)) == 2
     assert elapsed < 60, f"10,050 lines took {elapsed:.1f}s"
+
+    # the warehouse stows all of the second chunk and a part of the first:
+    # receipts for both chunks land on the one IFS order
+    hook(shipbob, f"receiving/{second[0]['id']}/receive",
+         {"items": [{"inventory_id": i, "stowed": q} for i, q in b.items()]})
+    part = dict(sorted(a.items())[:100])
+    hook(shipbob, f"receiving/{first[0]['id']}/receive",
+         {"items": [{"inventory_id": i, "stowed": q} for i, q in part.items()]})
+    flow, receipt_jobs = run_poll(ctx, "receiving")
+    assert len(receipt_jobs) == 1
+    assert run_job(ctx, receipt_jobs[0]).status == "done"
+    part_of = {v: k for k, v in inventory.items()}
+    receipts = [r for r in ifs_rows(ifs, "PurchaseReceiptSet") if r["OrderNo"] == po]
+    assert sorted((r["PartNo"], r["QtyArrived"]) for r in receipts) == sorted(
+        (part_of[i], q) for i, q in {**b, **part}.items())
+    synced = {w["purchase_order_number"]: w["external_sync_timestamp"] is not None for w in wros(shipbob)}
+    assert synced == {po: False, f"{po}#2": True}
 
 
 def test_a_line_fixed_after_a_lost_binding_is_still_sent(ctx, sandboxes):

@@ -6,8 +6,9 @@ SKUs (ShipBob's per-WRO limit), chunk k>1 numbered `<PO>#<k>`. What has been
 sent is what ShipBob holds under those purchase order numbers (our bindings
 only mirror it), so a retry after a crash - even one that lost our
 bookkeeping - adopts what was created and sends only the rest. Lines whose
-SKU ShipBob does not know are left out and the job is parked with them; a
-replay after the fix sends them as a further chunk.
+SKU ShipBob does not know, or whose quantity is not a whole number of units,
+are left out and the job is parked with them; a replay after the fix sends
+them as a further chunk.
 """
 
 from __future__ import annotations
@@ -105,19 +106,26 @@ def run(ctx: Context, job: Job) -> str:
             _remember(session, po, chunk_name(po, index), wros)
 
     wanted: dict[int, int] = {}
-    unknown = []
+    problems, held = [], set()
     skus = {line["PartNo"]: ctx.mapping.sku_for(line["PartNo"]) for line in lines}
     inventory = inventory_ids_for(ctx, {s for s in skus.values() if s})
     for line in lines:
+        label = f"line {line['LineNo']}/{line['ReleaseNo']} part {line['PartNo']}"
         inventory_id = inventory.get(skus[line["PartNo"]] or "")
         if inventory_id is None:
-            unknown.append(f"line {line['LineNo']}/{line['ReleaseNo']} part {line['PartNo']}")
+            problems.append(f"{label}: SKU unknown at ShipBob")
             continue
-        if inventory_id not in sent:
-            qty = float(line["BuyQtyDue"]) - float(line.get("QtyArrived") or 0)
-            wanted[inventory_id] = wanted.get(inventory_id, 0) + int(qty)
-
-    ids = sorted(wanted)
+        if inventory_id in sent:
+            continue
+        qty = float(line["BuyQtyDue"]) - float(line.get("QtyArrived") or 0)
+        if qty != int(qty):
+            # ShipBob counts units: a fraction is a unit-of-measure question.
+            problems.append(f"{label}: quantity {qty:g} is not a whole number of units")
+            held.add(inventory_id)
+            continue
+        wanted[inventory_id] = wanted.get(inventory_id, 0) + int(qty)
+    # A part goes out whole or not at all: what was sent is tracked per inventory id.
+    ids = sorted(set(wanted) - held)
     created = []
     for offset in range(0, len(ids), WRO_SKU_LIMIT):
         chunk = ids[offset:offset + WRO_SKU_LIMIT]
@@ -127,9 +135,9 @@ def run(ctx: Context, job: Job) -> str:
             bind(session, "wro", name, str(wro["id"]), {"po": po, "inventory_ids": chunk})
         chunks_done += 1
         created.append(str(wro["id"]))
-    if unknown:
+    if problems:
         raise NeedsAttention(
-            f"purchase order {po}: SKU unknown at ShipBob for {', '.join(unknown)}"
+            f"purchase order {po}: {'; '.join(problems)}"
             + (f" (WRO {', '.join(created)} created for the rest)" if created else "")
         )
     return f"purchase order {po}: WRO {', '.join(created) or 'none new'}"

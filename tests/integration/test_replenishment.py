@@ -232,3 +232,16 @@ def test_a_line_fixed_after_a_lost_binding_is_still_sent(ctx, sandboxes):
         bound = dict(session.execute(select(Binding.ifs_key, Binding.shipbob_id)
                                      .where(Binding.kind == "wro")).all())
     assert bound == {name: str(ws[0]["id"]) for name, ws in by_po.items()}
+
+
+def test_a_quantity_that_is_not_whole_is_parked_not_rounded(ctx, sandboxes):
+    """ShipBob counts units; 2.5 of something is a unit-of-measure question
+    for a person, not 2 units."""
+    ifs, shipbob = sandboxes
+    inventory = hook(shipbob, "seed", {"skus": ["RU-1", "RU-2"]})["inventory_ids"]
+    [po] = create_purchase_orders(ifs, {"lines": [("RU-1", 4), ("RU-2", 2.5)]})
+    [job_id] = poll_replenishment(ctx)
+    result = run_job(ctx, job_id)
+    assert result.status == "attention", result
+    assert "line 2/1 part RU-2" in result.detail and "2.5" in result.detail
+    assert {po: box_items(ws[0]) for po, ws in wros_by_po(shipbob).items()} == {po: {inventory["RU-1"]: 4}}

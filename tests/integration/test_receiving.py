@@ -8,15 +8,17 @@ than was stowed; WROs are marked synced only once IFS has their receipts.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import pytest
 from sqlalchemy import delete, select
 
 from connector import jobs
-from connector.db.models import Binding, Flow, Job, JobState
+from connector.db.models import Binding, Flow, Job, JobState, WebhookEvent
 from connector.errors import TransientError
 from connector.flows import replenishment
+from connector.flows.webhook_router import route_event
 from connector.flows.replenishment import poll_replenishment
 from connector.polls import run_poll
 from connector.runner import run_job
@@ -335,3 +337,34 @@ def test_a_job_for_a_chunk_number_hands_over_to_its_purchase_order(ctx, sandboxe
     assert po_job.state == JobState.PENDING.value
     assert run_job(ctx, po_job.id).status == "done"
     assert received_by_line(ifs, po) == {"1": 2}
+
+
+def test_wro_webhooks_where_the_api_has_them_lead_to_the_same_receipts(ctx, sandboxes, monkeypatch):
+    """wro.* events (third-party material only; not in 2026-01) are routed to
+    the PO's receipt job - a chunk's event by way of its PO - and converge
+    with the poll on the same receipts."""
+    ifs, shipbob = sandboxes
+    monkeypatch.setattr(replenishment, "WRO_SKU_LIMIT", 1)
+    po, inv = replenish(ctx, sandboxes, [("RV-1", 3), ("RV-2", 2)])
+    first, second = wros_of(shipbob, po)
+    receive(shipbob, first["id"], {inv["RV-1"]: 3})
+    receive(shipbob, second["id"], {inv["RV-2"]: 2})
+
+    def deliver(n: int, wro: dict):
+        with ctx.session() as session:
+            event = WebhookEvent(webhook_id=f"msg_wro_{n}", topic="wro.completed",
+                                 body=json.dumps({"id": wro["id"]}))
+            session.add(event)
+            session.flush()
+            event_id = event.id
+        return route_event(ctx, event_id)
+
+    job_id, flow = deliver(1, second)          # names "<PO>#2"
+    assert flow == Flow.INBOUND_RECEIPT.value
+    assert run_job(ctx, job_id).detail == f"handed to purchase order {po}"
+    po_job, _ = deliver(2, first)              # names the PO itself
+    assert run_job(ctx, po_job).status == "done"
+    assert received_by_line(ifs, po) == {"1": 3, "2": 2}
+    assert all(synced(w) for w in wros_of(shipbob, po))
+    assert poll_and_run(ctx) == {}             # the poll finds nothing left
+    assert len(ifs_rows(ifs, "PurchaseReceiptSet")) == 2

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import logging
 
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from connector import jobs, kv
 from connector.bindings import bind, find_by_shipbob
 from connector.context import Context
-from connector.db.models import Job, utcnow
+from connector.db.models import Flow, Job, JobState, utcnow
 from connector.errors import NeedsAttention, TransientError
 from connector.ifs import odata
 from connector.ifs.errors import IfsBusinessError
@@ -25,6 +30,9 @@ from connector.shipbob.errors import ShipBobNotFound
 from connector.sku_lookup import inventory_ids_for
 
 log = logging.getLogger(__name__)
+RETURN_POLL_CURSOR = "poll.returns.cursor"
+RETURN_POLL_OVERLAP = timedelta(hours=1)
+RETURN_POLL_FIRST_LOOKBACK = timedelta(days=7)
 
 
 def run(ctx: Context, job: Job) -> str:
@@ -50,6 +58,35 @@ def run(ctx: Context, job: Job) -> str:
     log.info("return voucher posted", extra={"return_id": return_id, "rma_no": rma_no,
                                              "ifs_order_no": rma.get("OrderNo")})
     return f"return {return_id} posted as RMA {rma_no} for order {rma.get('OrderNo')}"
+
+
+def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[int]:
+    """The fallback for lost return webhooks (ShipBob gives up after ~27 h,
+    and return.completed is a return's last event): completed returns with no
+    RMA of ours get their job run. Parked and failed jobs are left to a person.
+    Returns the job ids to wake."""
+    now = now or utcnow()
+    with ctx.session() as session:
+        cursor = kv.get(session, RETURN_POLL_CURSOR)
+    since = (datetime.fromisoformat(cursor) if cursor else now - RETURN_POLL_FIRST_LOOKBACK)
+    since -= RETURN_POLL_OVERLAP
+    wake: dict[int, None] = {}
+    with ctx.session() as session:
+        for ret in ctx.shipbob.returns(Status=["Completed"], SortOrder="Asc",
+                                       CompletedStartDate=since.strftime("%Y-%m-%dT%H:%M:%SZ")):
+            return_id = str(ret["id"])
+            if find_by_shipbob(session, "return", return_id) is not None:
+                continue
+            state = session.execute(select(Job.state).where(
+                Job.flow == Flow.RETURN_VOUCHER.value, Job.key == return_id)).scalar_one_or_none()
+            if state in (JobState.ATTENTION.value, JobState.FAILED.value):
+                continue
+            requested = jobs.request_job(session, Flow.RETURN_VOUCHER.value, return_id,
+                                         shipbob_ref=return_id)
+            if requested.wake:
+                wake[requested.job_id] = None
+        kv.put(session, RETURN_POLL_CURSOR, now.isoformat())
+    return list(wake)
 
 
 def _record_state(ctx: Context, job: Job, status: str) -> None:

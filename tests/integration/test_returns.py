@@ -483,3 +483,33 @@ def test_a_return_to_another_warehouse_is_received_at_that_warehouse_s_site(ctx,
     assert result.status == "attention"
     assert "fulfillment center 157" in result.detail
     assert str(other) not in rmas_by_return(ifs)
+
+
+def test_the_returns_poll_recovers_completions_whose_webhook_was_lost(ctx, sandboxes):
+    """return.completed is a return's last event: if ShipBob never delivers it,
+    the poll (GET /return?Status=Completed) runs the job. Returns already
+    posted, parked or cancelled are left alone."""
+    ifs, shipbob = sandboxes
+    world = ship_orders(ctx, sandboxes, {"C6301": {"lines": {"RN-1": 3}}})
+    [shipment] = world["C6301"]["shipments"]
+    inv = world["C6301"]["inventory"]
+    never_heard = create_return(shipbob, "RMA-6301-A", shipment, {inv["RN-1"]: 1})
+    heard_early = create_return(shipbob, "RMA-6301-B", shipment, {inv["RN-1"]: 1})
+    posted = create_return(shipbob, "RMA-6301-C", shipment, {inv["RN-1"]: 1})
+    parked = create_return(shipbob, "RMA-6301-D", None, {inv["RN-1"]: 1})
+    cancelled = create_return(shipbob, "RMA-6301-E", shipment, {inv["RN-1"]: 1})
+    assert run_return(ctx, heard_early).status == "done"   # seen awaiting arrival only
+    shipbob_api(shipbob, "POST", f"return/{cancelled}:cancel")
+    for return_id in (never_heard, heard_early, posted, parked):
+        complete(shipbob, return_id)
+    assert run_return(ctx, posted).status == "done"
+    assert run_return(ctx, parked).status == "attention"
+
+    woken = return_voucher.poll_completed_returns(ctx)
+    with ctx.session() as session:
+        keys = {session.get(Job, j).key for j in woken}
+    assert keys == {str(never_heard), str(heard_early)}
+    assert {run_job(ctx, j).status for j in woken} == {"done"}
+    assert set(rmas_by_return(ifs)) == {str(never_heard), str(heard_early), str(posted)}
+    assert return_voucher.poll_completed_returns(ctx) == []
+    assert returned_by_line(ifs, "C6301") == {"RN-1": 3}

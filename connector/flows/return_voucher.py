@@ -5,15 +5,16 @@ binding -> the IFS order and its lines; nothing is guessed: a return with no
 known shipment, items off the order or an IFS rule against it is parked. A
 shipment of ours whose voucher is not in IFS yet (events are unordered) is a
 wait, not a reason to park. The RMA is received at the IFS site of the
-fulfillment center the goods came back to, where ShipBob holds them. Exactly once: the
-RMA carries the ShipBob return id as ExternalRef and IFS is checked for it
-before creating, and again before receiving.
+fulfillment center the goods came back to, where ShipBob holds them.
+
+Exactly once: the RMA carries the ShipBob return id as ExternalRef and IFS is
+checked for it before creating, and again before receiving. A poll of
+completed returns covers a lost return.completed webhook.
 """
 
 from __future__ import annotations
 
 import logging
-
 from datetime import datetime, timedelta
 
 from sqlalchemy import select

@@ -25,9 +25,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from cli import doctor, ops, reconcile, sandboxes, webhooks_cmd
+    from cli import demo, doctor, ops, reconcile, sandboxes, webhooks_cmd
 
-    for module in (ops, reconcile, doctor, sandboxes, webhooks_cmd):
+    for module in (ops, reconcile, doctor, sandboxes, webhooks_cmd, demo):
         module.register(main)
 
 

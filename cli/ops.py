@@ -155,13 +155,13 @@ def replay(job_id, flow, since, all_failed, dry_run, inline, as_json) -> None:
     if dry_run or not rows:
         emit(rows, as_json, ["id", "flow", "key", "was"], title="Would replay" if dry_run else None)
         return
-    results = _run_or_wake(ctx, [(r["id"], r["flow"]) for r in rows], inline)
+    results = run_or_wake(ctx, [(r["id"], r["flow"]) for r in rows], inline)
     for row in rows:
         row["result"] = results.get(row["id"])
     emit(rows, as_json, ["id", "flow", "key", "was", "result"], title="Replayed")
 
 
-def _run_or_wake(ctx, items: list[tuple[int, str]], inline: bool) -> dict[int, str]:
+def run_or_wake(ctx, items: list[tuple[int, str]], inline: bool) -> dict[int, str]:
     if inline:
         from connector.runner import run_job as run_once
 
@@ -189,7 +189,7 @@ def backfill(start: datetime, end: datetime, inline: bool, as_json: bool) -> Non
 
     ctx = make_context()
     created = poll_orders(ctx, since=start.replace(tzinfo=timezone.utc), until=end.replace(tzinfo=timezone.utc))
-    results = _run_or_wake(ctx, [(jid, Flow.ORDER_PUSH.value) for jid in created], inline)
+    results = run_or_wake(ctx, [(jid, Flow.ORDER_PUSH.value) for jid in created], inline)
     emit({"new_items": len(created), "results": results}, as_json)
 
 
@@ -202,7 +202,7 @@ def poll(what: str, inline: bool) -> None:
 
     ctx = make_context()
     flow, job_ids = POLLS[what](ctx)
-    results = _run_or_wake(ctx, [(jid, flow) for jid in job_ids], inline)
+    results = run_or_wake(ctx, [(jid, flow) for jid in job_ids], inline)
     click.echo(f"{what}: {len(job_ids)} item(s) " + ("run" if inline else "queued"))
     for jid, result in results.items():
         click.echo(f"  {jid}: {result}")

@@ -19,7 +19,6 @@ from pathlib import Path
 import requests
 
 from sandbox.server import BackgroundServer
-from workers.app import QUEUES
 
 BIN = Path(sys.executable).parent
 
@@ -77,6 +76,7 @@ class Stack:
 
     def start_worker(self, name: str = "worker", concurrency: int = 2,
                      queues: list[str] | None = None, pool: str = "prefork") -> subprocess.Popen:
+        from workers.app import QUEUES  # lazily: it reads the broker from this process's env
         return self._spawn(name, [
             str(BIN / "celery"), "-A", "workers.app", "worker", "-Q", ",".join(queues or QUEUES),
             "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h", "--without-gossip",

@@ -23,15 +23,20 @@ def webhooks() -> None:
 def subscribe(url: str, description: str) -> None:
     """Subscribe to every topic the connector handles in the configured API version,
     and store the signing secret ShipBob returns (it is never shown again)."""
+    created = subscribe_receiver(make_context(), url, description)
+    click.echo(f"subscribed {created['id']} to {len(created['topics'])} topic(s) at {url}; the secret is stored")
+
+
+def subscribe_receiver(ctx, url: str, description: str = "ifs-shipbob connector") -> dict:
+    """Subscribe and store the returned secret where the receiver reads it."""
     from webhooks.secrets import KV_SECRET_KEY
     from webhooks.topics import topics_for_version
 
-    ctx = make_context()
     topics = topics_for_version(ctx.settings.shipbob_api_version)
     created = ctx.shipbob.create_webhook(topics, url, description=description)
     with ctx.session() as session:
         kv.put(session, KV_SECRET_KEY, created["secret"])
-    click.echo(f"subscribed {created['id']} to {len(topics)} topic(s) at {url}; the secret is stored")
+    return {**created, "topics": topics}
 
 
 @webhooks.command("list")

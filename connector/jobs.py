@@ -36,7 +36,7 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> float:
 @dataclass(frozen=True)
 class Requested:
     job_id: int
-    wake: bool  # False when the job is already parked/failed and must not run by itself
+    wake: bool  # True when a wake-up message must be published for it
 
 
 def request_job(
@@ -63,20 +63,28 @@ def request_job(
     job = session.execute(
         select(Job).where(Job.flow == flow, Job.key == key).with_for_update()
     ).scalar_one()
-    if not inserted:
-        job.requested_at = now
-        if payload:
-            job.payload = {**job.payload, **payload}
-        job.ifs_ref = job.ifs_ref or ifs_ref
-        job.shipbob_ref = job.shipbob_ref or shipbob_ref
-        # New information may resolve a parked job; failed ones wait for a replay.
-        if job.state in (JobState.DONE.value, JobState.ATTENTION.value):
-            job.state = JobState.PENDING.value
-            job.attempts = 0
-            job.next_run_at = run_at or now
-            job.reason = None
+    if inserted:
+        return Requested(job.id, wake=True)
+    job.requested_at = now
+    if payload:
+        job.payload = {**job.payload, **payload}
+    job.ifs_ref = job.ifs_ref or ifs_ref
+    job.shipbob_ref = job.shipbob_ref or shipbob_ref
+    wake = False
+    # New information may resolve a parked job; failed ones wait for a replay.
+    if job.state in (JobState.DONE.value, JobState.ATTENTION.value):
+        job.state = JobState.PENDING.value
+        job.attempts = 0
+        job.reason = None
+        wake = True
+    elif job.state == JobState.PENDING.value and _aware(job.next_run_at) > now:
+        wake = True  # backing off: the news is worth an early try
+    if wake:
+        job.next_run_at = run_at or now
+    # A due pending job already has a wake-up on its way (or the sweeper's),
+    # and a running one sees requested_at move and runs again: no message.
     session.flush()
-    return Requested(job.id, wake=job.state in (JobState.PENDING.value, JobState.RUNNING.value))
+    return Requested(job.id, wake=wake)
 
 
 def ensure_job(session: Session, flow: str, key: str, **refs) -> int | None:
@@ -183,7 +191,8 @@ def replay(session: Session, job_id: int) -> bool:
 
 
 def due_job_ids(session: Session, grace_seconds: float = 0, limit: int = 500) -> list[tuple[int, str]]:
-    """Jobs the sweeper should wake: due pending ones and expired leases."""
+    """Jobs the sweeper should wake, stamped so that each is re-published at
+    most once per grace period: due pending ones and expired leases."""
     now = utcnow()
     cutoff = now - timedelta(seconds=grace_seconds)
     rows = session.execute(
@@ -192,11 +201,15 @@ def due_job_ids(session: Session, grace_seconds: float = 0, limit: int = 500) ->
             or_(
                 and_(Job.state == JobState.PENDING.value, Job.next_run_at <= cutoff),
                 and_(Job.state == JobState.RUNNING.value, Job.lease_until < now),
-            )
+            ),
+            or_(Job.swept_at.is_(None), Job.swept_at <= cutoff),
         )
         .order_by(Job.next_run_at)
         .limit(limit)
-    )
+    ).all()
+    if rows:
+        session.execute(update(Job).where(Job.id.in_([r.id for r in rows])).values(swept_at=now)
+                        .execution_options(synchronize_session=False))
     return [(r.id, r.flow) for r in rows]
 
 

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # Prefix of every Redis key we own, so several deployments or test runs
     # can share one Redis without colliding.
     redis_prefix: str = "ifs-shipbob:"
-    # Celery broker; defaults to REDIS_URL, else SQLite through Kombu.
+    # Celery broker; defaults to REDIS_URL, else a SQLite file (workers/embedded_broker.py).
     broker_url: str | None = None
 
     ifs_base_url: str = "http://127.0.0.1:8001"
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
             return self.broker_url
         if self.redis_url:
             return self.redis_url
-        return f"sqla+sqlite:///{STATE_DIR}/broker.db"
+        return f"embedded+sqlite:///{STATE_DIR}/broker.db"  # workers/embedded_broker.py
 
     @property
     def effective_ifs_token_url(self) -> str:

@@ -23,16 +23,16 @@ def inventory_ids_for(ctx: Context, skus: Iterable[str]) -> dict[str, int]:
         cached = ctx.coordinator.cache_get(f"sku:{sku}")
         if cached is None:
             missing.append(sku)
-        elif (inventory_id := json.loads(cached).get("inventory_id")) is not None:
-            found[sku] = inventory_id
+        else:
+            found[sku] = json.loads(cached)["inventory_id"]
     if missing:
         variants = ctx.shipbob.variants_by_sku(missing)
         for sku in missing:
             inventory_id = ((variants.get(sku) or {}).get("inventory") or {}).get("inventory_id")
-            # Unknown SKUs are cached briefly too, so a burst of orders for a
-            # missing product does not hammer the API.
-            ctx.coordinator.cache_set(f"sku:{sku}", json.dumps({"inventory_id": inventory_id}),
-                                      CACHE_SECONDS if inventory_id else 60)
+            # Only known SKUs are cached: an operator who creates a missing
+            # product and replays the parked item must not meet a stale "unknown".
             if inventory_id is not None:
+                ctx.coordinator.cache_set(f"sku:{sku}", json.dumps({"inventory_id": inventory_id}),
+                                          CACHE_SECONDS)
                 found[sku] = inventory_id
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from connector import jobs
 from connector.context import Context
@@ -22,9 +22,13 @@ def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float | None = None
         cutoff = utcnow() - timedelta(seconds=grace_seconds)
         events = session.execute(
             select(WebhookEvent.id)
-            .where(WebhookEvent.processed_at.is_(None), WebhookEvent.received_at <= cutoff)
+            .where(WebhookEvent.processed_at.is_(None), WebhookEvent.received_at <= cutoff,
+                   or_(WebhookEvent.swept_at.is_(None), WebhookEvent.swept_at <= cutoff))
             .limit(500)
         ).scalars().all()
+        if events:
+            session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(events))
+                            .values(swept_at=utcnow()).execution_options(synchronize_session=False))
     for job_id, flow in due:
         wake_job(job_id, flow)
     for event_id in events:

@@ -12,6 +12,7 @@ from celery.schedules import crontab
 from celery.signals import setup_logging
 
 from connector import logs
+from workers import embedded_broker  # noqa: F401 - registers the embedded+ transport
 
 from connector.db.models import Flow
 from connector.settings import load_settings
@@ -26,6 +27,18 @@ def queue_for(flow: str) -> str:
     return flow if flow in QUEUES else "polls"
 
 
+def _transport_options(settings) -> dict:
+    # Kombu passes these to the transport: only Redis understands them (the
+    # SQLAlchemy transport of the embedded default hands them to create_engine).
+    if not settings.effective_broker_url.startswith("redis"):
+        return {}
+    return {
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        # Our keys only, so deployments and test runs can share a Redis.
+        "global_keyprefix": settings.redis_prefix,
+    }
+
+
 def make_app() -> Celery:
     settings = load_settings()
     celery = Celery("ifs_shipbob", broker=settings.effective_broker_url,
@@ -38,12 +51,7 @@ def make_app() -> Celery:
         task_queues=None,
         task_create_missing_queues=True,
         task_ignore_result=True,
-        broker_transport_options={
-            "visibility_timeout": VISIBILITY_TIMEOUT,
-            # Our keys only, so deployments and test runs can share a Redis.
-            **({"global_keyprefix": settings.redis_prefix}
-               if settings.effective_broker_url.startswith("redis") else {}),
-        },
+        broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         accept_content=["json"],

@@ -64,6 +64,9 @@ class Job(Base):
     # job runs again instead of finishing (events that arrive mid-run).
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the sweeper last re-published it: a job waiting in a long queue is
+    # not lost, so it is re-published at most once per grace period.
+    swept_at: Mapped[datetime | None] = mapped_column(default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     ifs_ref: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -99,6 +102,7 @@ class WebhookEvent(Base):
     # None until the event has been turned into a job (or ignored).
     processed_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    swept_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Binding(Base):

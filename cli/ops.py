@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from cli.common import emit, json_option, make_context
 from connector import jobs, kv
 from connector.db.models import Flow, InventorySnapshot, Job, JobAttempt, JobState
-
-POLL_NAMES = ["orders", "tracking", "replenishment", "receiving"]
+from connector.polls import POLL_NAMES
 
 
 def register(main: click.Group) -> None:
@@ -198,10 +197,10 @@ def backfill(start: datetime, end: datetime, inline: bool, as_json: bool) -> Non
 @click.option("--inline", is_flag=True, help="Run the found items here and now.")
 def poll(what: str, inline: bool) -> None:
     """Run one poll now (what beat does on its schedule)."""
-    from connector.polls import POLLS
+    from connector.polls import run_poll
 
     ctx = make_context()
-    flow, job_ids = POLLS[what](ctx)
+    flow, job_ids = run_poll(ctx, what)
     results = run_or_wake(ctx, [(jid, flow) for jid in job_ids], inline)
     click.echo(f"{what}: {len(job_ids)} item(s) " + ("run" if inline else "queued"))
     for jid, result in results.items():

@@ -69,7 +69,7 @@ class Stack:
         port = free_port()
         self._spawn("receiver", [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}",
                                  "--workers", str(workers), "--timeout", "20",
-                                 "webhooks.app:create_app()"])
+                                 "webhooks.wsgi:app"])
         self.receiver_url = f"http://127.0.0.1:{port}"
         wait_for(lambda: requests.get(f"{self.receiver_url}/healthz", timeout=1).ok, 30, "receiver")
         return self.receiver_url

@@ -38,11 +38,18 @@ def _poll_receiving(ctx: Context) -> list[int]:
     return poll_receiving(ctx)
 
 
+def _poll_returns(ctx: Context) -> list[int]:
+    from connector.flows.return_voucher import poll_completed_returns
+
+    return poll_completed_returns(ctx)
+
+
 _TABLE: dict[str, tuple[Flow, Callable[[Context], list[int]]]] = {
     "orders": (Flow.ORDER_PUSH, _poll_orders),
     "tracking": (Flow.SHIPMENT_VOUCHER, _poll_tracking),
     "replenishment": (Flow.REPLENISHMENT, _poll_replenishment),
     "receiving": (Flow.INBOUND_RECEIPT, _poll_receiving),
+    "returns": (Flow.RETURN_VOUCHER, _poll_returns),
 }
 
 
@@ -54,4 +61,4 @@ def run_poll(ctx: Context, name: str) -> tuple[str, list[int]]:
     return flow.value, job_ids
 
 
-POLLS = {name: (lambda ctx, name=name: run_poll(ctx, name)) for name in _TABLE}
+POLL_NAMES = list(_TABLE)

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     tracking_poll_seconds: float = Field(default=300, gt=0)
     replenishment_poll_seconds: float = Field(default=900, gt=0)
     receiving_poll_seconds: float = Field(default=900, gt=0)
+    returns_poll_seconds: float = Field(default=900, gt=0)
     sweep_seconds: float = Field(default=30, gt=0)
     # Rows due for longer than this are re-published by the sweeper.
     sweep_grace_seconds: float = Field(default=60, ge=0)

@@ -1,4 +1,4 @@
-"""The ShipBob webhook receiver: `gunicorn 'webhooks.app:create_app()'`.
+"""The ShipBob webhook receiver (served by gunicorn through webhooks.wsgi:app).
 
 A thin entrypoint: it wires settings, the secret source, the inbox and the
 wake-up call; the flows run in workers, never in a request.

@@ -78,6 +78,11 @@ def make_app() -> Celery:
                 "schedule": settings.receiving_poll_seconds,
                 "options": {"queue": "polls"},
             },
+            "poll-shipbob-returns": {
+                "task": "workers.tasks.poll_shipbob_returns",
+                "schedule": settings.returns_poll_seconds,
+                "options": {"queue": "polls"},
+            },
             "sweep": {
                 "task": "workers.tasks.sweep",
                 "schedule": settings.sweep_seconds,

@@ -62,6 +62,11 @@ def poll_shipbob_receiving() -> int:
     return _poll("receiving")
 
 
+@shared_task(name="workers.tasks.poll_shipbob_returns", acks_late=True)
+def poll_shipbob_returns() -> int:
+    return _poll("returns")
+
+
 @shared_task(name="workers.tasks.sync_inventory", acks_late=True)
 def sync_inventory() -> int:
     from connector.flows.inventory_sync import request_daily_sync

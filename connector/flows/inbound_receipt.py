@@ -22,6 +22,7 @@ from connector import jobs
 from connector.context import Context
 from connector.db.models import Flow, Job
 from connector.errors import NeedsAttention
+from connector.flows.inventory_sync import PO_PREFIX as INVENTORY_SYNC_PREFIX
 from connector.flows.replenishment import base_po, chunk_wros
 from connector.ifs import odata
 from connector.ifs.errors import IfsBusinessError, IfsNotFound
@@ -45,15 +46,21 @@ def poll_receiving(ctx: Context) -> list[int]:
     return list(wake)
 
 
+def _close_inventory_sync_wros(ctx: Context, po: str) -> str:
+    """The inventory sync's own WROs refill stock IFS already counts, so there
+    is nothing to receive; marking them synced keeps them out of the poll."""
+    done = [w["id"] for w in ctx.shipbob.wros(PurchaseOrderNumbers=[po])
+            if w.get("status") in SYNCABLE and not w.get("external_sync_timestamp")]
+    if done:
+        ctx.shipbob.set_external_sync(done)
+    return f"inventory sync WRO {po}: {len(done)} completed WRO(s) marked synced"
+
+
 def run(ctx: Context, job: Job) -> str:
     names = ctx.names.purchase
-    po = base_po(job.key)
-    if po != job.key:
-        # A chunk's number (`<PO>#2`): its PO's job does the work, so two jobs
-        # never post receipts for one PO side by side.
-        with ctx.session() as session:
-            jobs.request_job(session, Flow.INBOUND_RECEIPT.value, po, ifs_ref=po)
-        return f"handed to purchase order {po}"
+    po = job.key  # polls and webhooks key jobs by the base purchase order number
+    if po.startswith(f"{INVENTORY_SYNC_PREFIX}-"):
+        return _close_inventory_sync_wros(ctx, po)
     po_path = odata.key_path(names.order_set, OrderNo=po)
     try:
         ctx.ifs.get(names.projection, po_path)

@@ -13,6 +13,7 @@ import logging
 from connector import jobs
 from connector.context import Context
 from connector.db.models import Flow, WebhookEvent, utcnow
+from connector.flows.replenishment import base_po
 
 log = logging.getLogger(__name__)
 
@@ -60,5 +61,6 @@ def _target(ctx: Context, event: WebhookEvent) -> tuple[str, str, dict] | None:
             po = ctx.shipbob.get_wro(body["id"]).get("purchase_order_number")
         if not po:
             return None
-        return Flow.INBOUND_RECEIPT.value, str(po), {"ifs_ref": str(po)}
+        po = base_po(str(po))  # a chunk's events go to its purchase order's job
+        return Flow.INBOUND_RECEIPT.value, po, {"ifs_ref": po}
     return None

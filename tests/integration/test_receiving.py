@@ -286,18 +286,24 @@ def test_chunked_wros_are_received_even_when_our_bindings_are_lost(ctx, sandboxe
                                ).scalars().all() == [JobState.DONE.value]
 
 
-def test_a_wro_that_is_not_for_an_ifs_purchase_order_is_left_alone(ctx, sandboxes):
+@pytest.mark.parametrize("po_number, outcome", [
+    ("NOT-AN-IFS-PO", "ignored"),
+    # the inventory sync's own WROs refill stock IFS already counts
+    ("INVSYNC-20260101-156", "inventory sync WRO"),
+])
+def test_a_wro_that_is_not_for_an_ifs_purchase_order_is_not_received(ctx, sandboxes, po_number, outcome):
     ifs, shipbob = sandboxes
     inv = hook(shipbob, "seed", {"skus": ["RN-1"]})["inventory_ids"]
     wro = shipbob_api(shipbob, "POST", "receiving", {
-        "fulfillment_center": {"id": 156}, "purchase_order_number": "INVSYNC-156-20260101",
+        "fulfillment_center": {"id": 156}, "purchase_order_number": po_number,
         "package_type": "Package", "box_packaging_type": "EverythingInOneBox",
         "expected_arrival_date": "2030-01-01T00:00:00Z",
         "boxes": [{"tracking_number": None, "box_items": [{"inventory_id": inv["RN-1"], "quantity": 2}]}]})
     receive(shipbob, wro["id"], {inv["RN-1"]: 2})
     [result] = poll_and_run(ctx).values()
-    assert result.status == "done" and result.detail.startswith("ignored")
+    assert result.status == "done" and result.detail.startswith(outcome)
     assert ifs_rows(ifs, "PurchaseReceiptSet") == []
+    assert synced(wros_of(shipbob, po_number)[0]) == (outcome != "ignored")
 
 
 @pytest.mark.parametrize("splits", [2])
@@ -333,25 +339,6 @@ def test_receipts_add_up_across_many_partial_and_split_deliveries(ctx, sandboxes
             str(i + 1): 0 for i in range(4)}
 
 
-def test_a_job_for_a_chunk_number_hands_over_to_its_purchase_order(ctx, sandboxes):
-    """wro.* events name the WRO's own number, `<PO>#2` for a chunk: that job
-    must not receive side by side with the PO's own job."""
-    ifs, shipbob = sandboxes
-    po, inv = replenish(ctx, sandboxes, [("RW-1", 2)])
-    [wro] = wros_of(shipbob, po)
-    receive(shipbob, wro["id"], {inv["RW-1"]: 2})
-    chunk_job = receipt_job(ctx, f"{po}#2")
-    result = run_job(ctx, chunk_job)
-    assert result.status == "done" and result.detail == f"handed to purchase order {po}"
-    assert ifs_rows(ifs, "PurchaseReceiptSet") == []
-    with ctx.session() as session:
-        po_job = session.execute(select(Job).where(Job.flow == Flow.INBOUND_RECEIPT.value,
-                                                   Job.key == po)).scalar_one()
-    assert po_job.state == JobState.PENDING.value
-    assert run_job(ctx, po_job.id).status == "done"
-    assert received_by_line(ifs, po) == {"1": 2}
-
-
 def test_wro_webhooks_where_the_api_has_them_lead_to_the_same_receipts(ctx, sandboxes, monkeypatch):
     """wro.* events (third-party material only; not in 2026-01) are routed to
     the PO's receipt job - a chunk's event by way of its PO - and converge
@@ -372,9 +359,11 @@ def test_wro_webhooks_where_the_api_has_them_lead_to_the_same_receipts(ctx, sand
             event_id = event.id
         route_event(ctx, event_id)
 
-    deliver(1, second)                         # names "<PO>#2"
-    assert run_job(ctx, job_id_for(ctx, f"{po}#2")).detail == f"handed to purchase order {po}"
-    deliver(2, first)                          # names the PO itself
+    deliver(1, second)                         # names "<PO>#2": routed to the PO's job
+    deliver(2, first)                          # names the PO itself: the same job
+    with ctx.session() as session:
+        keys = session.execute(select(Job.key).where(Job.flow == Flow.INBOUND_RECEIPT.value)).scalars().all()
+    assert keys == [po]
     assert run_job(ctx, job_id_for(ctx, po)).status == "done"
     assert received_by_line(ifs, po) == {"1": 3, "2": 2}
     assert all(synced(w) for w in wros_of(shipbob, po))

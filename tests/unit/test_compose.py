@@ -32,8 +32,9 @@ def test_entrypoints_exist():
     import importlib
 
     receiver = " ".join(_command("receiver"))
-    assert "webhooks.app:create_app()" in receiver
+    assert "webhooks.wsgi:app" in receiver
     assert callable(importlib.import_module("webhooks.app").create_app)
+    assert (ROOT / "webhooks" / "wsgi.py").exists()
     assert _command("migrate") == ["ifs-shipbob", "migrate"]
     from cli import main
 

@@ -14,10 +14,13 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def make_context() -> Context:
+    import logging
+
     from connector import logs
 
     settings = load_settings()
-    logs.configure(settings)
+    # Commands print their own results; only problems go to the log (stderr).
+    logs.configure(settings, level=logging.WARNING)
     return Context(settings)
 
 

@@ -8,6 +8,7 @@ from typing import Callable
 
 import click
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from cli.common import make_context
 from connector.context import Context
@@ -54,7 +55,11 @@ def _database(ctx: Context) -> list[Check]:
 
     with ctx.session() as session:
         session.execute(text("SELECT 1"))
-        current = session.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+    try:
+        with ctx.session() as session:
+            current = session.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+    except SQLAlchemyError:  # no schema at all yet
+        current = None
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     head = ScriptDirectory.from_config(cfg).get_current_head()

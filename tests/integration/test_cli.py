@@ -1,0 +1,84 @@
+"""The operator CLI against real PostgreSQL/Redis and the sandboxes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from cli.stack import env_for
+from connector.flows.order_poll import poll_orders
+from connector.runner import run_job
+from tests.helpers import hook, seed_world
+
+
+@pytest.fixture
+def cli(settings, monkeypatch):
+    for name, value in env_for(settings, broker_url="memory://").items():
+        monkeypatch.setenv(name, value)
+
+    def invoke(*args, ok=True):
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return invoke
+
+
+def test_status_attention_show_and_replay(ctx, sandboxes, cli):
+    ifs, shipbob = sandboxes
+    seed_world(sandboxes, orders=2, split_ratio=0)
+    hook(ifs, "orders", {"orders": [{
+        "OrderNo": "C7001", "Contract": "S01", "ShipViaCode": "UPS-GND",
+        "lines": [{"PartNo": "UNKNOWN-1", "BuyQtyDue": 1}],
+        "address": {"Name": "A", "Address1": "1 St", "City": "X", "Country": "US"}}]})
+    results = {job_id: run_job(ctx, job_id).status for job_id in poll_orders(ctx)}
+    [parked] = [j for j, s in results.items() if s == "attention"]
+
+    status = json.loads(cli("status", "--json").output)
+    order_push = next(f for f in status["flows"] if f["flow"] == "order_push")
+    assert (order_push["done"], order_push["attention"]) == (2, 1)
+
+    [item] = json.loads(cli("attention", "--json").output)
+    assert item["key"] == "C7001" and "UNKNOWN-1" in item["reason"]
+    shown = json.loads(cli("show", str(parked), "--json").output)
+    assert shown["attempts_history"][-1]["outcome"] == "attention"
+
+    assert "C7001" in cli("replay", "--flow", "order_push", "--dry-run").output
+    hook(shipbob, "seed", {"skus": ["UNKNOWN-1"]})
+    replayed = json.loads(cli("replay", str(parked), "--inline", "--json").output)
+    assert replayed == [{"id": parked, "flow": "order_push", "key": "C7001", "was": "attention", "result": "done"}]
+    assert json.loads(cli("attention", "--json").output) == []
+
+
+def test_reconcile_exits_non_zero_while_an_order_is_not_at_shipbob(ctx, sandboxes, cli):
+    seed_world(sandboxes, orders=3, split_ratio=0)
+    result = cli("reconcile", ok=False)
+    assert result.exit_code == 1
+    assert "IFS orders released but not at ShipBob" in result.output
+    for job_id in poll_orders(ctx):
+        run_job(ctx, job_id)
+    assert cli("reconcile").exit_code == 0
+
+
+def test_doctor_checks_everything_and_names_a_missing_ifs_field(ctx, sandboxes, cli, monkeypatch, tmp_path):
+    assert "FAIL" not in cli("doctor").output
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("sites: {S01: 156}\nship_via: {UPS-GND: Standard}\n"
+                       "ifs: {customer_order: {shipbob_id_field: Cf_Not_There}}\n")
+    monkeypatch.setenv("MAPPING_FILE", str(mapping))
+    result = cli("doctor", ok=False)
+    assert result.exit_code == 1
+    assert "missing field Cf_Not_There" in result.output
+
+
+def test_a_bad_setting_fails_with_one_line_naming_it(cli, monkeypatch):
+    monkeypatch.setenv("SHIPBOB_CHANNEL_ID", "not-a-number")
+    result = cli("status", ok=False)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: invalid setting SHIPBOB_CHANNEL_ID: Input should be a valid integer, "
+        "unable to parse string as an integer"]

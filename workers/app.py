@@ -39,6 +39,29 @@ def _transport_options(settings) -> dict:
     }
 
 
+def beat_schedule(settings) -> dict:
+    polls = {
+        "orders": settings.order_poll_seconds,
+        "tracking": settings.tracking_poll_seconds,
+        "replenishment": settings.replenishment_poll_seconds,
+        "receiving": settings.receiving_poll_seconds,
+        "returns": settings.returns_poll_seconds,
+    }
+    schedule = {
+        f"poll-{name}": {"task": "workers.tasks.poll", "args": [name], "schedule": seconds,
+                         "options": {"queue": "polls"}}
+        for name, seconds in polls.items()
+    }
+    schedule["sweep"] = {"task": "workers.tasks.sweep", "schedule": settings.sweep_seconds,
+                         "options": {"queue": "polls"}}
+    schedule["inventory-sync-daily"] = {
+        "task": "workers.tasks.sync_inventory",
+        "schedule": crontab(hour=settings.inventory_sync_hour_utc, minute=0),
+        "options": {"queue": "inventory_sync"},
+    }
+    return schedule
+
+
 def make_app() -> Celery:
     settings = load_settings()
     celery = Celery("ifs_shipbob", broker=settings.effective_broker_url,
@@ -57,43 +80,7 @@ def make_app() -> Celery:
         accept_content=["json"],
         timezone="UTC",
         worker_hijack_root_logger=False,
-        beat_schedule={
-            "poll-ifs-orders": {
-                "task": "workers.tasks.poll_ifs_orders",
-                "schedule": settings.order_poll_seconds,
-                "options": {"queue": "polls"},
-            },
-            "poll-shipbob-tracking": {
-                "task": "workers.tasks.poll_shipbob_tracking",
-                "schedule": settings.tracking_poll_seconds,
-                "options": {"queue": "polls"},
-            },
-            "poll-ifs-replenishment": {
-                "task": "workers.tasks.poll_ifs_replenishment",
-                "schedule": settings.replenishment_poll_seconds,
-                "options": {"queue": "polls"},
-            },
-            "poll-shipbob-receiving": {
-                "task": "workers.tasks.poll_shipbob_receiving",
-                "schedule": settings.receiving_poll_seconds,
-                "options": {"queue": "polls"},
-            },
-            "poll-shipbob-returns": {
-                "task": "workers.tasks.poll_shipbob_returns",
-                "schedule": settings.returns_poll_seconds,
-                "options": {"queue": "polls"},
-            },
-            "sweep": {
-                "task": "workers.tasks.sweep",
-                "schedule": settings.sweep_seconds,
-                "options": {"queue": "polls"},
-            },
-            "inventory-sync-daily": {
-                "task": "workers.tasks.sync_inventory",
-                "schedule": crontab(hour=settings.inventory_sync_hour_utc, minute=0),
-                "options": {"queue": "inventory_sync"},
-            },
-        },
+        beat_schedule=beat_schedule(settings),
     )
     return celery
 

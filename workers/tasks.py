@@ -33,38 +33,15 @@ def process_webhook_event(event_id: int) -> None:
         dispatch.wake_job(*target)
 
 
-def _poll(name: str) -> int:
+@shared_task(name="workers.tasks.poll", acks_late=True)
+def poll(name: str) -> int:
+    """One of connector.polls (orders, tracking, replenishment, receiving, returns)."""
     from connector.polls import run_poll
 
     flow, job_ids = run_poll(default_context(), name)
     for job_id in job_ids:
         dispatch.wake_job(job_id, flow)
     return len(job_ids)
-
-
-@shared_task(name="workers.tasks.poll_ifs_orders", acks_late=True)
-def poll_ifs_orders() -> int:
-    return _poll("orders")
-
-
-@shared_task(name="workers.tasks.poll_shipbob_tracking", acks_late=True)
-def poll_shipbob_tracking() -> int:
-    return _poll("tracking")
-
-
-@shared_task(name="workers.tasks.poll_ifs_replenishment", acks_late=True)
-def poll_ifs_replenishment() -> int:
-    return _poll("replenishment")
-
-
-@shared_task(name="workers.tasks.poll_shipbob_receiving", acks_late=True)
-def poll_shipbob_receiving() -> int:
-    return _poll("receiving")
-
-
-@shared_task(name="workers.tasks.poll_shipbob_returns", acks_late=True)
-def poll_shipbob_returns() -> int:
-    return _poll("returns")
 
 
 @shared_task(name="workers.tasks.sync_inventory", acks_late=True)

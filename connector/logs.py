@@ -30,6 +30,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # rendered (and masked) by SecretFilter
+            entry["exc"] = record.exc_text
         return json.dumps(entry, default=str)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
+from sqlalchemy import or_, select
+
 from connector.bindings import bind, find_binding
 from connector.context import Context
-from connector.db.models import Job
+from connector.db.models import Binding, Job
 from connector.errors import NeedsAttention
 from connector.ifs import odata
 from connector.mappers.orders import ShipBobOrderPlan, plan_orders
@@ -28,7 +30,13 @@ def run(ctx: Context, job: Job) -> str:
     order_path = odata.key_path(names.order_set, OrderNo=order_no)
     header = ctx.ifs.get(names.projection, order_path)
     if header.get("Objstate") != names.released_state:
-        return f"skipped: order is {header.get('Objstate')}"
+        # Pushed on an earlier try whose write-back failed, then shipped (its
+        # voucher moved the order on): the ShipBob id still belongs on it.
+        bound = _bound_shipbob_ids(ctx, order_no)
+        if not bound:
+            return f"skipped: order is {header.get('Objstate')}"
+        _write_back(ctx, order_path, bound)
+        return f"ShipBob order(s) {bound.replace(',', ', ')} (order is {header.get('Objstate')})"
     lines = list(ctx.ifs.query(names.projection, f"{order_path}/{names.lines_nav}"))
     address = _delivery_address(ctx, order_no)
     skus = {ctx.mapping.sku_for(line["PartNo"]) for line in lines} - {None}
@@ -72,6 +80,17 @@ def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
             "lines": [asdict(line) for line in plan.lines],
         })
     return int(order["id"])
+
+
+def _bound_shipbob_ids(ctx: Context, order_no: str) -> str:
+    """The ShipBob ids bound for this order's plans, in plan (site) order."""
+    with ctx.session() as session:
+        rows = session.execute(select(Binding).where(
+            Binding.kind == "order",
+            or_(Binding.ifs_key == order_no, Binding.ifs_key.startswith(f"{order_no}-")),
+        )).scalars().all()
+    mine = [b for b in rows if (b.data or {}).get("order_no") == order_no]
+    return ",".join(b.shipbob_id for b in sorted(mine, key=lambda b: str((b.data or {}).get("site"))))
 
 
 def _write_back(ctx: Context, order_path: str, shipbob_ids: str) -> None:

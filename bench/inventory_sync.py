@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connector.context import Context  # noqa: E402
 from connector.db.session import migrate  # noqa: E402
 from connector.flows.inventory_sync import sync_inventory  # noqa: E402
-from connector.shipbob.ratelimit import safe_limit  # noqa: E402
 from connector.settings import load_settings  # noqa: E402
+from connector.shipbob.ratelimit import safe_limit  # noqa: E402
 
 SITES = {"S01": 156, "S02": 157}
 REAL_LIMIT_PER_MINUTE = 150

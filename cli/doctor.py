@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Callable
 
 import click
 from sqlalchemy import text
@@ -48,8 +47,8 @@ def doctor() -> None:
 
 
 def _database(ctx: Context) -> list[Check]:
-    from alembic.script import ScriptDirectory
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     from connector.db.session import MIGRATIONS_DIR
 
@@ -147,7 +146,8 @@ def _ifs_metadata(ctx: Context) -> list[Check]:
 
 def _metadata_names(xml: str) -> dict[str, set[str]]:
     root = ET.fromstring(xml)
-    by_tag: Callable[[str], set[str]] = lambda tag: {
-        el.get("Name") for el in root.iter() if el.tag.rsplit("}", 1)[-1] == tag
-    }
+
+    def by_tag(tag: str) -> set[str]:
+        return {el.get("Name") for el in root.iter() if el.tag.rsplit("}", 1)[-1] == tag}
+
     return {"sets": by_tag("EntitySet"), "fields": by_tag("Property"), "actions": by_tag("Action")}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from cli.common import emit, json_option, make_context
-from connector.reconcile import CheckResult, reconcile as run_reconcile
+from connector.reconcile import CheckResult
+from connector.reconcile import reconcile as run_reconcile
 
 
 def register(main: click.Group) -> None:

@@ -129,6 +129,15 @@ def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> 
     return session.get(Job, job_id, populate_existing=True)
 
 
+def extend_lease(session: Session, job_id: int, seconds: float) -> None:
+    """For a long job: keep its claim so the sweeper does not start a second run."""
+    session.execute(
+        update(Job).where(Job.id == job_id, Job.state == JobState.RUNNING.value)
+        .values(lease_until=utcnow() + timedelta(seconds=seconds))
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _record(session: Session, job: Job, outcome: str, detail: str | None) -> None:
     session.add(JobAttempt(job_id=job.id, started_at=job.claimed_at or utcnow(),
                            finished_at=utcnow(), outcome=outcome, detail=detail))

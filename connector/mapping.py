@@ -102,6 +102,9 @@ class Mapping(_Strict):
     parts: dict[str, str] = Field(default_factory=dict)
     parts_map_to_themselves: bool = True
     order_type: str = "DTC"
+    # IFS units of measure that count single items; stock in any other unit
+    # is reported by the inventory sync as a UoM mismatch, never compared.
+    each_units: list[str] = Field(default_factory=lambda: ["PCS", "EA", "EACH", "UNIT"])
     # WRO defaults (shipbob.md §5: Receiving.PackageType / PackingType enums).
     wro_package_type: Literal["Package", "Pallet", "FloorLoadedContainer"] = "Package"
     wro_box_packaging_type: Literal["EverythingInOneBox", "OneSkuPerBox", "MultipleSkuPerBox"] = (

@@ -33,8 +33,14 @@ class RunResult:
 
 def flows() -> dict[str, FlowFn]:
     # Imported lazily so a worker for one queue loads only what it runs.
-    from connector.flows import inbound_receipt, inventory_sync, order_push, replenishment
-    from connector.flows import return_voucher, shipment_voucher
+    from connector.flows import (
+        inbound_receipt,
+        inventory_sync,
+        order_push,
+        replenishment,
+        return_voucher,
+        shipment_voucher,
+    )
 
     return {
         "order_push": order_push.run,

@@ -12,10 +12,9 @@ from celery.schedules import crontab
 from celery.signals import setup_logging
 
 from connector import logs
-from workers import embedded_broker  # noqa: F401 - registers the embedded+ transport
-
 from connector.db.models import Flow
 from connector.settings import load_settings
+from workers import embedded_broker  # noqa: F401 - registers the embedded+ transport
 
 QUEUES = [f.value for f in Flow] + ["webhooks", "polls"]
 # A task reserved longer than this is redelivered; every retry countdown in

@@ -32,19 +32,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import update
-
 from connector import jobs
 from connector.context import Context, default_context
-from connector.db.models import Flow, InventorySnapshot, Job, JobState, utcnow
+from connector.db.models import Flow, InventorySnapshot, Job, utcnow
 from connector.errors import NeedsAttention
 from connector.flows.replenishment import WRO_SKU_LIMIT, chunk_name
 from connector.ifs import odata
 from connector.ifs.errors import IfsBusinessError, IfsNotFound
-from connector.mappers.inventory import (DEFAULT_EACH_UNITS, LEVEL_FIELDS, LEVEL_SYNC_DATE_FIELD,
-                                         LEVELS_WRITTEN, REPORT_FIELDS, UNHANDLED, DriftRow, Level,
-                                         ShipBobLevels, SiteStock, Status, compare_site,
-                                         level_changes, level_values)
+from connector.mappers.inventory import (
+    LEVEL_FIELDS,
+    LEVEL_SYNC_DATE_FIELD,
+    LEVELS_WRITTEN,
+    REPORT_FIELDS,
+    UNHANDLED,
+    DriftRow,
+    Level,
+    ShipBobLevels,
+    SiteStock,
+    Status,
+    compare_site,
+    level_changes,
+    level_values,
+)
 from connector.reports import ReportPaths, ReportWriter
 from connector.shipbob.client import ShipBobClient
 from connector.shipbob.ratelimit import WINDOW_SECONDS
@@ -159,7 +168,7 @@ def sync_inventory(
     site: str | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
-    each_units: Iterable[str] = DEFAULT_EACH_UNITS,
+    each_units: Iterable[str] | None = None,
 ) -> SyncResult:
     """Compare, report, replenish and write levels back (see the module doc).
 
@@ -167,14 +176,15 @@ def sync_inventory(
     `progress(phase, count)` is called every few thousand rows and at the end
     of each phase: ifs_stock, shipbob_levels, ifs_levels_read, compare, wros,
     ifs_levels_write. `each_units`: IFS units of measure counted as single
-    items; a part in any other unit is reported as uom_mismatch.
+    items (default: the mapping's `each_units`); a part in any other unit is
+    reported as uom_mismatch.
     """
     started = time.monotonic()
     notify = progress or _no_progress
     result = SyncResult(run_at=utcnow(), sites=_site_plan(ctx, site), dry_run=dry_run)
     shipbob = _patient_shipbob(ctx)
 
-    stock = read_ifs_stock(ctx, result.sites, each_units, notify)
+    stock = read_ifs_stock(ctx, result.sites, each_units or ctx.mapping.each_units, notify)
     levels = read_shipbob_levels(shipbob, result.sites, site is not None, notify)
     current = read_ifs_levels(ctx, result.sites, notify)
     result.ifs_rows, result.shipbob_items = stock.rows, levels.items
@@ -527,10 +537,7 @@ def _lease_keeper(ctx: Context, job: Job, every: float = 60.0) -> Progress:
             return
         last = time.monotonic()
         with ctx.session() as session:
-            session.execute(
-                update(Job).where(Job.id == job.id, Job.state == JobState.RUNNING.value)
-                .values(lease_until=utcnow() + timedelta(seconds=jobs.LEASE_SECONDS))
-                .execution_options(synchronize_session=False))
+            jobs.extend_lease(session, job.id, jobs.LEASE_SECONDS)
 
     return keep
 

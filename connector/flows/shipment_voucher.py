@@ -18,8 +18,7 @@ from connector.context import Context
 from connector.db.models import Flow, Job
 from connector.errors import NeedsAttention, TransientError
 from connector.ifs import odata
-from connector.mappers.vouchers import HELD, SHIPPED, allocate, shipped_quantities
-from connector.mappers.vouchers import voucher_body, voucher_changes
+from connector.mappers.vouchers import HELD, SHIPPED, allocate, shipped_quantities, voucher_body, voucher_changes
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,21 @@ from dataclasses import dataclass
 
 from connector.mapping import IfsNames
 from sandbox.ifs import crud, orders, purchasing, returns
-from sandbox.ifs.edm import (BOOL, DATE, DECIMAL, DTO, STRING, Action, ComplexType, EntitySet,
-                             EntityType, EnumType, Navigation, Projection, Prop)
+from sandbox.ifs.edm import (
+    BOOL,
+    DATE,
+    DECIMAL,
+    DTO,
+    STRING,
+    Action,
+    ComplexType,
+    EntitySet,
+    EntityType,
+    EnumType,
+    Navigation,
+    Projection,
+    Prop,
+)
 
 _ORDER_STATES = ("Planned", "Released", "Reserved", "PartiallyDelivered", "Delivered",
                  "Cancelled", "Invoiced")

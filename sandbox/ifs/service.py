@@ -18,9 +18,16 @@ from typing import Any
 from urllib.parse import quote
 
 from sandbox.ifs.edm import EntityType, Navigation, Projection
-from sandbox.ifs.errors import (ORA_GENERAL, BusinessError, bad_request, business_error,
-                                method_not_allowed, missing_precondition, not_found,
-                                precondition_failed)
+from sandbox.ifs.errors import (
+    ORA_GENERAL,
+    BusinessError,
+    bad_request,
+    business_error,
+    method_not_allowed,
+    missing_precondition,
+    not_found,
+    precondition_failed,
+)
 from sandbox.ifs.odata_filter import parse_key_predicate
 from sandbox.ifs.payload import entity_json, parse_entity, parse_params, read_json
 from sandbox.ifs.query import execute, parse_query

@@ -116,7 +116,7 @@ class Table:
         if self._index:
             values = tuple(row.get(a) for a in self._index)
             self._indexed[key] = values
-            for (attr, index), value in zip(self._index.items(), values):
+            for (_attr, index), value in zip(self._index.items(), values):
                 index.setdefault(value, {})[key] = row
 
     def _unindex_row(self, key: tuple) -> None:

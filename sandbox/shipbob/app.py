@@ -14,8 +14,7 @@ import time
 from flask import Flask, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import (auth, channels, hooks, inventory, orders, products, receiving, returns,
-               validation, webhooks, wsgi_headers)
+from . import auth, channels, hooks, inventory, orders, products, receiving, returns, validation, webhooks, wsgi_headers
 from .config import ShipBobSandboxConfig
 from .errors import ApiError, problem
 from .stats import route_key

@@ -15,8 +15,7 @@ from flask import Blueprint
 
 from . import paging, timeutil
 from .errors import ApiError, bad_request, field_map, not_found
-from .web import (arg, arg_bool, arg_date, arg_int, arg_ints, arg_list, channel_header,
-                  json_body, world)
+from .web import arg, arg_bool, arg_date, arg_int, arg_ints, arg_list, channel_header, json_body, world
 
 bp = Blueprint("orders", __name__)
 

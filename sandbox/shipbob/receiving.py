@@ -97,7 +97,7 @@ class Receiving:
                 f"Fulfillment center {body['fulfillment_center']['id']} does not exist."]
         if not boxes:
             errors["boxes"] = ["A WRO needs at least one box."]
-        for b, (box, items) in enumerate(boxes):
+        for b, (_box, items) in enumerate(boxes):
             if not items:
                 errors[f"boxes[{b}].box_items"] = ["A box needs at least one item."]
             for i, it in enumerate(items):

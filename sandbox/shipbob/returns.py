@@ -15,8 +15,7 @@ from flask import Blueprint
 
 from . import paging, timeutil
 from .errors import ApiError, conflict, not_found, returns_api_error, validation_problem
-from .web import (arg, arg_date, arg_int, arg_ints, arg_list, channel_header, json_body,
-                  world)
+from .web import arg, arg_date, arg_int, arg_ints, arg_list, channel_header, json_body, world
 
 bp = Blueprint("returns", __name__)
 

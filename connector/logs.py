@@ -8,6 +8,8 @@ slips into an exception text is still never written.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import sys
@@ -15,6 +17,28 @@ from datetime import datetime, timezone
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 MASK = "[redacted]"
+
+
+# The keys of the work in hand (job, flow, IFS and ShipBob references, the
+# webhook id), added to every record logged while it runs, client calls included.
+_bound: contextvars.ContextVar[dict] = contextvars.ContextVar("ifs_shipbob_log_context", default={})
+
+
+@contextlib.contextmanager
+def bound(**keys):
+    token = _bound.set({**_bound.get(), **{k: v for k, v in keys.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _bound.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -76,6 +100,7 @@ def configure(settings=None, level: int = logging.INFO, stream=None) -> None:
     """JSON lines on stderr for the whole process (workers, receiver, CLI)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())  # before the secret filter, which then sees the keys
     if settings is not None:
         handler.addFilter(SecretFilter(secret_values(settings)))
     root = logging.getLogger()

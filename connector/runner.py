@@ -13,7 +13,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from connector import jobs, metrics
+from connector import jobs, logs, metrics
 from connector.context import Context
 from connector.db.models import Job
 from connector.errors import NeedsAttention, PermanentError, TransientError
@@ -67,10 +67,11 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         if job is None:
             return RunResult("skipped")
         flow = (registry or flows())[job.flow]
-        logctx = {"job_id": job.id, "flow": job.flow, "key": job.key,
-                  "ifs_ref": job.ifs_ref, "shipbob_ref": job.shipbob_ref}
+        logctx = {"job_id": job.id, "flow": job.flow, "key": job.key, "ifs_ref": job.ifs_ref,
+                  "shipbob_ref": job.shipbob_ref, "webhook_id": (job.payload or {}).get("webhook_id")}
         try:
-            detail = flow(ctx, job)
+            with logs.bound(**logctx):
+                detail = flow(ctx, job)
         except NeedsAttention as exc:
             jobs.park(session, job, exc.reason)
             log.warning("parked: %s", exc.reason, extra=logctx)

@@ -30,7 +30,8 @@ def route_event(ctx: Context, event_id: int) -> tuple[int, str] | None:
             event.outcome = "ignored"
             return None
         flow, key, refs = target
-        requested = jobs.request_job(session, flow, key, **refs)
+        # The job's log lines carry the id of the event that last woke it.
+        requested = jobs.request_job(session, flow, key, payload={"webhook_id": event.webhook_id}, **refs)
         event.outcome = f"job:{requested.job_id}"
         log.info("webhook routed", extra={"webhook_id": event.webhook_id, "topic": event.topic,
                                           "job_id": requested.job_id, "flow": flow})

@@ -164,7 +164,8 @@ def run_or_wake(ctx, items: list[tuple[int, str]], inline: bool) -> dict[int, st
     if inline:
         from connector.runner import run_job as run_once
 
-        return {jid: run_once(ctx, jid).status for jid, _ in items}
+        with click.progressbar(items, label="running", file=click.get_text_stream("stderr")) as bar:
+            return {jid: run_once(ctx, jid).status for jid, _ in bar}
     from workers import dispatch
 
     results = {}

@@ -46,9 +46,22 @@ def reconcile(as_json: bool) -> None:
 @click.command("sync-inventory")
 @click.option("--site", help="Only this IFS site.")
 @click.option("--dry-run", is_flag=True, help="Compare and report; write nothing to either system.")
-def sync_inventory(site: str | None, dry_run: bool) -> None:
+@json_option
+def sync_inventory(site: str | None, dry_run: bool, as_json: bool) -> None:
     """Compare stock per SKU, push shortfalls as WROs, send levels to IFS, write the drift report."""
     from connector.flows.inventory_sync import sync_inventory as run_sync
 
-    result = run_sync(make_context(), site=site, dry_run=dry_run)
-    click.echo(result.summary_text() if hasattr(result, "summary_text") else str(result))
+    result = run_sync(make_context(), site=site, dry_run=dry_run, progress=_progress_line())
+    click.echo("", err=True)
+    if as_json:
+        emit(result.summary(), True)
+    else:
+        click.echo(result.summary_text())
+
+
+def _progress_line():
+    """One updating line on stderr: the phase and how many rows it has done."""
+    def show(phase: str, count: int) -> None:
+        click.echo(f"\r{phase.replace('_', ' ')}: {count:,}".ljust(40), nl=False, err=True)
+
+    return show

@@ -38,20 +38,20 @@ def test_status_attention_show_and_replay(ctx, sandboxes, cli):
     results = {job_id: run_job(ctx, job_id).status for job_id in poll_orders(ctx)}
     [parked] = [j for j, s in results.items() if s == "attention"]
 
-    status = json.loads(cli("status", "--json").output)
+    status = json.loads(cli("status", "--json").stdout)
     order_push = next(f for f in status["flows"] if f["flow"] == "order_push")
     assert (order_push["done"], order_push["attention"]) == (2, 1)
 
-    [item] = json.loads(cli("attention", "--json").output)
+    [item] = json.loads(cli("attention", "--json").stdout)
     assert item["key"] == "C7001" and "UNKNOWN-1" in item["reason"]
-    shown = json.loads(cli("show", str(parked), "--json").output)
+    shown = json.loads(cli("show", str(parked), "--json").stdout)
     assert shown["attempts_history"][-1]["outcome"] == "attention"
 
     assert "C7001" in cli("replay", "--flow", "order_push", "--dry-run").output
     hook(shipbob, "seed", {"skus": ["UNKNOWN-1"]})
-    replayed = json.loads(cli("replay", str(parked), "--inline", "--json").output)
+    replayed = json.loads(cli("replay", str(parked), "--inline", "--json").stdout)
     assert replayed == [{"id": parked, "flow": "order_push", "key": "C7001", "was": "attention", "result": "done"}]
-    assert json.loads(cli("attention", "--json").output) == []
+    assert json.loads(cli("attention", "--json").stdout) == []
 
 
 def test_reconcile_exits_non_zero_while_an_order_is_not_at_shipbob(ctx, sandboxes, cli):

@@ -31,6 +31,7 @@ class CustomerOrderNames(_Strict):
     address_set: str = "CustomerOrderAddresses"  # seen once in public code
     state_enum: str = "CustomerOrderState"
     released_state: str = "Released"
+    cancelled_state: str = "Cancelled"
     # Where the ShipBob order id is written back (a custom field, Cf_ prefix).
     shipbob_id_field: str = "Cf_Shipbob_Order_Id"
     changed_field: str = "DateEntered"

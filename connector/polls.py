@@ -15,9 +15,9 @@ from connector.db.models import Flow
 
 
 def _poll_orders(ctx: Context) -> list[int]:
-    from connector.flows.order_poll import poll_orders
+    from connector.flows.order_poll import poll_cancellations, poll_orders
 
-    return poll_orders(ctx)
+    return poll_orders(ctx) + poll_cancellations(ctx)
 
 
 def _poll_tracking(ctx: Context) -> list[int]:

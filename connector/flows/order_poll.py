@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+
 from connector import jobs, kv
 from connector.context import Context
-from connector.db.models import Flow
+from connector.db.models import Flow, Job
 from connector.ifs import odata
 
 CURSOR_KEY = "poll.orders.cursor"
 FIRST_POLL_LOOKBACK = timedelta(days=30)
+CANCEL_LOOKBACK = timedelta(days=30)
 
 
 def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | None = None) -> list[int]:
@@ -57,6 +60,37 @@ def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | N
         if not backfill and newest:
             kv.put(session, CURSOR_KEY, newest)
     return created
+
+
+def poll_cancellations(ctx: Context) -> list[int]:
+    """IFS orders cancelled after they were pushed: their push job runs again
+    and cancels at ShipBob (connector.flows.order_push). Orders entered more
+    than CANCEL_LOOKBACK ago have long shipped and are not asked about."""
+    from connector.flows.order_push import CANCEL_HANDLED
+
+    names = ctx.names.customer_order
+    cancelled = odata.enum_literal(names.projection, names.state_enum, names.cancelled_state)
+    rows = ctx.ifs.query(
+        names.projection, names.order_set,
+        filter=odata.and_(
+            f"Objstate eq {cancelled}",
+            odata.any_of("Contract", ctx.settings.mapped_sites()),
+            f"{names.shipbob_id_field} ne null",
+            odata.ge(names.changed_field, datetime.now(timezone.utc) - CANCEL_LOOKBACK),
+        ),
+        select=["OrderNo"], orderby=["OrderNo asc"],
+    )
+    wake = []
+    with ctx.session() as session:
+        for row in rows:
+            job = session.execute(select(Job).where(
+                Job.flow == Flow.ORDER_PUSH.value, Job.key == row["OrderNo"])).scalar_one_or_none()
+            if job is None or job.payload.get(CANCEL_HANDLED):
+                continue  # not pushed by us, or already cancelled at ShipBob
+            requested = jobs.request_job(session, Flow.ORDER_PUSH.value, row["OrderNo"])
+            if requested.wake:
+                wake.append(requested.job_id)
+    return wake
 
 
 def _parse(value: str) -> datetime:

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from connector.bindings import bind, find_binding
 from connector.context import Context
 from connector.db.models import Binding, Job
-from connector.errors import NeedsAttention
+from connector.errors import NeedsAttention, PermanentError
 from connector.ifs import odata
 from connector.mappers.orders import ShipBobOrderPlan, plan_orders
 from connector.shipbob.errors import DuplicateReference
@@ -29,6 +29,8 @@ def run(ctx: Context, job: Job) -> str:
     order_no = job.key
     order_path = odata.key_path(names.order_set, OrderNo=order_no)
     header = ctx.ifs.get(names.projection, order_path)
+    if header.get("Objstate") == names.cancelled_state:
+        return _cancel_at_shipbob(ctx, job, header)
     if header.get("Objstate") != names.released_state:
         # Pushed on an earlier try whose write-back failed, then shipped (its
         # voucher moved the order on): the ShipBob id still belongs on it.
@@ -43,7 +45,9 @@ def run(ctx: Context, job: Job) -> str:
     plans = plan_orders(header, lines, address, ctx.mapping, set(inventory_ids_for(ctx, skus)))
 
     shipbob_ids = [str(_ensure_shipbob_order(ctx, plan)) for plan in plans]
-    _write_back(ctx, order_path, ",".join(shipbob_ids))
+    # The header was read by key at the start: its ETag saves a GET, and a
+    # concurrent edit since then only costs a 412 and a re-read.
+    _write_back(ctx, order_path, ",".join(shipbob_ids), current=header)
     with ctx.session() as session:
         session.get(Job, job.id).shipbob_ref = ",".join(shipbob_ids)
     return f"ShipBob order(s) {', '.join(shipbob_ids)}"
@@ -93,12 +97,48 @@ def _bound_shipbob_ids(ctx: Context, order_no: str) -> str:
     return ",".join(b.shipbob_id for b in sorted(mine, key=lambda b: str((b.data or {}).get("site"))))
 
 
-def _write_back(ctx: Context, order_path: str, shipbob_ids: str) -> None:
+def _write_back(ctx: Context, order_path: str, shipbob_ids: str, current: dict | None = None) -> None:
     names = ctx.names.customer_order
     field = names.shipbob_id_field
 
     def apply(entity: dict) -> dict | None:
         return None if entity.get(field) == shipbob_ids else {field: shipbob_ids}
 
-    ctx.ifs.update(names.projection, order_path, apply)
+    ctx.ifs.update(names.projection, order_path, apply, current=current)
+
+
+CANCEL_HANDLED = "cancel_handled"
+
+
+def _cancel_at_shipbob(ctx: Context, job: Job, header: dict) -> str:
+    """An IFS order cancelled after it was pushed: cancel it at ShipBob, which
+    refuses (422) once the warehouse has picked or shipped it - then flag it."""
+    order_no = header["OrderNo"]
+    ids = [i for i in (header.get(ctx.names.customer_order.shipbob_id_field) or "").split(",") if i]
+    ids = ids or [i for i in _bound_shipbob_ids(ctx, order_no).split(",") if i]
+    cancelled, refused = [], []
+    for order_id in ids:
+        if ctx.shipbob.get_order(order_id).get("status") == "Cancelled":
+            cancelled.append(order_id)
+            continue
+        try:
+            result = ctx.shipbob.cancel_order(order_id)
+        except PermanentError as exc:
+            if getattr(exc, "status", None) != 422:
+                raise
+            refused.append(order_id)
+            continue
+        (cancelled if result.get("status") in ("Success", None) else refused).append(order_id)
+    with ctx.session() as session:  # the poll stops asking about this order
+        row = session.get(Job, job.id)
+        row.payload = {**row.payload, CANCEL_HANDLED: True}
+    log.info("IFS cancellation applied", extra={"ifs_order_no": order_no, "cancelled": cancelled,
+                                                "refused": refused})
+    if refused:
+        raise NeedsAttention(
+            f"order {order_no} was cancelled in IFS, but ShipBob order(s) {', '.join(refused)} "
+            "were already picked or shipped and could not be cancelled")
+    if not ids:
+        return "cancelled in IFS before it was pushed: nothing to do"
+    return f"cancelled in IFS: ShipBob order(s) {', '.join(cancelled)} cancelled"
 

@@ -168,15 +168,18 @@ class IfsClient:
         path: str,
         apply: Callable[[dict], dict | None],
         attempts: int = 5,
+        current: dict | None = None,
     ) -> dict | None:
         """Read-modify-write under optimistic concurrency (§7, invariant 4).
 
         GET by key -> `changes = apply(entity)` -> None or {} means there is
         nothing to do (returns None) -> PATCH with the ETag just read. On 412
         the entity is read again and `apply` runs on the new version, at most
-        `attempts` times; then EtagConflict (a TransientError)."""
+        `attempts` times; then EtagConflict (a TransientError). `current`, an
+        entity the caller read by key moments ago, saves the first GET: if it
+        is stale the PATCH answers 412 and the loop reads it again."""
         for attempt in range(attempts):
-            entity = self.get(projection, path)
+            entity = current if attempt == 0 and current is not None else self.get(projection, path)
             changes = apply(entity)
             if not changes:
                 return None

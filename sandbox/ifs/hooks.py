@@ -181,8 +181,10 @@ def _converter(prop):
 
 @bp.post("/bump")
 def bump():
-    """{"set": "CustomerOrderSet", "key": {"OrderNo": "C1"}}: a concurrent edit
-    by someone else - the row gets a new objversion, so a new ETag."""
+    """{"set": "CustomerOrderSet", "key": {"OrderNo": "C1"}, "changes": {...}}:
+    a concurrent edit by someone else - the row gets a new objversion, so a
+    new ETag. `changes` may set any field, read-only ones included, as a user
+    in the IFS client would (e.g. {"Objstate": "Cancelled"})."""
     sandbox = _sandbox()
     body = _body()
     matches = sandbox.model.find_sets(str(body.get("set")))
@@ -200,6 +202,7 @@ def bump():
             raise bad_request(f"Key attribute {exc} missing.") from None
         if row is None:
             raise ODataError(404, "ODP_RESOURCE_NOTFOUND", "No such row.")
+        row.update(body.get("changes") or {})
         sandbox.store.touch(etype.name, row)
         return jsonify({"@odata.etag": etag_of(row)})
 

@@ -136,3 +136,28 @@ def test_rate_limits_stale_etags_and_metadata_errors_are_survived(ctx, sandboxes
         results.update(drain(ctx, pending))
     assert set(results.values()) == {"done"}, results
     assert len(shipbob_orders(shipbob)) == 4
+
+
+def test_an_order_cancelled_in_ifs_is_cancelled_at_shipbob_unless_already_shipped(ctx, sandboxes):
+    ifs, shipbob = sandboxes
+    seed_world(sandboxes, orders=2, split_ratio=0)
+    created = poll_orders(ctx)
+    assert set(drain(ctx, created).values()) == {"done"}
+    first, second = sorted(shipbob_orders(shipbob), key=lambda o: o["reference_id"])
+    # the warehouse ships the second one before IFS cancels both
+    hook(shipbob, f"orders/{second['id']}/ship", {"with_tracking": True})
+    for order in (first, second):
+        hook(ifs, "bump", {"set": "CustomerOrderSet", "key": {"OrderNo": order["reference_id"]},
+                           "changes": {"Objstate": "Cancelled"}})
+    from connector.polls import run_poll
+
+    _, woken = run_poll(ctx, "orders")
+    results = {job_id: run_job(ctx, job_id) for job_id in woken}
+    by_status = {r.status: r for r in results.values()}
+    assert set(by_status) == {"done", "attention"}
+    assert "already picked or shipped" in by_status["attention"].detail
+    statuses = {o["reference_id"]: o["status"] for o in shipbob_orders(shipbob)}
+    assert statuses[first["reference_id"]] == "Cancelled"
+    assert statuses[second["reference_id"]] != "Cancelled"
+    # handled: the next poll does not ask again
+    assert run_poll(ctx, "orders")[1] == []

@@ -13,7 +13,9 @@ import contextvars
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from types import MappingProxyType
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 MASK = "[redacted]"
@@ -21,7 +23,8 @@ MASK = "[redacted]"
 
 # The keys of the work in hand (job, flow, IFS and ShipBob references, the
 # webhook id), added to every record logged while it runs, client calls included.
-_bound: contextvars.ContextVar[dict] = contextvars.ContextVar("ifs_shipbob_log_context", default={})
+_bound: contextvars.ContextVar[Mapping] = contextvars.ContextVar(
+    "ifs_shipbob_log_context", default=MappingProxyType({}))
 
 
 @contextlib.contextmanager

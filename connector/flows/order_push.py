@@ -2,7 +2,8 @@
 
 The recipe (OCA's exporter): find the existing binding -> read -> map ->
 create (a duplicate reference is success) -> bind and commit -> write the
-ShipBob id back onto the IFS order under its ETag.
+ShipBob id back onto the IFS order under its ETag. An order cancelled in IFS
+after the push is cancelled at ShipBob, or flagged once ShipBob has picked it.
 """
 
 from __future__ import annotations

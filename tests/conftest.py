@@ -130,3 +130,25 @@ def ctx(settings):
     from connector.context import Context
 
     return Context(settings)
+
+
+# ShipBob's OpenAPI document is read from ../shared/api/specs/ (or
+# SHIPBOB_SPECS_DIR), never copied into the repo. Without it the ShipBob
+# sandbox cannot validate: outside CI the tests that need it are skipped with
+# the reason; in CI (CI set, as .ci/run does) the run fails.
+_SHIPBOB_FIXTURES = {"shipbob_sandbox", "sandboxes", "settings", "ctx", "stack"}
+
+
+def pytest_collection_modifyitems(config, items):
+    from sandbox.shipbob import validation
+
+    spec = validation.spec_path("2026-01")
+    if spec.exists():
+        return
+    message = f"ShipBob OpenAPI document not found at {spec} (set SHIPBOB_SPECS_DIR)"
+    if os.environ.get("CI"):
+        pytest.exit(message, returncode=1)
+    skip = pytest.mark.skip(reason=message)
+    for item in items:
+        if _SHIPBOB_FIXTURES & set(getattr(item, "fixturenames", ())) or "test_shipbob_" in item.nodeid:
+            item.add_marker(skip)

@@ -150,5 +150,5 @@ def pytest_collection_modifyitems(config, items):
         pytest.exit(message, returncode=1)
     skip = pytest.mark.skip(reason=message)
     for item in items:
-        if _SHIPBOB_FIXTURES & set(getattr(item, "fixturenames", ())) or "test_shipbob_" in item.nodeid:
+        if _SHIPBOB_FIXTURES & set(getattr(item, "fixturenames", ())) or "sandbox/test_shipbob_" in item.nodeid:
             item.add_marker(skip)

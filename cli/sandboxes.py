@@ -18,11 +18,14 @@ def sandbox() -> None:
 @click.option("--port", default=8001, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--seed-orders", default=0, show_default=True, help="Seed this many released orders.")
-def ifs(port: int, host: str, seed_orders: int) -> None:
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False),
+              help="Serve the IFS names of this mapping file (a renamed tenant).")
+def ifs(port: int, host: str, seed_orders: int, mapping_file: str | None) -> None:
     """IFS Cloud OData stand-in (projections, ETags, client-credentials tokens)."""
+    from connector.mapping import load_mapping
     from sandbox.ifs import run
 
-    run(port=port, host=host, seed_orders=seed_orders)
+    run(port=port, host=host, seed_orders=seed_orders, names=load_mapping(mapping_file).ifs)
 
 
 @sandbox.command()

@@ -30,7 +30,7 @@ def print_report(results: list[CheckResult], as_json: bool) -> bool:
              title="Reconciliation")
         for r in results:
             for d in r.differences[:20]:
-                why = f" (attention: {d.explained_by})" if d.explained_by else ""
+                why = f" ({d.explained_by})" if d.explained_by else ""
                 click.echo(f"  {r.name}: {d.key}: {d.detail}{why}")
     return not any(r.unexplained for r in results)
 

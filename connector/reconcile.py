@@ -24,7 +24,7 @@ from connector.mappers.vouchers import SHIPPED, shipped_quantities
 class Difference:
     key: str
     detail: str
-    explained_by: str | None = None  # the attention reason, when parked
+    explained_by: str | None = None  # why it differs on purpose (parked, reported)
 
 
 @dataclass
@@ -52,7 +52,7 @@ def reconcile(ctx: Context) -> list[CheckResult]:
 def _parked(ctx: Context) -> dict[tuple[str, str], str]:
     with ctx.session() as session:
         rows = session.execute(select(Job.flow, Job.key, Job.reason).where(Job.state == JobState.ATTENTION.value))
-        return {(flow, key): reason for flow, key, reason in rows}
+        return {(flow, key): f"parked for attention: {reason}" for flow, key, reason in rows}
 
 
 def _orders_not_at_shipbob(ctx: Context, parked) -> CheckResult:

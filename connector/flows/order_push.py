@@ -18,7 +18,7 @@ from connector.context import Context
 from connector.db.models import Binding, Job
 from connector.errors import NeedsAttention, PermanentError
 from connector.ifs import odata
-from connector.mappers.orders import ShipBobOrderPlan, plan_orders
+from connector.mappers.orders import ShipBobOrderPlan, plan_orders, reference_for
 from connector.shipbob.errors import DuplicateReference
 from connector.sku_lookup import inventory_ids_for
 
@@ -33,13 +33,9 @@ def run(ctx: Context, job: Job) -> str:
     if header.get("Objstate") == names.cancelled_state:
         return _cancel_at_shipbob(ctx, job, header)
     if header.get("Objstate") != names.released_state:
-        # Pushed on an earlier try whose write-back failed, then shipped (its
-        # voucher moved the order on): the ShipBob id still belongs on it.
-        bound = _bound_shipbob_ids(ctx, order_no)
-        if not bound:
+        if not _bound_shipbob_ids(ctx, order_no):
             return f"skipped: order is {header.get('Objstate')}"
-        _write_back(ctx, order_path, bound)
-        return f"ShipBob order(s) {bound.replace(',', ', ')} (order is {header.get('Objstate')})"
+        return _finish_after_shipping(ctx, job, order_path, header)
     lines = list(ctx.ifs.query(names.projection, f"{order_path}/{names.lines_nav}"))
     address = _delivery_address(ctx, order_no)
     skus = {ctx.mapping.sku_for(line["PartNo"]) for line in lines} - {None}
@@ -85,6 +81,28 @@ def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
             "lines": [asdict(line) for line in plan.lines],
         })
     return int(order["id"])
+
+
+def _finish_after_shipping(ctx: Context, job: Job, order_path: str, header: dict) -> str:
+    """Pushed (maybe in part) on an earlier try whose write-back or second
+    site failed, and shipped before this retry: its voucher moved the order out
+    of Released. Push the sites not pushed yet, then write every id back."""
+    names = ctx.names.customer_order
+    order_no = header["OrderNo"]
+    lines = list(ctx.ifs.query(names.projection, f"{order_path}/{names.lines_nav}"))
+    with ctx.session() as session:
+        missing = [line for line in lines if find_binding(session, "order", reference_for(
+            order_no, line.get("Contract") or header["Contract"], header["Contract"])) is None]
+    if missing:
+        address = _delivery_address(ctx, order_no)
+        skus = {ctx.mapping.sku_for(line["PartNo"]) for line in missing} - {None}
+        for plan in plan_orders(header, missing, address, ctx.mapping, set(inventory_ids_for(ctx, skus))):
+            _ensure_shipbob_order(ctx, plan)
+    shipbob_ids = _bound_shipbob_ids(ctx, order_no)
+    _write_back(ctx, order_path, shipbob_ids, current=header)
+    with ctx.session() as session:
+        session.get(Job, job.id).shipbob_ref = shipbob_ids
+    return f"ShipBob order(s) {shipbob_ids.replace(',', ', ')} (order is {header.get('Objstate')})"
 
 
 def _bound_shipbob_ids(ctx: Context, order_no: str) -> str:

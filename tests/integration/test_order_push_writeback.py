@@ -64,3 +64,46 @@ def test_an_order_that_was_never_pushed_and_is_no_longer_released_is_still_skipp
     assert _shipbob_orders(shipbob) == []
     [ifs_order] = ifs_rows(ifs, "CustomerOrderSet")
     assert not ifs_order["Cf_Shipbob_Order_Id"]
+
+
+def test_a_site_not_pushed_before_the_order_shipped_in_part_is_still_pushed(ctx, sandboxes, monkeypatch):
+    """An order split across two sites: the first ShipBob order is created, the
+    second create fails (5xx), the warehouse ships the first before the retry -
+    the order is PartiallyDelivered in IFS, and the retry must still push the
+    second site (it used to stop at "skipped", losing those lines for good)."""
+    ifs, shipbob = sandboxes
+    seed_world(sandboxes, orders=1, split_ratio=1.0)
+    [job_id] = poll_orders(ctx)
+    real = order_push._ensure_shipbob_order
+    calls = []
+
+    def second_create_fails(ctx_, plan):
+        calls.append(plan.reference_id)
+        if len(calls) == 2:
+            raise TransientError("ShipBob POST /order: HTTP 503")
+        return real(ctx_, plan)
+
+    with monkeypatch.context() as m:
+        m.setattr(order_push, "_ensure_shipbob_order", second_create_fails)
+        assert run_job(ctx, job_id).status == "retry"
+    [first] = _shipbob_orders(shipbob)
+    hook(shipbob, f"orders/{first['id']}/ship", {"with_tracking": True})
+    with ctx.session() as session:
+        voucher_job = jobs.request_job(session, "shipment_voucher", str(first["id"])).job_id
+    assert run_job(ctx, voucher_job).status == "done"
+    [ifs_order] = ifs_rows(ifs, "CustomerOrderSet")
+    assert ifs_order["Objstate"] == "PartiallyDelivered"
+
+    with ctx.session() as session:
+        jobs.replay(session, job_id)
+    assert run_job(ctx, job_id).status == "done"
+    pushed = _shipbob_orders(shipbob)
+    assert sorted(o["reference_id"] for o in pushed) == sorted(calls)   # both sites, once each
+    second = next(o for o in pushed if o["id"] != first["id"])
+    site = ifs_order["Contract"] if second["reference_id"] == ifs_order["OrderNo"] else second["reference_id"].rsplit("-", 1)[1]
+    lines = [l for l in ifs_rows(ifs, "CustomerOrderLineSet") if l["Contract"] == site]
+    assert sorted((p["reference_id"], p["quantity"]) for p in second["products"]) == sorted(
+        (l["PartNo"], int(l["BuyQtyDue"])) for l in lines)
+    [ifs_order] = ifs_rows(ifs, "CustomerOrderSet")
+    ids = {int(i) for i in ifs_order["Cf_Shipbob_Order_Id"].split(",")}
+    assert ids == {first["id"], second["id"]}

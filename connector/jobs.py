@@ -48,8 +48,14 @@ def request_job(
     ifs_ref: str | None = None,
     shipbob_ref: str | None = None,
     run_at: datetime | None = None,
+    hurry: bool = True,
 ) -> Requested:
-    """Create the job or ask an existing one to run again (deduplicated)."""
+    """Create the job or ask an existing one to run again (deduplicated).
+
+    `hurry=False` is for polls, which find the same unfinished item on every
+    run: a job backing off keeps its schedule. Every early run costs an
+    attempt, so a poll hurrying a job whose cause lasts (a dependency not
+    there yet, an outage) would wear it out in MAX_ATTEMPTS poll intervals."""
     now = utcnow()
     values = dict(
         flow=flow, key=key, state=JobState.PENDING.value, attempts=0,
@@ -77,7 +83,7 @@ def request_job(
         job.attempts = 0
         job.reason = None
         wake = True
-    elif job.state == JobState.PENDING.value and _aware(job.next_run_at) > now:
+    elif hurry and job.state == JobState.PENDING.value and _aware(job.next_run_at) > now:
         wake = True  # backing off: the news is worth an early try
     if wake:
         job.next_run_at = run_at or now

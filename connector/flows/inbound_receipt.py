@@ -40,7 +40,7 @@ def poll_receiving(ctx: Context) -> list[int]:
             po = base_po(wro.get("purchase_order_number") or "")
             if not po:
                 continue
-            requested = jobs.request_job(session, Flow.INBOUND_RECEIPT.value, po, ifs_ref=po)
+            requested = jobs.request_job(session, Flow.INBOUND_RECEIPT.value, po, ifs_ref=po, hurry=False)
             if requested.wake:
                 wake[requested.job_id] = None
     return list(wake)

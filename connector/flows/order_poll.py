@@ -87,7 +87,7 @@ def poll_cancellations(ctx: Context) -> list[int]:
                 Job.flow == Flow.ORDER_PUSH.value, Job.key == row["OrderNo"])).scalar_one_or_none()
             if job is None or job.payload.get(CANCEL_HANDLED):
                 continue  # not pushed by us, or already cancelled at ShipBob
-            requested = jobs.request_job(session, Flow.ORDER_PUSH.value, row["OrderNo"])
+            requested = jobs.request_job(session, Flow.ORDER_PUSH.value, row["OrderNo"], hurry=False)
             if requested.wake:
                 wake.append(requested.job_id)
     return wake

@@ -83,7 +83,7 @@ def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[in
             if state in (JobState.ATTENTION.value, JobState.FAILED.value):
                 continue
             requested = jobs.request_job(session, Flow.RETURN_VOUCHER.value, return_id,
-                                         shipbob_ref=return_id)
+                                         shipbob_ref=return_id, hurry=False)
             if requested.wake:
                 wake[requested.job_id] = None
         kv.put(session, RETURN_POLL_CURSOR, now.isoformat())

@@ -134,7 +134,7 @@ def poll_untracked(ctx: Context) -> list[int]:
     with ctx.session() as session:
         for order in ctx.shipbob.orders(HasTracking=True, IsTrackingUploaded=False):
             requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, str(order["id"]),
-                                         shipbob_ref=str(order["id"]))
+                                         shipbob_ref=str(order["id"]), hurry=False)
             if requested.wake:
                 wake.append(requested.job_id)
     return wake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 
 import click
@@ -164,7 +165,7 @@ def run_or_wake(ctx, items: list[tuple[int, str]], inline: bool) -> dict[int, st
     if inline:
         from connector.runner import run_job as run_once
 
-        with click.progressbar(items, label="running", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(items, label="running", file=sys.stderr) as bar:
             return {jid: run_once(ctx, jid).status for jid, _ in bar}
     from workers import dispatch
 

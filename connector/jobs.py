@@ -6,16 +6,20 @@ duplicate wake-up (a redelivered message, the sweeper, a replay) is harmless.
 
 from __future__ import annotations
 
+import logging
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from connector.db.models import Job, JobAttempt, JobState, utcnow
+
+log = logging.getLogger(__name__)
 
 # Every retry delay stays well below the broker's visibility timeout (1 h in
 # workers/app.py) so a countdown never outlives its reservation.
@@ -49,13 +53,16 @@ def request_job(
     shipbob_ref: str | None = None,
     run_at: datetime | None = None,
     hurry: bool = True,
+    revive_parked: bool = True,
 ) -> Requested:
     """Create the job or ask an existing one to run again (deduplicated).
 
     `hurry=False` is for polls, which find the same unfinished item on every
     run: a job backing off keeps its schedule. Every early run costs an
     attempt, so a poll hurrying a job whose cause lasts (a dependency not
-    there yet, an outage) would wear it out in MAX_ATTEMPTS poll intervals."""
+    there yet, an outage) would wear it out in MAX_ATTEMPTS poll intervals.
+    `revive_parked=False` is for polls too: a parked job waits for a person
+    (or real news, a webhook), not for the next poll that sees it again."""
     now = utcnow()
     values = dict(
         flow=flow, key=key, state=JobState.PENDING.value, attempts=0,
@@ -72,13 +79,16 @@ def request_job(
     if inserted:
         return Requested(job.id, wake=True)
     job.requested_at = now
+    # Counted in SQL: a run that claimed an older count runs again when it ends.
+    job.request_seq = Job.request_seq + 1
     if payload:
         job.payload = {**job.payload, **payload}
     job.ifs_ref = job.ifs_ref or ifs_ref
     job.shipbob_ref = job.shipbob_ref or shipbob_ref
     wake = False
     # New information may resolve a parked job; failed ones wait for a replay.
-    if job.state in (JobState.DONE.value, JobState.ATTENTION.value):
+    revivable = (JobState.DONE.value, JobState.ATTENTION.value) if revive_parked else (JobState.DONE.value,)
+    if job.state in revivable:
         job.state = JobState.PENDING.value
         job.attempts = 0
         job.reason = None
@@ -88,7 +98,7 @@ def request_job(
     if wake:
         job.next_run_at = run_at or now
     # A due pending job already has a wake-up on its way (or the sweeper's),
-    # and a running one sees requested_at move and runs again: no message.
+    # and a running one sees request_seq move and runs again: no message.
     session.flush()
     return Requested(job.id, wake=wake)
 
@@ -124,7 +134,8 @@ def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> 
             ),
         )
         .values(
-            state=JobState.RUNNING.value, claimed_at=now,
+            state=JobState.RUNNING.value, claimed_at=now, claimed_seq=Job.request_seq,
+            run_token=uuid.uuid4().hex,
             lease_until=now + timedelta(seconds=lease_seconds), attempts=Job.attempts + 1,
         )
         .execution_options(synchronize_session=False)
@@ -132,16 +143,21 @@ def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> 
     session.commit()
     if result.rowcount != 1:
         return None
-    return session.get(Job, job_id, populate_existing=True)
+    job = session.get(Job, job_id, populate_existing=True)
+    session.expunge(job)  # a snapshot of the claim; the run writes through fenced updates
+    return job
 
 
-def extend_lease(session: Session, job_id: int, seconds: float) -> None:
-    """For a long job: keep its claim so the sweeper does not start a second run."""
-    session.execute(
-        update(Job).where(Job.id == job_id, Job.state == JobState.RUNNING.value)
+def extend_lease(session: Session, job: Job, seconds: float) -> bool:
+    """A heartbeat for a running job, so the sweeper does not start a second
+    run; False when the lease was already lost to another worker."""
+    result = session.execute(
+        update(Job).where(Job.id == job.id, Job.run_token == job.run_token,
+                          Job.state == JobState.RUNNING.value)
         .values(lease_until=utcnow() + timedelta(seconds=seconds))
         .execution_options(synchronize_session=False)
     )
+    return result.rowcount == 1
 
 
 def _record(session: Session, job: Job, outcome: str, detail: str | None) -> None:
@@ -149,46 +165,59 @@ def _record(session: Session, job: Job, outcome: str, detail: str | None) -> Non
                            finished_at=utcnow(), outcome=outcome, detail=detail))
 
 
-def _release(session: Session, job: Job, state: JobState, **values) -> None:
-    session.execute(
-        update(Job).where(Job.id == job.id).values(state=state.value, lease_until=None, **values)
-        .execution_options(synchronize_session=False)
-    )
+def _release(session: Session, job: Job, state: JobState, rerun_if_requested: bool, **values) -> str | None:
+    """End the run in one fenced UPDATE: only the run holding the token may
+    (a run whose lease was taken over writes nothing), and a request that
+    arrived while it ran turns a done or parked end into a new run.
+    Returns the state written, or None when the lease was lost."""
+    new_state = state.value
+    if rerun_if_requested:
+        rerun = Job.request_seq > Job.claimed_seq
+        new_state = case((rerun, JobState.PENDING.value), else_=state.value)
+        values["next_run_at"] = case((rerun, utcnow()), else_=Job.next_run_at)
+        values["attempts"] = case((rerun, 0), else_=Job.attempts)
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.run_token == job.run_token)
+        .values(state=new_state, lease_until=None, run_token=None, **values)
+        .returning(Job.state)
+    ).scalar_one_or_none()
+    if result is None:
+        log.warning("lease lost: another worker took this job over", extra={"job_id": job.id})
+    return result
 
 
-def finish(session: Session, job: Job, detail: str | None = None, **refs) -> bool:
+def finish(session: Session, job: Job, detail: str | None = None) -> bool:
     """Mark done, unless new work was requested while it ran (then it runs
     again). Returns True when the job needs another run."""
-    session.refresh(job)
-    again = job.claimed_at is not None and _aware(job.requested_at) > _aware(job.claimed_at)
     _record(session, job, "done", detail)
-    if again:
-        _release(session, job, JobState.PENDING, next_run_at=utcnow(), attempts=0, **refs)
-    else:
-        _release(session, job, JobState.DONE, reason=None, last_error=None, **refs)
+    state = _release(session, job, JobState.DONE, True, reason=None, last_error=None)
     session.commit()
-    return again
+    return state == JobState.PENDING.value
 
 
-def park(session: Session, job: Job, reason: str) -> None:
-    """A business exception: visible in `attention`, replayable."""
+def park(session: Session, job: Job, reason: str) -> bool:
+    """A business exception: visible in `attention`, replayable. True when a
+    request that arrived meanwhile makes it run again instead."""
     _record(session, job, "attention", reason)
-    _release(session, job, JobState.ATTENTION, reason=reason)
+    state = _release(session, job, JobState.ATTENTION, True, reason=reason)
     session.commit()
+    return state == JobState.PENDING.value
 
 
 def fail(session: Session, job: Job, error: str) -> None:
     _record(session, job, "failed", error)
-    _release(session, job, JobState.FAILED, last_error=error)
+    _release(session, job, JobState.FAILED, False, last_error=error)
     session.commit()
 
 
-def retry_later(session: Session, job: Job, error: str, delay: float) -> datetime:
+def retry_later(session: Session, job: Job, error: str, delay: float, count_attempt: bool = True) -> datetime:
     """Back to pending, due after `delay`; the sweeper picks it up if the
-    retry message is lost."""
+    retry message is lost. A rate-limit wait is not a failed attempt."""
     run_at = utcnow() + timedelta(seconds=delay)
     _record(session, job, "retry", error)
-    _release(session, job, JobState.PENDING, last_error=error, next_run_at=run_at)
+    extra = {} if count_attempt else {"attempts": Job.attempts - 1}
+    _release(session, job, JobState.PENDING, False, last_error=error, next_run_at=run_at, **extra)
     session.commit()
     return run_at
 
@@ -199,7 +228,7 @@ def replay(session: Session, job_id: int) -> bool:
         update(Job)
         .where(Job.id == job_id, Job.state != JobState.RUNNING.value)
         .values(state=JobState.PENDING.value, next_run_at=utcnow(), requested_at=utcnow(),
-                attempts=0, reason=None)
+                attempts=0, reason=None, request_seq=Job.request_seq + 1)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1

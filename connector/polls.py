@@ -20,6 +20,12 @@ def _poll_orders(ctx: Context) -> list[int]:
     return poll_orders(ctx) + poll_cancellations(ctx)
 
 
+def _poll_unpushed(ctx: Context) -> list[int]:
+    from connector.flows.order_poll import poll_unpushed
+
+    return poll_unpushed(ctx)
+
+
 def _poll_tracking(ctx: Context) -> list[int]:
     from connector.flows.shipment_voucher import poll_untracked
 
@@ -46,6 +52,7 @@ def _poll_returns(ctx: Context) -> list[int]:
 
 _TABLE: dict[str, tuple[Flow, Callable[[Context], list[int]]]] = {
     "orders": (Flow.ORDER_PUSH, _poll_orders),
+    "unpushed": (Flow.ORDER_PUSH, _poll_unpushed),
     "tracking": (Flow.SHIPMENT_VOUCHER, _poll_tracking),
     "replenishment": (Flow.REPLENISHMENT, _poll_replenishment),
     "receiving": (Flow.INBOUND_RECEIPT, _poll_receiving),

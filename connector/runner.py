@@ -7,16 +7,15 @@ Celery tasks, the CLI and tests all go through `run_job`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import select
-
 from connector import jobs, logs, metrics
 from connector.context import Context
 from connector.db.models import Job
-from connector.errors import NeedsAttention, PermanentError, TransientError
+from connector.errors import NeedsAttention, PermanentError, RateLimited, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -62,47 +61,77 @@ def run_job(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None = None
 
 
 def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunResult:
-    with ctx.session() as session:
-        job = jobs.claim(session, job_id, _lease(ctx, session, job_id))
-        if job is None:
-            return RunResult("skipped")
-        flow = (registry or flows())[job.flow]
-        logctx = {"job_id": job.id, "flow": job.flow, "key": job.key, "ifs_ref": job.ifs_ref,
-                  "shipbob_ref": job.shipbob_ref, "webhook_id": (job.payload or {}).get("webhook_id")}
-        try:
-            with logs.bound(**logctx):
-                detail = flow(ctx, job)
-        except NeedsAttention as exc:
-            jobs.park(session, job, exc.reason)
-            log.warning("parked: %s", exc.reason, extra=logctx)
-            return RunResult("attention", detail=exc.reason, flow=job.flow)
-        except TransientError as exc:
-            return _retry_or_fail(session, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx)
-        except PermanentError as exc:
-            jobs.fail(session, job, f"{type(exc).__name__}: {exc}")
-            log.error("failed: %s", exc, extra=logctx)
-            return RunResult("failed", detail=str(exc), flow=job.flow)
-        except Exception as exc:  # a bug or an unforeseen answer: retry, bounded
-            log.exception("unexpected error", extra=logctx)
-            return _retry_or_fail(session, job, f"{type(exc).__name__}: {exc}", None, logctx)
-        again = jobs.finish(session, job, detail)
-        log.info("done%s", " (runs again)" if again else "", extra=logctx)
-        return RunResult("again" if again else "done", detail=detail, flow=job.flow)
-
-
-def _lease(ctx: Context, session, job_id: int) -> float:
-    # The daily inventory sync is long; everything else takes seconds.
     lease = ctx.settings.job_lease_seconds
-    flow = session.execute(select(Job.flow).where(Job.id == job_id)).scalar_one_or_none()
-    return max(lease, 3600) if flow == "inventory_sync" else lease
+    with ctx.session() as session:
+        job = jobs.claim(session, job_id, lease)
+    if job is None:
+        return RunResult("skipped")
+    flow = (registry or flows())[job.flow]
+    logctx = {"job_id": job.id, "flow": job.flow, "key": job.key, "ifs_ref": job.ifs_ref,
+              "shipbob_ref": job.shipbob_ref, "webhook_id": (job.payload or {}).get("webhook_id")}
+    # No database session is held while the flow talks to the APIs.
+    try:
+        with logs.bound(**logctx), _Heartbeat(ctx, job, lease):
+            detail = flow(ctx, job)
+    except NeedsAttention as exc:
+        with ctx.session() as session:
+            again = jobs.park(session, job, exc.reason)
+        log.warning("parked: %s%s", exc.reason, " (news arrived: runs again)" if again else "", extra=logctx)
+        return RunResult("again" if again else "attention", detail=exc.reason, flow=job.flow)
+    except RateLimited as exc:
+        return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx, count=False)
+    except TransientError as exc:
+        return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx)
+    except PermanentError as exc:
+        with ctx.session() as session:
+            jobs.fail(session, job, f"{type(exc).__name__}: {exc}")
+        log.error("failed: %s", exc, extra=logctx)
+        return RunResult("failed", detail=str(exc), flow=job.flow)
+    except Exception as exc:  # a bug or an unforeseen answer: retry, bounded
+        log.exception("unexpected error", extra=logctx)
+        return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", None, logctx)
+    with ctx.session() as session:
+        again = jobs.finish(session, job, detail)
+    log.info("done%s", " (runs again)" if again else "", extra=logctx)
+    return RunResult("again" if again else "done", detail=detail, flow=job.flow)
 
 
-def _retry_or_fail(session, job: Job, error: str, retry_after: float | None, logctx) -> RunResult:
-    if job.attempts >= jobs.MAX_ATTEMPTS:
-        jobs.fail(session, job, f"gave up after {job.attempts} attempts: {error}")
-        log.error("retries exhausted: %s", error, extra=logctx)
-        return RunResult("failed", detail=error, flow=job.flow)
-    delay = jobs.retry_delay(job.attempts, retry_after)
-    jobs.retry_later(session, job, error, delay)
+class _Heartbeat:
+    """Extends the job's lease while the flow runs, so a long run (rate-limit
+    waits, a large sync) is not taken over by the sweeper as if its worker
+    had died; a killed worker stops beating and its lease runs out."""
+
+    def __init__(self, ctx: Context, job: Job, lease: float):
+        self.ctx, self.job, self.lease = ctx, job, lease
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stopped.wait(self.lease / 3):
+            try:
+                with self.ctx.session() as session:
+                    if not jobs.extend_lease(session, self.job, self.lease):
+                        return
+            except Exception:  # the database is away: the lease may lapse, the fence holds
+                log.warning("lease heartbeat failed", exc_info=True, extra={"job_id": self.job.id})
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+
+def _retry_or_fail(ctx: Context, job: Job, error: str, retry_after: float | None, logctx,
+                   count: bool = True) -> RunResult:
+    with ctx.session() as session:
+        if count and job.attempts >= jobs.MAX_ATTEMPTS:
+            jobs.fail(session, job, f"gave up after {job.attempts} attempts: {error}")
+            log.error("retries exhausted: %s", error, extra=logctx)
+            return RunResult("failed", detail=error, flow=job.flow)
+        delay = jobs.retry_delay(job.attempts, retry_after)
+        jobs.retry_later(session, job, error, delay, count_attempt=count)
     log.warning("retry in %.1fs: %s", delay, error, extra=logctx)
     return RunResult("retry", retry_in=delay, detail=error, flow=job.flow)

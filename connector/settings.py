@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     order_poll_overlap_minutes: int = Field(default=10, ge=0)
     order_poll_seconds: float = Field(default=60, gt=0)
+    # The catch-up for orders released long after they were entered.
+    unpushed_poll_seconds: float = Field(default=900, gt=0)
     tracking_poll_seconds: float = Field(default=300, gt=0)
     replenishment_poll_seconds: float = Field(default=900, gt=0)
     receiving_poll_seconds: float = Field(default=900, gt=0)

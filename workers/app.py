@@ -41,6 +41,7 @@ def _transport_options(settings) -> dict:
 def beat_schedule(settings) -> dict:
     polls = {
         "orders": settings.order_poll_seconds,
+        "unpushed": settings.unpushed_poll_seconds,
         "tracking": settings.tracking_poll_seconds,
         "replenishment": settings.replenishment_poll_seconds,
         "receiving": settings.receiving_poll_seconds,

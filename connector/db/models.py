@@ -60,10 +60,15 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_run_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
-    # Set whenever new work is asked for; if it moves while the job runs, the
-    # job runs again instead of finishing (events that arrive mid-run).
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Counted up by every request for work; a run remembers the count it
+    # claimed, and runs again if the count moved meanwhile (events that
+    # arrive mid-run). A counter, not clocks: hosts' clocks differ.
+    request_seq: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Set by each claim; only the run holding it may end or extend the run.
+    run_token: Mapped[str | None] = mapped_column(String(32), default=None)
     # When the sweeper last re-published it: a job waiting in a long queue is
     # not lost, so it is re-published at most once per grace period.
     swept_at: Mapped[datetime | None] = mapped_column(default=None)

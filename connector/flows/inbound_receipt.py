@@ -34,13 +34,14 @@ CLOSED_LINE_STATES = {"Closed", "Cancelled"}
 
 
 def poll_receiving(ctx: Context) -> list[int]:
+    # Read every page first: no database transaction stays open across API calls.
+    pos = {base_po(wro.get("purchase_order_number") or "")
+           for wro in ctx.shipbob.wros(Statuses=["Processing", "Completed"], ExternalSync=False)} - {""}
     wake: dict[int, None] = {}  # one wake-up per PO, however many WROs it has
     with ctx.session() as session:
-        for wro in ctx.shipbob.wros(Statuses=["Processing", "Completed"], ExternalSync=False):
-            po = base_po(wro.get("purchase_order_number") or "")
-            if not po:
-                continue
-            requested = jobs.request_job(session, Flow.INBOUND_RECEIPT.value, po, ifs_ref=po, hurry=False)
+        for po in sorted(pos):
+            requested = jobs.request_job(session, Flow.INBOUND_RECEIPT.value, po, ifs_ref=po,
+                                         hurry=False, revive_parked=False)
             if requested.wake:
                 wake[requested.job_id] = None
     return list(wake)

@@ -206,8 +206,8 @@ def sync_inventory(
 def run(ctx: Context, job: Job) -> str:
     """The job entry: payload {"site": str | None, "dry_run": bool}."""
     payload = job.payload or {}
-    result = sync_inventory(ctx, site=payload.get("site"), dry_run=bool(payload.get("dry_run")),
-                            progress=_lease_keeper(ctx, job))
+    # The runner's heartbeat keeps the lease of this long job alive.
+    result = sync_inventory(ctx, site=payload.get("site"), dry_run=bool(payload.get("dry_run")))
     return result.summary_line()
 
 
@@ -524,22 +524,6 @@ def _patient_shipbob(ctx: Context) -> ShipBobClient:
         return default
     limits = dataclasses.replace(default.transport.limits, max_wait=WINDOW_SECONDS * 1.5)
     return ShipBobClient(ctx.settings, ctx.coordinator, limits=limits)
-
-
-def _lease_keeper(ctx: Context, job: Job, every: float = 60.0) -> Progress:
-    """A progress callback that keeps the job's lease alive: a large sync can
-    outlast jobs.LEASE_SECONDS, and the sweeper would start a second one."""
-    last = time.monotonic()
-
-    def keep(_phase: str, _count: int) -> None:
-        nonlocal last
-        if time.monotonic() - last < every:
-            return
-        last = time.monotonic()
-        with ctx.session() as session:
-            jobs.extend_lease(session, job.id, jobs.LEASE_SECONDS)
-
-    return keep
 
 
 def _no_progress(_phase: str, _count: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from connector import jobs, kv
 from connector.context import Context
-from connector.db.models import Flow, Job
+from connector.db.models import Flow, Job, JobState
 from connector.ifs import odata
 
 CURSOR_KEY = "poll.orders.cursor"
@@ -40,12 +40,13 @@ def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | N
     ]
     if until is not None:
         clauses.append(f"{names.changed_field} lt {odata.literal(until)}")
-    rows = ctx.ifs.query(
+    # Read every page first: no database transaction stays open across API calls.
+    rows = list(ctx.ifs.query(
         names.projection, names.order_set,
         filter=odata.and_(*clauses),
         select=["OrderNo", "Contract", names.changed_field, names.shipbob_id_field],
         orderby=[f"{names.changed_field} asc", "OrderNo asc"],
-    )
+    ))
     created, newest = [], None
     with ctx.session() as session:
         for row in rows:
@@ -60,6 +61,33 @@ def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | N
         if not backfill and newest:
             kv.put(session, CURSOR_KEY, newest)
     return created
+
+
+def poll_unpushed(ctx: Context) -> list[int]:
+    """The catch-up for what the date cursor cannot see: an order entered long
+    ago and released only now, or one whose push ended "skipped" because it
+    was not released yet. Slower (it filters on the ShipBob id field), so it
+    runs on its own, less frequent schedule."""
+    names = ctx.names.customer_order
+    released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
+    order_nos = [row["OrderNo"] for row in ctx.ifs.query(
+        names.projection, names.order_set,
+        filter=odata.and_(f"Objstate eq {released}", odata.any_of("Contract", ctx.settings.mapped_sites()),
+                          f"{names.shipbob_id_field} eq null"),
+        select=["OrderNo"], orderby=["OrderNo asc"],
+    )]
+    wake = []
+    with ctx.session() as session:
+        for order_no in order_nos:
+            job_id = jobs.ensure_job(session, Flow.ORDER_PUSH.value, order_no, ifs_ref=order_no)
+            if job_id is None:  # known: run it again only if it ended without pushing
+                job = session.execute(select(Job).where(
+                    Job.flow == Flow.ORDER_PUSH.value, Job.key == order_no)).scalar_one()
+                if job.state != JobState.DONE.value or job.shipbob_ref:
+                    continue
+                job_id = jobs.request_job(session, Flow.ORDER_PUSH.value, order_no, hurry=False).job_id
+            wake.append(job_id)
+    return wake
 
 
 def poll_cancellations(ctx: Context) -> list[int]:

@@ -71,19 +71,20 @@ def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[in
         cursor = kv.get(session, RETURN_POLL_CURSOR)
     since = (datetime.fromisoformat(cursor) if cursor else now - RETURN_POLL_FIRST_LOOKBACK)
     since -= RETURN_POLL_OVERLAP
+    # Read every page first: no database transaction stays open across API calls.
+    return_ids = [str(ret["id"]) for ret in ctx.shipbob.returns(
+        Status=["Completed"], SortOrder="Asc", CompletedStartDate=since.strftime("%Y-%m-%dT%H:%M:%SZ"))]
     wake: dict[int, None] = {}
     with ctx.session() as session:
-        for ret in ctx.shipbob.returns(Status=["Completed"], SortOrder="Asc",
-                                       CompletedStartDate=since.strftime("%Y-%m-%dT%H:%M:%SZ")):
-            return_id = str(ret["id"])
+        for return_id in return_ids:
             if find_by_shipbob(session, "return", return_id) is not None:
                 continue
             state = session.execute(select(Job.state).where(
                 Job.flow == Flow.RETURN_VOUCHER.value, Job.key == return_id)).scalar_one_or_none()
-            if state in (JobState.ATTENTION.value, JobState.FAILED.value):
-                continue
+            if state == JobState.FAILED.value:
+                continue  # failed jobs wait for a person's replay
             requested = jobs.request_job(session, Flow.RETURN_VOUCHER.value, return_id,
-                                         shipbob_ref=return_id, hurry=False)
+                                         shipbob_ref=return_id, hurry=False, revive_parked=False)
             if requested.wake:
                 wake[requested.job_id] = None
         kv.put(session, RETURN_POLL_CURSOR, now.isoformat())

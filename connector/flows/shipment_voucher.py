@@ -130,11 +130,15 @@ def _sync_tracking(ctx: Context, voucher_no: str, shipment: dict) -> bool:
 def poll_untracked(ctx: Context) -> list[int]:
     """The fallback for missed webhooks: shipped orders whose tracking IFS has
     not got yet (shipbob.md §4 tracking poll)."""
+    # Read every page first: no database transaction stays open across API calls.
+    order_ids = [str(order["id"]) for order in ctx.shipbob.orders(HasTracking=True, IsTrackingUploaded=False)]
     wake = []
     with ctx.session() as session:
-        for order in ctx.shipbob.orders(HasTracking=True, IsTrackingUploaded=False):
-            requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, str(order["id"]),
-                                         shipbob_ref=str(order["id"]), hurry=False)
+        for order_id in order_ids:
+            if find_by_shipbob(session, "order", order_id) is None:
+                continue  # not an order of ours (or not bound yet: the next poll sees it)
+            requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, order_id,
+                                         shipbob_ref=order_id, hurry=False, revive_parked=False)
             if requested.wake:
                 wake.append(requested.job_id)
     return wake

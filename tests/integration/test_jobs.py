@@ -65,3 +65,44 @@ def test_retry_delay_grows_with_jitter_and_respects_server_hint_and_cap():
     assert jobs.retry_delay(1, retry_after=30) >= 30
     assert jobs.retry_delay(50) <= jobs.MAX_RETRY_DELAY
     assert len({round(jobs.retry_delay(5), 6) for _ in range(20)}) > 1
+
+
+def test_a_run_whose_lease_was_taken_over_writes_nothing(clean_db):
+    with session_scope(clean_db) as s:
+        job_id = jobs.request_job(s, "order_push", "C1").job_id
+        stale = jobs.claim(s, job_id, lease_seconds=60)
+        # the worker seems dead: its lease runs out and another worker takes over
+        s.query(Job).filter_by(id=job_id).update({"lease_until": utcnow() - timedelta(seconds=1)})
+        s.commit()
+        fresh = jobs.claim(s, job_id, lease_seconds=60)
+        assert fresh is not None and fresh.run_token != stale.run_token
+        # the first worker wakes up and tries to finish and extend: fenced off
+        assert jobs.extend_lease(s, stale, 60) is False
+        assert jobs.finish(s, stale) is False
+        assert s.get(Job, job_id, populate_existing=True).state == JobState.RUNNING.value
+        assert jobs.extend_lease(s, fresh, 60) is True
+        jobs.finish(s, fresh)
+        assert s.get(Job, job_id, populate_existing=True).state == JobState.DONE.value
+
+
+def test_news_during_a_run_that_ends_parked_runs_it_again(clean_db):
+    with session_scope(clean_db) as s:
+        job_id = jobs.request_job(s, "shipment_voucher", "42").job_id
+        job = jobs.claim(s, job_id)
+        jobs.request_job(s, "shipment_voucher", "42")  # e.g. the order.shipped that resolves it
+        s.commit()
+        assert jobs.park(s, job, "shipment is OnHold") is True
+        assert s.get(Job, job_id, populate_existing=True).state == JobState.PENDING.value
+
+
+def test_polls_do_not_revive_parked_jobs_and_rate_limit_waits_cost_no_attempt(clean_db):
+    with session_scope(clean_db) as s:
+        job_id = jobs.request_job(s, "order_push", "C1").job_id
+        jobs.park(s, jobs.claim(s, job_id), "unknown SKU")
+        assert jobs.request_job(s, "order_push", "C1", revive_parked=False).wake is False
+        assert s.get(Job, job_id, populate_existing=True).state == JobState.ATTENTION.value
+        jobs.replay(s, job_id)
+        s.commit()
+        job = jobs.claim(s, job_id)
+        jobs.retry_later(s, job, "429", delay=0, count_attempt=False)
+        assert s.get(Job, job_id, populate_existing=True).attempts == 0

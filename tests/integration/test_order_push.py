@@ -161,3 +161,20 @@ def test_an_order_cancelled_in_ifs_is_cancelled_at_shipbob_unless_already_shippe
     assert statuses[second["reference_id"]] != "Cancelled"
     # handled: the next poll does not ask again
     assert run_poll(ctx, "orders")[1] == []
+
+
+def test_an_order_released_long_after_it_was_entered_is_found_by_the_catch_up_poll(ctx, sandboxes):
+    ifs, shipbob = sandboxes
+    seed_world(sandboxes, orders=0)
+    hook(ifs, "orders", {"orders": [{
+        "OrderNo": "C8001", "Contract": "S01", "ShipViaCode": "UPS-GND",
+        "DateEntered": "2025-01-02T09:00:00Z",  # far behind the date cursor
+        "lines": [{"PartNo": "P00001", "BuyQtyDue": 1}],
+        "address": {"Name": "A", "Address1": "1 St", "City": "X", "Country": "US"}}]})
+    assert poll_orders(ctx) == []
+    from connector.polls import run_poll
+
+    _, woken = run_poll(ctx, "unpushed")
+    assert [run_job(ctx, j).status for j in woken] == ["done"]
+    assert [o["reference_id"] for o in shipbob_orders(shipbob)] == ["C8001"]
+    assert run_poll(ctx, "unpushed")[1] == []

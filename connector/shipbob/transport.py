@@ -162,6 +162,12 @@ class Transport:
                 refreshed = True
                 self._auth.handle_unauthorized(token)  # PAT: raises PermanentError
                 continue
+            if status != 401:
+                # Not a rejection of the refreshed token (a 429 is counted per
+                # user, so it was accepted): a later 401 - it expired during the
+                # pause or backoff - earns a refresh of its own. Bounded: every
+                # such answer spends the 429 or the transient retry budget.
+                refreshed = False
             if status == 429:
                 rate_limited += 1
                 retry_after = self._on_429(resp)

@@ -97,6 +97,18 @@ def test_second_401_after_refresh_is_permanent():
     assert server.refreshes == 2 and len(session.sent) == 2
 
 
+def test_a_refreshed_token_that_expires_while_retrying_a_429_is_refreshed_again():
+    # The refreshed token was accepted (the 429 is per user), then expired
+    # during the pool pause: that is no proof of bad credentials.
+    server = TokenServer()
+    c, session, _ = make(server, response(401), response(429, None, {"x-retry-after": "0"}),
+                         response(401), response(200, {"id": 1}))
+    assert c.get_order(1) == {"id": 1}
+    assert server.refreshes == 3
+    assert [s["headers"]["Authorization"] for s in session.sent] == [
+        "Bearer access-1", "Bearer access-2", "Bearer access-2", "Bearer access-3"]
+
+
 def test_concurrent_refresh_is_single_flight():
     server = TokenServer(delay=0.05)
     coordinator = LocalCoordinator()

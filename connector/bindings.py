@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.db.models import Binding
-from connector.errors import TransientError
+from connector.errors import NeedsAttention, TransientError
 
 
 def find_binding(session: Session, kind: str, ifs_key: str) -> Binding | None:
@@ -31,7 +31,9 @@ def bind(session: Session, kind: str, ifs_key: str, shipbob_id: str, data: dict 
     existing = find_binding(session, kind, ifs_key)
     if existing is not None:
         if existing.shipbob_id != shipbob_id:
-            raise TransientError(f"{kind} {ifs_key} is already bound to {existing.shipbob_id}")
+            # Two ShipBob records claim one IFS key: a person must look.
+            raise NeedsAttention(f"{kind} {ifs_key} is bound to {existing.shipbob_id}, "
+                                 f"but ShipBob also has {shipbob_id} for it")
         return existing
     binding = Binding(kind=kind, ifs_key=ifs_key, shipbob_id=shipbob_id, data=data or {})
     try:

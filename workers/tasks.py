@@ -11,14 +11,19 @@ from connector.runner import run_job as run_job_once
 from workers import dispatch
 
 log = logging.getLogger(__name__)
+SHORT_RETRY_SECONDS = 60
 
 
 @shared_task(name="workers.tasks.run_job", bind=True, acks_late=True, max_retries=None)
 def run_job(self, job_id: int) -> str:
     result = run_job_once(default_context(), job_id)
     if result.status == "retry":
-        # The row already says when it is due; this message is the wake-up.
-        raise self.retry(countdown=result.retry_in)
+        # The row already says when it is due. A short wait gets a countdown
+        # message; a long one is left to the sweeper, because countdown
+        # messages sit unacknowledged in worker memory until they are due.
+        if result.retry_in <= SHORT_RETRY_SECONDS:
+            raise self.retry(countdown=result.retry_in)
+        return "retry (the sweeper wakes it when due)"
     if result.status == "again":
         dispatch.wake_job(job_id, result.flow)
     return result.status

@@ -28,7 +28,10 @@ def engine_for(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # hide_parameters: SQL errors would otherwise quote the values (a
+        # stored secret, a webhook body) into logs and job errors.
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -43,7 +46,7 @@ def engine_for(url: str) -> Engine:
     # Short connect/pool timeouts: the receiver must answer ShipBob within 15 s
     # (a 503 makes ShipBob retry) rather than hang on an unreachable database.
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,
-                         connect_args={"connect_timeout": 5})
+                         connect_args={"connect_timeout": 5}, hide_parameters=True)
 
 
 @functools.lru_cache(maxsize=8)

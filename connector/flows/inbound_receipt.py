@@ -50,8 +50,9 @@ def poll_receiving(ctx: Context) -> list[int]:
 def _close_inventory_sync_wros(ctx: Context, po: str) -> str:
     """The inventory sync's own WROs refill stock IFS already counts, so there
     is nothing to receive; marking them synced keeps them out of the poll."""
-    done = [w["id"] for w in ctx.shipbob.wros(PurchaseOrderNumbers=[po])
-            if w.get("status") in SYNCABLE and not w.get("external_sync_timestamp")]
+    # Its 10,000-SKU chunks (`<po>#k`) too: the poll keys them all by `po`.
+    done = [w["id"] for w in ctx.shipbob.wros(Statuses=sorted(SYNCABLE), ExternalSync=False)
+            if base_po(w.get("purchase_order_number") or "") == po]
     if done:
         ctx.shipbob.set_external_sync(done)
     return f"inventory sync WRO {po}: {len(done)} completed WRO(s) marked synced"
@@ -87,7 +88,9 @@ def run(ctx: Context, job: Job) -> str:
             # means (a receipt booked by hand in IFS).
             others = max(0.0, float(line.get("QtyArrived") or 0) - ours)
             room = 0.0 if line.get("Objstate") in CLOSED_LINE_STATES else float(line["BuyQtyDue"]) - others
-            target = max(0.0, min(remaining, room))
+            # What we already received on the line counts against the stowed
+            # total even if the line has since closed: never give it twice.
+            target = max(0.0, min(remaining, room), min(remaining, ours))
             remaining -= target
             delta = target - ours
             if delta > 0:

@@ -153,7 +153,8 @@ def _remember(session, po: str, name: str, wros: list[dict]) -> None:
 
 
 def _ensure_wro(ctx: Context, name: str, header: dict, quantities: dict[int, int]) -> dict:
-    found = list(ctx.shipbob.wros(PurchaseOrderNumbers=[name]))
+    # Exact match only: the filter's matching rule is not documented.
+    found = [w for w in ctx.shipbob.wros(PurchaseOrderNumbers=[name]) if w.get("purchase_order_number") == name]
     if found:
         return found[0]
     wro = ctx.shipbob.create_wro({

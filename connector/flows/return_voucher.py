@@ -119,7 +119,13 @@ def _original_order(ctx: Context, ret: dict) -> tuple[str, str, list[dict]]:
         order = find_by_shipbob(session, "order", shipment.data["order_id"]) if shipment else None
         if order is not None:
             return shipment.data["order_no"], order.data["site"], order.data["lines"]
-    if shipment is None and _is_our_unposted_shipment(ctx, shipment_id):
+    order_id = _our_unposted_shipment_order(ctx, shipment_id) if shipment is None else None
+    if order_id is not None:
+        stuck = _stuck_shipment_job(ctx, order_id)
+        if stuck is not None:
+            # Waiting would only wear this job out: the voucher needs a person first.
+            raise NeedsAttention(f"return {return_id}: waits for the voucher of shipment {shipment_id}, "
+                                 f"whose item {stuck} needs attention first; replay this after it")
         # Events are not ordered: the shipment's voucher is still on its way.
         raise TransientError(f"return {return_id}: the voucher for original shipment {shipment_id} "
                              "is not in IFS yet")
@@ -128,13 +134,22 @@ def _original_order(ctx: Context, ret: dict) -> tuple[str, str, list[dict]]:
     )
 
 
-def _is_our_unposted_shipment(ctx: Context, shipment_id) -> bool:
+def _our_unposted_shipment_order(ctx: Context, shipment_id) -> str | None:
+    """The ShipBob order id of a shipment of ours with no voucher yet, else None."""
     try:
         shipment = ctx.shipbob.get_shipment(shipment_id)
     except ShipBobNotFound:
-        return False
+        return None
+    order_id = str(shipment.get("order_id") or "")
     with ctx.session() as session:
-        return find_by_shipbob(session, "order", shipment.get("order_id") or "") is not None
+        return order_id if find_by_shipbob(session, "order", order_id) is not None else None
+
+
+def _stuck_shipment_job(ctx: Context, order_id: str) -> int | None:
+    with ctx.session() as session:
+        return session.execute(select(Job.id).where(
+            Job.flow == Flow.SHIPMENT_VOUCHER.value, Job.key == order_id,
+            Job.state.in_([JobState.ATTENTION.value, JobState.FAILED.value]))).scalar_one_or_none()
 
 
 def _receiving_site(ctx: Context, ret: dict, order_site: str) -> str:

@@ -13,6 +13,7 @@ import logging
 from connector import jobs
 from connector.context import Context
 from connector.db.models import Flow, WebhookEvent, utcnow
+from connector.errors import PermanentError
 from connector.flows.replenishment import base_po
 
 log = logging.getLogger(__name__)
@@ -21,31 +22,40 @@ log = logging.getLogger(__name__)
 def route_event(ctx: Context, event_id: int) -> tuple[int, str] | None:
     """Record the job for one event; returns (job_id, flow) to wake, if any."""
     with ctx.session() as session:
-        event = session.get(WebhookEvent, event_id, with_for_update=True)
+        event = session.get(WebhookEvent, event_id)
         if event is None or event.processed_at is not None:
             return None
-        target = _target(ctx, event)
+        topic, body, webhook_id = event.topic, event.body, event.webhook_id
+    outcome = None
+    try:
+        target = _target(ctx, topic, body)  # may ask ShipBob: outside any transaction
+    except PermanentError as exc:  # e.g. a WRO id ShipBob does not know: not worth retrying
+        target, outcome = None, "failed"
+        log.error("webhook cannot be routed: %s", exc, extra={"webhook_id": webhook_id, "topic": topic})
+    with ctx.session() as session:
+        event = session.get(WebhookEvent, event_id, with_for_update=True)
+        if event.processed_at is not None:
+            return None  # another worker routed it meanwhile
         event.processed_at = utcnow()
         if target is None:
-            event.outcome = "ignored"
+            event.outcome = outcome or "ignored"
             return None
         flow, key, refs = target
         # The job's log lines carry the id of the event that last woke it.
-        requested = jobs.request_job(session, flow, key, payload={"webhook_id": event.webhook_id}, **refs)
+        requested = jobs.request_job(session, flow, key, payload={"webhook_id": webhook_id}, **refs)
         event.outcome = f"job:{requested.job_id}"
-        log.info("webhook routed", extra={"webhook_id": event.webhook_id, "topic": event.topic,
+        log.info("webhook routed", extra={"webhook_id": webhook_id, "topic": topic,
                                           "job_id": requested.job_id, "flow": flow})
         return (requested.job_id, flow) if requested.wake else None
 
 
-def _target(ctx: Context, event: WebhookEvent) -> tuple[str, str, dict] | None:
+def _target(ctx: Context, topic: str, raw_body: str) -> tuple[str, str, dict] | None:
     try:
-        body = json.loads(event.body)
+        body = json.loads(raw_body)
     except ValueError:
         return None
     if not isinstance(body, dict):
         return None
-    topic = event.topic
     if topic.startswith("order."):
         order_id = body.get("order_id") or body.get("id")
         if order_id is None:

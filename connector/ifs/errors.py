@@ -196,7 +196,7 @@ def classify(response: requests.Response, what: str) -> Exception:
                                 ifs_message=info.ora_message or info.message, body=info.body)
     if is_mi_modified(info):
         return IfsMetadataModified(summary)
-    if status >= 500 and status not in (501, 505):
+    if status == 408 or (status >= 500 and status not in (501, 505)):  # 408: a timeout, worth a retry
         return IfsServerError(summary, retry_after=retry_after_seconds(response),
                               status=status, code=info.code)
     return IfsRejected(summary, status=status, code=info.code,

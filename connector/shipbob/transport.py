@@ -48,8 +48,11 @@ def redacted(headers: Mapping[str, str]) -> dict[str, str]:
 def is_duplicate_reference(method: str, path: str, status: int, text: str) -> bool:
     """A 422 on order create that mentions the reference id (§4): the body is
     `{"": ["Cannot insert order with existing ReferenceId"]}` or `{"errors": [...]}`."""
+    lowered = text.lower()
+    # Not a validation error that merely names products[].reference_id.
     return (status == 422 and method.upper() == "POST" and path.strip("/") == "order"
-            and "reference" in text.lower())
+            and "reference" in lowered
+            and any(word in lowered for word in ("existing", "duplicate", "already", "same")))
 
 
 def error_for(method: str, path: str, resp: requests.Response,

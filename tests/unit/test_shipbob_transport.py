@@ -46,6 +46,8 @@ def test_every_call_has_bearer_channel_timeout_and_versioned_url():
     ("POST", "/order", 422, '{"": ["Cannot insert order with existing ReferenceId"]}', True),
     ("POST", "order", 422, '{"errors": ["Duplicate reference_id"]}', True),
     ("POST", "/order", 422, '{"errors": ["Something else"]}', False),
+    # a validation error that merely names a product's reference_id
+    ("POST", "/order", 422, '{"products[0].reference_id": ["is too long"]}', False),
     ("POST", "/order", 400, '{"reference_id": ["required"]}', False),
     ("POST", "/return", 422, '{"message": "ReferenceId exists"}', False),
     ("POST", "/order/1:cancel", 422, "reference", False),

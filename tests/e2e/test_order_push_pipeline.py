@@ -1,0 +1,290 @@
+"""Released IFS orders reach ShipBob exactly once through the real pipeline:
+Celery beat polls the IFS sandbox every second -> PostgreSQL jobs -> Redis
+broker -> Celery worker processes -> the ShipBob sandbox (OAuth, 3 s access
+tokens) -> the ShipBob id written back onto the IFS order under its ETag.
+
+One run of 200 good orders (one site each) and two bad ones, with everything
+that goes wrong in production thrown at it at once: the poll runs every
+second and by hand too (and a 30-day backfill at the end), every job gets
+duplicate wake-up messages (and more once all is done), IFS answers stale
+ETags, ShipBob sends two 429 bursts and expires every access token twice,
+and a worker is SIGKILLed while all four of the pool's tasks wait inside
+POST /order (held there by a gate in the test's own ShipBob sandbox, which
+still creates the orders: answers lost with their worker), then restarted.
+Its claims run out (10 s lease), the sweeper hands them to a live worker,
+which meets ShipBob's duplicate-reference 422 and adopts the orders.
+
+IFS must end with every good order carrying the id of its one ShipBob order,
+ShipBob with exactly one order per good reference, the bad orders parked
+with their reasons, and no job pending, running or failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis as redis_lib
+from flask import request
+from sqlalchemy import func, select
+
+from cli.stack import Stack, env_for
+from connector.db.models import Flow, Job, JobState
+from connector.flows.order_poll import poll_orders
+from connector.polls import run_poll
+from tests.conftest import FAST_RATE_LIMIT, REDIS_URL
+from tests.helpers import eventually, hook, ifs_rows
+
+N_GOOD = 200
+PARTS = 40
+ID_FIELD = "Cf_Shipbob_Order_Id"
+PUSH_QUEUE = Flow.ORDER_PUSH.value
+ACCESS_TOKEN_TTL = 3
+SLOTS = 4  # two push workers, concurrency 2 each
+
+
+class PostOrderGate:
+    """Holds POST /order requests inside the ShipBob sandbox while closed.
+
+    It runs after the sandbox's own gate (auth, faults, rate limit), so a
+    held request was accepted and creates its order once let go, whether or
+    not the worker that sent it is still alive to read the answer."""
+
+    def __init__(self):
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        self.held = 0
+
+    def __call__(self):
+        if request.method != "POST" or not request.path.endswith("/order") or self._open.is_set():
+            return
+        with self._lock:
+            self.held += 1
+        try:
+            self._open.wait(60)
+        finally:
+            with self._lock:
+                self.held -= 1
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+
+@pytest.fixture
+def post_gate():
+    return PostOrderGate()
+
+
+@pytest.fixture
+def oauth_shipbob(post_gate):
+    """A ShipBob sandbox of our own: short-lived OAuth access tokens and the gate."""
+    from sandbox.server import BackgroundServer
+    from sandbox.shipbob import ShipBobSandboxConfig, create_app
+
+    config = ShipBobSandboxConfig(rate_limit_per_minute=FAST_RATE_LIMIT,
+                                  access_token_ttl_seconds=ACCESS_TOKEN_TTL,
+                                  webhook_retry_time_scale=0.001)
+    app = create_app(config)
+    app.before_request(post_gate)
+    server = BackgroundServer(app).start()
+    yield server
+    post_gate.open()
+    server.stop()
+
+
+@pytest.fixture
+def oauth_settings(clean_db, clean_redis, ifs_sandbox, oauth_shipbob, tmp_path):
+    from connector.settings import load_settings
+
+    hook(ifs_sandbox, "reset")
+    return load_settings(
+        database_url=clean_db, redis_url=REDIS_URL, redis_prefix=clean_redis,
+        ifs_base_url=ifs_sandbox.url, shipbob_base_url=oauth_shipbob.url,
+        shipbob_token=None, shipbob_client_id="sb-client", shipbob_client_secret="sb-secret",
+        shipbob_refresh_token="sandbox-refresh-0",
+        shipbob_rate_limit_per_minute=FAST_RATE_LIMIT, reports_dir=tmp_path / "reports",
+    )
+
+
+@pytest.fixture
+def oauth_ctx(oauth_settings):
+    from connector.context import Context
+
+    return Context(oauth_settings)
+
+
+@pytest.fixture
+def stack(oauth_settings, ifs_sandbox, oauth_shipbob, tmp_path):
+    env = env_for(oauth_settings, broker_url=REDIS_URL, shipbob_token="",
+                  order_poll_seconds=1, tracking_poll_seconds=3600, replenishment_poll_seconds=3600,
+                  receiving_poll_seconds=3600, returns_poll_seconds=3600,
+                  sweep_seconds=1, sweep_grace_seconds=2, job_lease_seconds=10,
+                  worker_metrics_port=0)
+    with Stack(env=env, logdir=tmp_path / "logs", ifs=ifs_sandbox, shipbob=oauth_shipbob) as running:
+        yield running
+
+
+# ------------------------------------------------------------------ helpers
+
+def seed(ifs, shipbob) -> tuple[set[str], dict[str, str]]:
+    """200 released single-site orders and two bad ones; returns the good
+    order numbers and {bad order number: what its parking reason must say}."""
+    hook(ifs, "seed", {"orders": N_GOOD, "parts": PARTS, "seed": 7, "sites": ["S01", "S02"],
+                       "split_ratio": 0, "purchase_orders": 0})
+    hook(shipbob, "seed", {"count": PARTS, "seed": 7, "level_range": [500, 1000]})
+    good = {o["OrderNo"] for o in ifs_rows(ifs, "CustomerOrderSet")}
+    assert len(good) == N_GOOD
+    bad = hook(ifs, "orders", {"orders": [
+        {"CustomerNo": "CU1001", "ShipViaCode": "UPS-GND",
+         "lines": [{"PartNo": "P00001", "BuyQtyDue": 1}, {"PartNo": "NO-SUCH-PART", "BuyQtyDue": 2}]},
+        {"CustomerNo": "CU1002", "ShipViaCode": "DHL-EXP",
+         "lines": [{"PartNo": "P00002", "BuyQtyDue": 1}]},
+    ]})["orders"]
+    return good, {bad[0]["OrderNo"]: "SKU 'NO-SUCH-PART' is unknown at ShipBob",
+                  bad[1]["OrderNo"]: "ship-via 'DHL-EXP' has no ShipBob shipping method"}
+
+
+def publish_wakeups(stack: Stack, job_ids: list[int], copies: int) -> None:
+    """Extra run_job messages for jobs that have theirs already, published
+    the way the connector does (workers.dispatch), from a process that has
+    the stack's environment (workers.app reads the broker from it)."""
+    code = ("import json, sys\nfrom workers.dispatch import wake_job\n"
+            "for job_id in json.loads(sys.argv[1]):\n    wake_job(job_id, 'order_push')\n")
+    subprocess.run([sys.executable, "-c", code, json.dumps(sorted(job_ids) * copies)],
+                   env={**os.environ, **stack.env}, check=True, timeout=60, capture_output=True)
+
+
+def push_jobs(ctx) -> list[Job]:
+    with ctx.session() as session:
+        return list(session.execute(select(Job).where(Job.flow == PUSH_QUEUE)).scalars())
+
+
+def job_states(ctx) -> Counter:
+    with ctx.session() as session:
+        return Counter(dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all()))
+
+
+def shipbob_orders(shipbob) -> list[dict]:
+    return hook(shipbob, "dump/orders", method="GET")
+
+
+def rate_limited(shipbob) -> int:
+    return hook(shipbob, "stats", method="GET")["rate_limited"]["injected"]
+
+
+def settled(ctx, expected_jobs: int) -> bool:
+    states = job_states(ctx)
+    return (sum(states.values()) >= expected_jobs
+            and not states & Counter({JobState.PENDING.value: 1, JobState.RUNNING.value: 1}))
+
+
+# --------------------------------------------------------------------- test
+
+def test_released_orders_reach_shipbob_exactly_once_whatever_goes_wrong(
+        oauth_ctx, ifs_sandbox, oauth_shipbob, post_gate, stack):
+    ctx, ifs, shipbob = oauth_ctx, ifs_sandbox, oauth_shipbob
+    started = time.monotonic()
+    good, bad = seed(ifs, shipbob)
+    hook(ifs, "faults", {"stale_etag": 25})
+    post_gate.close()
+
+    stack.start_worker("polls", concurrency=1, queues=["polls"])
+    stack.start_worker("push1", concurrency=2, queues=[PUSH_QUEUE])
+    stack.start_worker("push2", concurrency=2, queues=[PUSH_QUEUE])
+    stack.start_beat()
+
+    # The beat's poll records a job per order (the overlap window makes every
+    # later poll see them again); a manual poll alongside must add nothing.
+    eventually(lambda: len(push_jobs(ctx)) == N_GOOD + len(bad), 60, "the poll to find every order")
+    assert run_poll(ctx, "orders") == (PUSH_QUEUE, [])
+    job_ids = [j.id for j in push_jobs(ctx)]
+    publish_wakeups(stack, job_ids, copies=2)
+
+    # Every slot of the pool is inside POST /order: kill push1 (two of them)
+    # and let the requests through; ShipBob creates push1's orders too.
+    eventually(lambda: post_gate.held == SLOTS, 60, "every task to wait in POST /order", interval=0.1)
+    killed_at = datetime.now(timezone.utc)
+    stack.stop_process("push1", signal.SIGKILL)
+    post_gate.open()
+    eventually(lambda: post_gate.held == 0, 10, "the held requests to finish", interval=0.1)
+    # A 429 burst and every access token expired, for push2 alone.
+    hook(shipbob, "faults", {"too_many": 6, "retry_after": 1, "expire_tokens": True})
+    time.sleep(1)
+    with ctx.session() as session:
+        orphans = list(session.execute(select(Job.id).where(
+            Job.state == JobState.RUNNING.value, Job.claimed_at < killed_at)).scalars())
+    assert len(orphans) == 2, orphans  # push1's two tasks, their answers lost
+    stack.start_worker("push1", concurrency=2, queues=[PUSH_QUEUE])
+
+    # Once the burst is served: another, tokens expired again; then more
+    # stale ETags once the first are (a fault count is set, not added to).
+    eventually(lambda: rate_limited(shipbob) == 6, 30, "the first 429 burst to be served")
+    hook(shipbob, "faults", {"too_many": 6, "retry_after": 1, "expire_tokens": True})
+    eventually(lambda: hook(ifs, "faults", method="GET")["stale_etag"] == 0, 30,
+               "the first stale ETags to be served", interval=0.2)
+    hook(ifs, "faults", {"stale_etag": 10})
+
+    eventually(lambda: settled(ctx, N_GOOD + len(bad)), 120, "every job to finish", interval=1)
+
+    # Once all is done: more duplicate wake-ups, the poll again, a backfill.
+    posts_before = hook(shipbob, "stats", method="GET")["requests"].get("POST /2026-01/order", 0)
+    publish_wakeups(stack, job_ids, copies=1)
+    assert run_poll(ctx, "orders") == (PUSH_QUEUE, [])
+    assert poll_orders(ctx, since=datetime.now(timezone.utc) - timedelta(days=31)) == []
+    queue = redis_lib.Redis.from_url(REDIS_URL)
+    eventually(lambda: queue.llen(f"{ctx.settings.redis_prefix}{PUSH_QUEUE}") == 0, 30,
+               "the duplicate wake-ups to be consumed")
+    time.sleep(1)
+    eventually(lambda: settled(ctx, N_GOOD + len(bad)), 30, "every job to settle again")
+
+    # ShipBob: exactly one order per good reference, none for the bad ones.
+    orders = shipbob_orders(shipbob)
+    per_ref = Counter(o["reference_id"] for o in orders)
+    assert set(per_ref) == good, (set(per_ref) - good, good - set(per_ref))
+    assert [r for r, n in per_ref.items() if n > 1] == []
+    shipbob_id = {o["reference_id"]: str(o["id"]) for o in orders}
+
+    # IFS: every good order carries its one ShipBob id; the bad ones none.
+    headers = {o["OrderNo"]: o for o in ifs_rows(ifs, "CustomerOrderSet")}
+    wrong = {n: (headers[n].get(ID_FIELD), shipbob_id[n]) for n in good
+             if headers[n].get(ID_FIELD) != shipbob_id[n]}
+    assert wrong == {}
+    assert all(headers[n].get(ID_FIELD) is None for n in bad)
+
+    # Jobs: one per order, good ones done, bad ones parked with their reason.
+    jobs = {j.key: j for j in push_jobs(ctx)}
+    assert set(jobs) == good | set(bad)
+    assert {jobs[n].state for n in good} == {JobState.DONE.value}
+    for order_no, reason in bad.items():
+        assert jobs[order_no].state == JobState.ATTENTION.value
+        assert reason in (jobs[order_no].reason or ""), jobs[order_no].reason
+    assert set(job_states(ctx)) == {JobState.DONE.value, JobState.ATTENTION.value}
+    assert all(jobs[n].shipbob_ref == shipbob_id[n] for n in good)
+
+    # The trouble really happened, and nothing was pushed twice.
+    sb_stats = hook(shipbob, "stats", method="GET")
+    ifs_stats = hook(ifs, "stats", method="GET")
+    assert sb_stats["requests"].get("POST /2026-01/order", 0) == posts_before
+    assert sb_stats["rate_limited"]["injected"] == 12, sb_stats["rate_limited"]
+    assert sb_stats["statuses"].get("401", 0) >= 1, sb_stats["statuses"]  # expired tokens seen
+    assert sb_stats["statuses"].get("422", 0) >= 1, sb_stats["statuses"]  # a lost create adopted
+    assert sb_stats["requests"].get("GET /2026-01/order", 0) >= 1
+    assert ifs_stats["faults_served"].get("stale_etag") == 35, ifs_stats["faults_served"]
+    orphan_jobs = [j for j in jobs.values() if j.id in orphans]
+    assert all(j.attempts >= 2 and j.state == JobState.DONE.value for j in orphan_jobs)
+    print(f"\norder push e2e: {len(orders)} ShipBob orders in {time.monotonic() - started:.1f}s; "
+          f"killed mid-task: {len(orphans)} job(s); ShipBob statuses {sb_stats['statuses']}; "
+          f"calls {sb_stats['total']}; IFS requests {ifs_stats['total_requests']}, "
+          f"tokens {ifs_stats['tokens_issued']}")

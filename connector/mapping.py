@@ -10,6 +10,7 @@ tenant's $metadata (`ifs-shipbob doctor` does that).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -118,11 +119,15 @@ class Mapping(_Strict):
             return self.parts[part_no]
         return part_no if self.parts_map_to_themselves else None
 
+    @functools.cached_property
+    def _part_by_sku(self) -> dict[str, str]:
+        by_sku: dict[str, str] = {}
+        for part, sku in self.parts.items():
+            by_sku.setdefault(sku, part)  # two parts on one SKU: the first listed wins
+        return by_sku
+
     def part_for(self, sku: str) -> str | None:
-        for part, mapped in self.parts.items():
-            if mapped == sku:
-                return part
-        return sku if self.parts_map_to_themselves else None
+        return self._part_by_sku.get(sku, sku if self.parts_map_to_themselves else None)
 
 
 def load_mapping(path: str | Path | None) -> Mapping:

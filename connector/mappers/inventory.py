@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from connector.mapping import Mapping
 
@@ -211,7 +211,7 @@ def compare_site(
             claimed[sku] = part
         yield _ifs_row(site, fc, part, sku, qty, fc_levels.pop(sku, NO_LEVEL) if sku else NO_LEVEL,
                        stock, levels, dry_run)
-    part_for = reverse_lookup(mapping)
+    part_for = mapping.part_for
     for sku in sorted(fc_levels):
         yield _shipbob_row(site, fc, sku, part_for(sku), fc_levels[sku], stock, dry_run)
 
@@ -238,17 +238,6 @@ def _shipbob_row(site, fc, sku, part, level, stock, dry_run) -> DriftRow:
     # The part is an IFS part (it has stock at another site), just none here.
     status, action, units = classify(0.0, level, dry_run)
     return DriftRow(sku, part, site, fc, 0.0, level, status, action, units)
-
-
-def reverse_lookup(mapping: Mapping) -> Callable[[str], str | None]:
-    """`mapping.part_for` with a dict instead of a scan per call (50,000 SKUs)."""
-    by_sku = {sku: part for part, sku in mapping.parts.items()}
-    self_mapped = mapping.parts_map_to_themselves
-
-    def part_for(sku: str) -> str | None:
-        return by_sku.get(sku, sku if self_mapped else None)
-
-    return part_for
 
 
 # ------------------------------------------------------- levels back to IFS

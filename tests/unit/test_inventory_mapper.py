@@ -4,8 +4,7 @@ UoM mismatches and the level write-back diff."""
 from __future__ import annotations
 
 from connector.mappers.inventory import (Level, ShipBobLevels, SiteStock, Status, classify,
-                                         compare_site, level_changes, level_values,
-                                         reverse_lookup)
+                                         compare_site, level_changes, level_values)
 from connector.mapping import Mapping
 
 MAPPING = Mapping(sites={"S01": 156, "S02": 157})
@@ -113,11 +112,11 @@ def test_part_mapping_and_conflicts():
     assert stray.status is Status.SHIPBOB_ONLY and stray.part is None
 
 
-def test_reverse_lookup_matches_mapping_part_for():
-    for mapping in (Mapping(parts={"P1": "S1"}), Mapping(parts={"P1": "S1"}, parts_map_to_themselves=False)):
-        part_for = reverse_lookup(mapping)
-        for sku in ("S1", "P1", "OTHER"):
-            assert part_for(sku) == mapping.part_for(sku)
+def test_part_for_maps_skus_back_to_parts():
+    assert Mapping(parts={"P1": "S1"}).part_for("S1") == "P1"
+    assert Mapping(parts={"P1": "S1"}).part_for("OTHER") == "OTHER"
+    assert Mapping(parts={"P1": "S1"}, parts_map_to_themselves=False).part_for("OTHER") is None
+    assert Mapping(parts={"A": "X", "B": "X"}).part_for("X") == "A"  # the first listed wins
 
 
 def test_level_values_and_changes():

@@ -3,8 +3,16 @@ UoM mismatches and the level write-back diff."""
 
 from __future__ import annotations
 
-from connector.mappers.inventory import (Level, ShipBobLevels, SiteStock, Status, classify,
-                                         compare_site, level_changes, level_values)
+from connector.mappers.inventory import (
+    Level,
+    ShipBobLevels,
+    SiteStock,
+    Status,
+    classify,
+    compare_site,
+    level_changes,
+    level_values,
+)
 from connector.mapping import Mapping
 
 MAPPING = Mapping(sites={"S01": 156, "S02": 157})

@@ -1,0 +1,81 @@
+"""The short soak (bench/soak.py --short) as a test: the whole pipeline -
+private PostgreSQL and Redis, both sandboxes, the receiver under gunicorn, 4
+Celery worker processes and beat - through ~150 orders with splits,
+cancellations, returns and receipts and a daily inventory sync, while workers
+are SIGKILLed, Redis and PostgreSQL are restarted once each and both APIs
+misbehave. It must end with nothing lost, doubled or stuck, every quantity
+adding up and only the items parked that are parked by design; and the
+faults must really have happened.
+
+The full soak (`make soak`, >= 1,000 orders) is not part of the test run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOAK = ROOT / "bench" / "soak.py"
+BUDGET_SECONDS = 280
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(BUDGET_SECONDS + 15)]
+
+
+def _can_run_private_servers() -> str | None:
+    if not any(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return "no PostgreSQL server binaries under /usr/lib/postgresql"
+    if shutil.which("redis-server") is None:
+        return "no redis-server on PATH"
+    if os.geteuid() != 0 and shutil.which("initdb") is None:
+        return "needs root (to run PostgreSQL as the postgres user) or initdb on PATH"
+    return None
+
+
+def test_the_short_soak_loses_doubles_and_strands_nothing(tmp_path):
+    reason = _can_run_private_servers()
+    if reason:
+        pytest.skip(reason)
+    card_path = tmp_path / "scorecard.json"
+    run = subprocess.run([sys.executable, str(SOAK), "--short", "--run-dir", str(tmp_path / "run"),
+                          "--json", str(card_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=BUDGET_SECONDS)
+    tail = (run.stdout + run.stderr)[-6000:]
+    assert card_path.exists(), f"no scorecard (exit {run.returncode}):\n{tail}"
+    card = json.loads(card_path.read_text())
+    assert run.returncode == 0, f"the soak failed:\n{tail}"
+
+    orders, shipments, returns, receipts, work = (card[k] for k in ("orders", "shipments", "returns", "receipts", "work"))
+    # nothing lost, doubled, wrong or stuck
+    assert (orders["lost"], orders["duplicated"], orders["writeback_wrong"]) == (0, 0, 0)
+    assert (shipments["vouchers_missing"], shipments["vouchers_doubled"], shipments["vouchers_orphan"]) == (0, 0, 0)
+    assert (shipments["voucher_qty_mismatch"], shipments["line_qty_mismatch"], shipments["tracking_mismatch"]) == (0, 0, 0)
+    assert (returns["rma_missing"], returns["rma_doubled"], returns["rma_lines_wrong"]) == (0, 0, 0)
+    assert (returns["rma_where_none_is_due"], returns["line_qty_returned_mismatch"]) == (0, 0)
+    assert (receipts["stowed_vs_received_mismatch"], receipts["completed_wros_not_synced"]) == (0, 0)
+    assert (work["stuck"], work["failed"], work["parked_unexpected"]) == (0, 0, 0)
+    assert card["reconcile"]["unexplained"] == 0
+    assert card["inventory_sync"]["done"]
+    # the volume was there
+    assert orders["ifs_orders"] >= 150 and shipments["orders_split_into_2_or_3"] > 0
+    assert shipments["orders_cancelled"] > 0 and returns["ifs_rmas"] > 0 and receipts["ifs_receipts"] > 0
+    assert work["parked_legitimate"] >= 4  # two orders and two returns that cannot be posted, by design
+    # and so was the trouble
+    faults, hooks = card["faults"], card["webhooks"]
+    assert faults["worker_sigkills"] >= 3
+    assert len(faults["redis_restarts"]) == 1 and len(faults["postgres_restarts"]) == 1
+    assert faults["shipbob_429_injected"] > 0 and faults["shipbob_5xx_injected"] > 0
+    assert sum(faults["ifs_faults_served"].values()) > 0 and faults["job_retries"] > 0
+    assert hooks["duplicates_sent"] > 0 and hooks["by_state"].get("dropped", 0) > 0
+    # what no webhook announced was found by the polls
+    assert hooks["of_which_all_vouchers_in_ifs"] == hooks["shipped_orders_no_webhook_reached"]
+    assert hooks["completed_returns_whose_return_completed_never_arrived"] >= 1
+    assert hooks["of_which_rma_in_ifs"] == hooks["completed_returns_whose_return_completed_never_arrived"]
+    assert shipments["tracking_added_later_in_ifs"] == shipments["tracking_added_later"] > 0
+    assert card["run"]["total_seconds"] < BUDGET_SECONDS

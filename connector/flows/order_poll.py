@@ -37,6 +37,8 @@ def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | N
         f"Objstate eq {released}",
         odata.any_of("Contract", ctx.settings.mapped_sites()),
         odata.ge(names.changed_field, since),
+        # Pushed orders are not read again on every poll (the date narrows first).
+        f"{names.shipbob_id_field} eq null",
     ]
     if until is not None:
         clauses.append(f"{names.changed_field} lt {odata.literal(until)}")
@@ -44,7 +46,7 @@ def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | N
     rows = list(ctx.ifs.query(
         names.projection, names.order_set,
         filter=odata.and_(*clauses),
-        select=["OrderNo", "Contract", names.changed_field, names.shipbob_id_field],
+        select=["OrderNo", "Contract", names.changed_field],
         orderby=[f"{names.changed_field} asc", "OrderNo asc"],
     ))
     created, newest = [], None
@@ -53,8 +55,6 @@ def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | N
             stamp = row.get(names.changed_field)
             if stamp and (newest is None or stamp > newest):
                 newest = stamp
-            if row.get(names.shipbob_id_field):
-                continue  # pushed already (maybe by another installation)
             job_id = jobs.ensure_job(session, Flow.ORDER_PUSH.value, row["OrderNo"], ifs_ref=row["OrderNo"])
             if job_id is not None:
                 created.append(job_id)

@@ -21,6 +21,7 @@ from connector.shipbob.errors import DuplicateReference, ShipBobNotFound
 from connector.shipbob.query import encode_query
 
 log = logging.getLogger("connector.shipbob")
+REMAINING_FRESH_SECONDS = 5.0
 
 USER_AGENT = "ifs-shipbob/0.1 (+https://github.com/ifs-shipbob)"
 # How much of a 400/422 body an exception message quotes.
@@ -195,7 +196,9 @@ class Transport:
         delay = 0.0
         if self._remaining is not None:
             remaining, seen = self._remaining
-            if time.monotonic() - seen < ratelimit.WINDOW_SECONDS:
+            # Only a fresh reading says anything about the window now: an old
+            # "few calls left" would slow the pool just as the window frees up.
+            if time.monotonic() - seen < REMAINING_FRESH_SECONDS:
                 delay = ratelimit.slowdown(remaining, self._limit_per_minute)
         started = time.monotonic()
         if delay > 0:

@@ -182,7 +182,7 @@ def sync_inventory(
     started = time.monotonic()
     notify = progress or _no_progress
     result = SyncResult(run_at=utcnow(), sites=_site_plan(ctx, site), dry_run=dry_run)
-    shipbob = _patient_shipbob(ctx)
+    shipbob = ctx.shipbob
 
     stock = read_ifs_stock(ctx, result.sites, each_units or ctx.mapping.each_units, notify)
     levels = read_shipbob_levels(shipbob, result.sites, site is not None, notify)
@@ -512,18 +512,6 @@ def _site_plan(ctx: Context, site: str | None) -> dict[str, int]:
         raise NeedsAttention(f"inventory sync: fulfillment center {shared} is mapped from several "
                              "sites; sync those sites one at a time with --site")
     return plan
-
-
-def _patient_shipbob(ctx: Context) -> ShipBobClient:
-    """A ShipBob client that waits out a full rate-limit window: reading every
-    level is a burst of more calls than the window allows (200 pages for
-    50,000 SKUs against 150/min), and giving up mid-way would restart the
-    whole sync on retry and meet the same wall again."""
-    default = ctx.shipbob
-    if default.transport.limits.max_wait > WINDOW_SECONDS:
-        return default
-    limits = dataclasses.replace(default.transport.limits, max_wait=WINDOW_SECONDS * 1.5)
-    return ShipBobClient(ctx.settings, ctx.coordinator, limits=limits)
 
 
 def _no_progress(_phase: str, _count: int) -> None:

@@ -96,7 +96,10 @@ def backoff(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
 class Limits:
     """Retry and waiting bounds of one call."""
 
-    max_wait: float = 30.0          # longest wait for a limiter slot or a pool pause
+    # Longest wait for a limiter slot or a pool pause: longer than one window,
+    # so a job that has done its reads waits for its turn instead of giving
+    # up and doing them again (the runner's heartbeat keeps its lease).
+    max_wait: float = 90.0
     max_inline_pause: float = 15.0  # a 429 asking for longer raises RateLimited at once
     max_429_retries: int = 3
     max_transient_retries: int = 3  # 5xx and network errors

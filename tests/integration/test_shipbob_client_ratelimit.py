@@ -10,6 +10,7 @@ import pytest
 
 from connector.coordination import RedisCoordinator
 from connector.errors import RateLimited
+from connector.shipbob import Limits
 
 from .test_shipbob_client_support import REDIS_URL, make_client, prefix, sandbox  # noqa: F401
 
@@ -68,8 +69,12 @@ def test_a_long_retry_after_is_left_to_the_task(sb, prefix):
     assert time.monotonic() - started < 5
     assert info.value.retry_after == 30
     assert RedisCoordinator(REDIS_URL, prefix).paused_for("shipbob") > 29
-    with pytest.raises(RateLimited):  # the pool stays paused for every later call
-        make_client(sb, prefix).fulfillment_centers()
+    # the pool stays paused for every later call: a caller that may not wait
+    # that long is told so at once
+    impatient = make_client(sb, prefix)
+    impatient.transport.limits = Limits(max_wait=5)
+    with pytest.raises(RateLimited):
+        impatient.fulfillment_centers()
 
 
 def test_the_real_sliding_window_429_is_honoured(prefix):

@@ -81,6 +81,10 @@ class Profile:
     ifs_error_rate: float
     drain_timeout: float
     shipbob_rate_limit: int      # requests/min the ShipBob sandbox allows
+    # Rows late by this long are re-published by the sweeper. 10 s takes over fast; under a
+    # backlog longer than that every due row is re-published again each grace period, which
+    # outgrows what the pool can consume on this machine at full volume (see the report).
+    sweep_grace_seconds: float = 10.0
     neighbour_bursts_at: tuple[float, ...] = ()   # another installation eats the rate limit...
     neighbour_burst_seconds: float = 8.0          # ...for at most this long
 
@@ -94,7 +98,8 @@ SHORT = Profile(
     drain_timeout=120, shipbob_rate_limit=600, neighbour_bursts_at=(28,))
 FULL = replace(
     SHORT, name="full", orders=1000, parts=80, purchase_orders=10, late_purchase_orders=4,
-    cancel_rate=0.02, return_rate=0.05, fault_min=240, fault_max=900, kill_every=(4, 8),
+    cancel_rate=0.02, return_rate=0.05, fault_min=240, fault_max=900, kill_every=(5, 10),
+    shipbob_fault_every=(8, 16), ifs_fault_every=(4, 8), sweep_grace_seconds=30,
     redis_restart_at=90, postgres_restart_at=170, inventory_sync_at=30, drain_timeout=900,
     shipbob_rate_limit=1200, neighbour_bursts_at=(60, 210), neighbour_burst_seconds=10)
 
@@ -174,7 +179,8 @@ class Soak:
             shipbob_token=None, shipbob_client_id="sb-client", shipbob_client_secret="sb-secret",
             shipbob_refresh_token="sandbox-refresh-0", shipbob_rate_limit_per_minute=connector_limit,
             order_poll_seconds=2, tracking_poll_seconds=5, replenishment_poll_seconds=5,
-            receiving_poll_seconds=5, sweep_seconds=2, sweep_grace_seconds=10, job_lease_seconds=30,
+            receiving_poll_seconds=5, sweep_seconds=2, sweep_grace_seconds=p.sweep_grace_seconds,
+            job_lease_seconds=30,
             order_poll_overlap_minutes=10, reports_dir=str(self.run_dir / "reports"),
             inventory_sync_hour_utc=(datetime.now(timezone.utc).hour + 12) % 24,  # beat's cron stays quiet
         )
@@ -195,7 +201,7 @@ class Soak:
             self.start_worker(name)
         self.stack.start_beat()
         self.say("4 worker processes (prefork, 1 child each) and beat are up: polls every 2-5 s, "
-                 "sweep every 2 s (grace 10 s), job lease 30 s")
+                 f"sweep every 2 s (grace {p.sweep_grace_seconds:.0f} s), job lease 30 s")
 
     def start_worker(self, name: str) -> None:
         self.stack.start_worker(name, concurrency=1, pool="prefork")
@@ -403,7 +409,13 @@ class Soak:
         logs = [path.read_text(errors="replace") for path in (self.run_dir / "logs").glob("*.log")]
         refreshes = sum(text.count("shipbob oauth: access token refreshed") for text in logs)
         connector_429s = sum(len(re.findall(r'"msg": "shipbob [A-Z]+ \S+ -> 429 ', text)) for text in logs)
-        run = {"profile": self.profile.name, "token_refreshes": refreshes, "connector_429s": connector_429s, "orders": self.profile.orders, "seed": self.seed,
+        p = self.profile
+        knobs = (f"SIGKILL every {p.kill_every[0]:g}-{p.kill_every[1]:g}s, ShipBob fault every "
+                 f"{p.shipbob_fault_every[0]:g}-{p.shipbob_fault_every[1]:g}s, IFS fault every "
+                 f"{p.ifs_fault_every[0]:g}-{p.ifs_fault_every[1]:g}s + {p.ifs_error_rate:.0%} random 5xx, "
+                 f"sweep grace {p.sweep_grace_seconds:g}s, job lease 30s")
+        run = {"profile": self.profile.name, "knobs": knobs, "token_refreshes": refreshes,
+               "connector_429s": connector_429s, "orders": self.profile.orders, "seed": self.seed,
                "rate_limits": self.limits_text, "drain_timed_out": not drained, "reconcile": rec,
                "day_errors": self.day.record.errors[:10], "cli_status": status, **self.timings}
         card = compute(self.ctx, self.stack.ifs.url, self.stack.shipbob.url, self.day, self.chaos,

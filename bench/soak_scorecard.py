@@ -522,6 +522,7 @@ def render(card: dict) -> str:
         f"time to drain {run['drain_seconds']:.0f}s{' (TIMED OUT)' if run.get('drain_timed_out') else ''}, "
         f"total {run['total_seconds']:.0f}s")
     add(f"rate limits: {run['rate_limits']}")
+    add(f"fault knobs: {run.get('knobs')}")
     add("")
     add("Must be zero")
     for label, section, name in ZERO_LINES:

@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.stack import wait_for
+
 PG_VERSIONS_DIR = Path("/usr/lib/postgresql")
 PG_OS_USER = "postgres"
 
@@ -42,19 +44,6 @@ def pg_bin_dir() -> Path:
     if not versions:
         raise RuntimeError(f"no PostgreSQL server binaries under {PG_VERSIONS_DIR}")
     return versions[-1].parent
-
-
-def _wait(predicate, timeout: float, what: str, interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except Exception:  # not up yet
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
-        time.sleep(interval)
 
 
 def _as_user(user: str, argv: list[str]) -> list[str]:
@@ -85,7 +74,7 @@ class RedisServer:
              "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
              "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait(self.ping, 20, f"redis-server on port {self.port}")
+        wait_for(self.ping, 20, f"redis-server on port {self.port}")
 
     def ping(self) -> bool:
         import redis
@@ -170,7 +159,7 @@ class PostgresCluster:
     def start(self) -> None:
         self._pg_ctl("start")
         self._running = True
-        _wait(self._accepts, 30, f"PostgreSQL on port {self.port}")
+        wait_for(self._accepts, 30, f"PostgreSQL on port {self.port}")
 
     def _accepts(self) -> bool:
         import psycopg2
@@ -200,7 +189,7 @@ class PostgresCluster:
             self._pg_ctl("stop", "-m", "fast")
             time.sleep(down_seconds)
             self._pg_ctl("start")
-        _wait(self._accepts, 30, f"PostgreSQL on port {self.port}")
+        wait_for(self._accepts, 30, f"PostgreSQL on port {self.port}")
         self.restarts += 1
         return time.monotonic() - started
 

@@ -98,24 +98,31 @@ def poll_cancellations(ctx: Context) -> list[int]:
 
     names = ctx.names.customer_order
     cancelled = odata.enum_literal(names.projection, names.state_enum, names.cancelled_state)
-    rows = ctx.ifs.query(
+    # No filter on the ShipBob id field: a push that created the ShipBob order
+    # but failed before its write-back leaves it empty, and that order must be
+    # cancelled too (the push job finds it through its bindings).
+    order_nos = [row["OrderNo"] for row in ctx.ifs.query(
         names.projection, names.order_set,
         filter=odata.and_(
             f"Objstate eq {cancelled}",
             odata.any_of("Contract", ctx.settings.mapped_sites()),
-            f"{names.shipbob_id_field} ne null",
             odata.ge(names.changed_field, datetime.now(timezone.utc) - CANCEL_LOOKBACK),
         ),
         select=["OrderNo"], orderby=["OrderNo asc"],
-    )
+    )]
     wake = []
     with ctx.session() as session:
-        for row in rows:
+        for order_no in order_nos:
             job = session.execute(select(Job).where(
-                Job.flow == Flow.ORDER_PUSH.value, Job.key == row["OrderNo"])).scalar_one_or_none()
+                Job.flow == Flow.ORDER_PUSH.value, Job.key == order_no)).scalar_one_or_none()
             if job is None or job.payload.get(CANCEL_HANDLED):
-                continue  # not pushed by us, or already cancelled at ShipBob
-            requested = jobs.request_job(session, Flow.ORDER_PUSH.value, row["OrderNo"], hurry=False)
+                continue  # never seen by us, or its cancellation is handled
+            if job.state == JobState.FAILED.value:
+                # The order is cancelled now: the run cancels, it does not push again.
+                jobs.replay(session, job.id)
+                wake.append(job.id)
+                continue
+            requested = jobs.request_job(session, Flow.ORDER_PUSH.value, order_no, hurry=False)
             if requested.wake:
                 wake.append(requested.job_id)
     return wake

@@ -178,3 +178,21 @@ def test_an_order_released_long_after_it_was_entered_is_found_by_the_catch_up_po
     assert [run_job(ctx, j).status for j in woken] == ["done"]
     assert [o["reference_id"] for o in shipbob_orders(shipbob)] == ["C8001"]
     assert run_poll(ctx, "unpushed")[1] == []
+
+
+def test_a_cancellation_reaches_shipbob_even_when_the_push_failed_before_its_write_back(ctx, sandboxes):
+    ifs, shipbob = sandboxes
+    seed_world(sandboxes, orders=1, split_ratio=0)
+    [job_id] = poll_orders(ctx)
+    assert run_job(ctx, job_id).status == "done"
+    # as if the write-back had failed for good: ShipBob has the order, IFS has no id
+    [order] = shipbob_orders(shipbob)
+    with ctx.session() as session:
+        session.execute(Job.__table__.update().where(Job.id == job_id).values(state=JobState.FAILED.value))
+    hook(ifs, "bump", {"set": "CustomerOrderSet", "key": {"OrderNo": order["reference_id"]},
+                       "changes": {"Objstate": "Cancelled", "Cf_Shipbob_Order_Id": None}})
+    from connector.polls import run_poll
+
+    _, woken = run_poll(ctx, "orders")
+    assert [run_job(ctx, j).status for j in woken] == ["done"]
+    assert shipbob_orders(shipbob)[0]["status"] == "Cancelled"

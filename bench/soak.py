@@ -477,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
         profile = replace(profile, shipbob_rate_limit=args.shipbob_rate_limit)
     run_dir = args.run_dir or ROOT / "state" / "soak" / datetime.now().strftime("%Y%m%d-%H%M%S")
     signal.signal(signal.SIGTERM, _terminate)
+    # Also when started in the background, where SIGINT arrives ignored: Ctrl-C / kill -INT clean up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     soak = Soak(profile, args.seed, run_dir.resolve(), args.keep_services)
     try:
         code = soak.run()

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, case, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from connector.db.models import Job, JobAttempt, JobState, utcnow
+from connector.db.session import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +63,8 @@ def request_job(
     `revive_parked=False` is for polls too: a parked job waits for a person
     (or real news, a webhook), not for the next poll that sees it again."""
     now = utcnow()
-    values = dict(
-        flow=flow, key=key, state=JobState.PENDING.value, attempts=0,
-        next_run_at=run_at or now, requested_at=now, payload=payload or {},
-        ifs_ref=ifs_ref, shipbob_ref=shipbob_ref, created_at=now, updated_at=now,
-    )
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    inserted = session.execute(
-        insert(Job).values(**values).on_conflict_do_nothing(index_elements=["flow", "key"])
-    ).rowcount == 1
+    inserted = _insert_job(session, flow, key, next_run_at=run_at or now, payload=payload or {},
+                           ifs_ref=ifs_ref, shipbob_ref=shipbob_ref) is not None
     job = session.execute(
         select(Job).where(Job.flow == flow, Job.key == key).with_for_update()
     ).scalar_one()
@@ -109,16 +101,20 @@ def ensure_job(session: Session, flow: str, key: str, **refs) -> int | None:
     For pollers: seeing the same order again in an overlap window must not
     re-run work that is done, parked or failed.
     """
+    return _insert_job(session, flow, key, **refs)
+
+
+def _insert_job(session: Session, flow: str, key: str, **values) -> int | None:
+    """A new pending job, due now unless told otherwise; None if (flow, key) exists."""
     now = utcnow()
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(
-        insert(Job)
-        .values(flow=flow, key=key, state=JobState.PENDING.value, attempts=0, next_run_at=now,
-                requested_at=now, payload={}, created_at=now, updated_at=now, **refs)
+    row = {"next_run_at": now, "payload": {}, **values}
+    return session.execute(
+        dialect_insert(session)(Job)
+        .values(flow=flow, key=key, state=JobState.PENDING.value, attempts=0, requested_at=now,
+                created_at=now, updated_at=now, **row)
         .on_conflict_do_nothing(index_elements=["flow", "key"])
         .returning(Job.id)
-    )
-    return result.scalar_one_or_none()
+    ).scalar_one_or_none()
 
 
 def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> Job | None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.dialects import postgresql, sqlite
-
 from connector.db.models import WebhookEvent, utcnow
-from connector.db.session import session_scope
+from connector.db.session import dialect_insert, session_scope
 
 IGNORED = "ignored"
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _TOPIC_MAX = WebhookEvent.__table__.c.topic.type.length
 WEBHOOK_ID_MAX = WebhookEvent.__table__.c.webhook_id.type.length
 
@@ -35,7 +32,7 @@ def store_event(database_url: str, webhook_id: str, topic: str, body: str, handl
     if not handled:
         values.update(outcome=IGNORED, processed_at=utcnow())
     with session_scope(database_url) as session:
-        insert = _INSERTS[session.get_bind().dialect.name]
+        insert = dialect_insert(session)
         statement = (
             insert(WebhookEvent)
             .values(**values)

@@ -114,7 +114,7 @@ class Binding(Base):
     """Our row <-> their id: the backbone of exactly-once.
 
     kind: "order" (IFS OrderNo <-> ShipBob order id), "shipment" (ShipBob
-    shipment id <-> IFS voucher), "return", "wro", "receipt".
+    shipment id <-> IFS voucher), "return" (ShipBob return <-> RMA), "wro".
     """
 
     __tablename__ = "bindings"

@@ -7,6 +7,7 @@ import functools
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +53,12 @@ def engine_for(url: str) -> Engine:
 @functools.lru_cache(maxsize=8)
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def dialect_insert(session: Session):
+    """`insert()` of the session's dialect: PostgreSQL and SQLite both offer
+    ON CONFLICT DO NOTHING, which plain SQLAlchemy insert() does not."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 @contextlib.contextmanager

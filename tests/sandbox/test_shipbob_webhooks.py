@@ -287,4 +287,5 @@ def test_2026_07_adds_tracking_updates_and_order_delivered(receiver):
         sb.hook("POST", f"/shipments/{sid}/tracking", json={"tracking_number": "1Z1"})
         sb.hook("POST", f"/shipments/{sid}/deliver")
         flush(sb)
-        assert receiver.topics() == ["order.shipment.tracking.updated", "order.delivered"]
+        # Deliveries run in parallel, so the order of arrival is not asserted (shipbob.md §6).
+        assert sorted(receiver.topics()) == ["order.delivered", "order.shipment.tracking.updated"]

@@ -26,9 +26,8 @@ from cli.stack import Stack, env_for
 from connector.db.models import Flow, Job, JobState, WebhookEvent
 from tests.conftest import REDIS_URL, WEBHOOK_SECRET
 from tests.helpers import eventually, hook, ifs_rows, shipbob_api
-from tests.integration.test_receiving import received_by_line, receive, stowed_by_sku, synced, wros_of
-from tests.integration.test_returns import (advance, complete, create_return, rma_lines, rmas_by_return,
-                                            ship_orders)
+from tests.integration.test_receiving import receive, received_by_line, stowed_by_sku, synced, wros_of
+from tests.integration.test_returns import advance, complete, create_return, rma_lines, rmas_by_return, ship_orders
 
 TOPICS = ["return.created", "return.updated", "return.completed"]
 SKUS = [f"E2E-{c}" for c in "ABCDEF"]

@@ -18,12 +18,11 @@ from connector import jobs
 from connector.db.models import Binding, Flow, Job, JobState, WebhookEvent, utcnow
 from connector.errors import TransientError
 from connector.flows import replenishment
-from connector.flows.webhook_router import route_event
 from connector.flows.replenishment import poll_replenishment
+from connector.flows.webhook_router import route_event
 from connector.polls import run_poll
 from connector.runner import run_job
 from tests.helpers import hook, ifs_rows, shipbob_api
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -317,7 +316,7 @@ def test_receipts_add_up_across_many_partial_and_split_deliveries(ctx, sandboxes
         po, inv = replenish(ctx, sandboxes, [(f"RM{n}-{i}", 6 + i) for i in range(4)])
         pos[po] = inv
     for round_no in range(3):
-        for po, inv in pos.items():
+        for po in pos:
             for wro in wros_of(shipbob, po):
                 if wro["status"] in ("Completed", "Cancelled"):
                     continue
@@ -328,7 +327,7 @@ def test_receipts_add_up_across_many_partial_and_split_deliveries(ctx, sandboxes
                     receive(shipbob, wro["id"], step, split=(round_no < splits and len(step) > 1))
         poll_and_run(ctx)
         poll_and_run(ctx)  # a duplicate poll
-        for po, inv in pos.items():
+        for po in pos:
             sku_of_line = {no: l["PartNo"] for no, l in po_lines(ctx, po).items()}
             stowed = stowed_by_sku(shipbob, po)
             assert {sku_of_line[no]: q for no, q in received_by_line(ifs, po).items()} == stowed

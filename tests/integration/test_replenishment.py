@@ -20,7 +20,6 @@ from connector.polls import run_poll
 from connector.runner import run_job
 from tests.helpers import hook, ifs_rows, seed_world
 
-
 # ------------------------------------------------------------------ helpers
 
 def wros(shipbob) -> list[dict]:

@@ -9,7 +9,15 @@ from connector.errors import PermanentError
 from connector.shipbob import DuplicateReference, ShipBobNotFound
 
 from .test_shipbob_client_support import (  # noqa: F401 - fixtures
-    CHANNEL_ID, FC_ID, make_client, order_body, prefix, return_body, sandbox, wro_body)
+    CHANNEL_ID,
+    FC_ID,
+    make_client,
+    order_body,
+    prefix,
+    return_body,
+    sandbox,
+    wro_body,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 from celery import Celery
+from kombu.exceptions import OperationalError
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
@@ -306,7 +307,7 @@ def test_readyz_names_the_failing_parts(recorder):
 
 def test_default_broker_check_against_real_and_absent_redis():
     celery_broker_check(Celery("ready-probe", broker=REDIS_URL))
-    with pytest.raises(Exception):
+    with pytest.raises(OperationalError):
         celery_broker_check(Celery("ready-probe", broker="redis://127.0.0.1:1/0"))
 
 

@@ -18,7 +18,7 @@ def _command(name):
 
 def test_every_queue_has_a_worker_and_exactly_one_beat():
     served = set()
-    for name, service in SERVICES.items():
+    for service in SERVICES.values():
         cmd = service.get("command") or []
         if cmd[:4] == ["celery", "-A", "workers.app", "worker"]:
             served.update(cmd[cmd.index("-Q") + 1].split(","))

@@ -11,7 +11,6 @@ import pytest
 
 from connector.ifs import odata
 
-
 # ------------------------------------------------------------------ literals
 
 @pytest.mark.parametrize("value, expected", [

@@ -1,8 +1,8 @@
 import pytest
 
 from connector.errors import NeedsAttention
-from connector.mapping import Mapping
 from connector.mappers.orders import plan_orders
+from connector.mapping import Mapping
 
 MAPPING = Mapping(sites={"S01": 156, "S02": 157}, ship_via={"UPS-GND": "Standard"})
 HEADER = {"OrderNo": "C1", "Contract": "S01", "ShipViaCode": "UPS-GND",

@@ -178,7 +178,7 @@ class Soak:
             ifs_base_url=self.stack.ifs.url, shipbob_base_url=self.stack.shipbob.url,
             shipbob_token=None, shipbob_client_id="sb-client", shipbob_client_secret="sb-secret",
             shipbob_refresh_token="sandbox-refresh-0", shipbob_rate_limit_per_minute=connector_limit,
-            order_poll_seconds=2, tracking_poll_seconds=5, replenishment_poll_seconds=5,
+            order_poll_seconds=2, tracking_poll_seconds=5, shipments_poll_seconds=10, replenishment_poll_seconds=5,
             receiving_poll_seconds=5, sweep_seconds=2, sweep_grace_seconds=p.sweep_grace_seconds,
             job_lease_seconds=30,
             order_poll_overlap_minutes=10, reports_dir=str(self.run_dir / "reports"),

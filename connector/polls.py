@@ -32,6 +32,12 @@ def _poll_tracking(ctx: Context) -> list[int]:
     return poll_untracked(ctx)
 
 
+def _poll_shipments(ctx: Context) -> list[int]:
+    from connector.flows.shipment_voucher import poll_shipment_changes
+
+    return poll_shipment_changes(ctx)
+
+
 def _poll_replenishment(ctx: Context) -> list[int]:
     from connector.flows.replenishment import poll_replenishment
 
@@ -54,6 +60,7 @@ _TABLE: dict[str, tuple[Flow, Callable[[Context], list[int]]]] = {
     "orders": (Flow.ORDER_PUSH, _poll_orders),
     "unpushed": (Flow.ORDER_PUSH, _poll_unpushed),
     "tracking": (Flow.SHIPMENT_VOUCHER, _poll_tracking),
+    "shipments": (Flow.SHIPMENT_VOUCHER, _poll_shipments),
     "replenishment": (Flow.REPLENISHMENT, _poll_replenishment),
     "receiving": (Flow.INBOUND_RECEIPT, _poll_receiving),
     "returns": (Flow.RETURN_VOUCHER, _poll_returns),

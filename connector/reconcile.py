@@ -17,7 +17,7 @@ from connector.db.models import Binding, InventorySnapshot, Job, JobState
 from connector.flows.replenishment import base_po
 from connector.ifs import odata
 from connector.mappers.returns import normalized_status
-from connector.mappers.vouchers import SHIPPED, shipped_quantities
+from connector.mappers.vouchers import SHIPPED, shipped_quantities, voucher_changes
 
 
 @dataclass
@@ -90,6 +90,7 @@ def _shipments(ctx: Context, parked) -> list[CheckResult]:
     missing = CheckResult("ShipBob shipments without an IFS voucher")
     doubled = CheckResult("IFS vouchers posted more than once")
     quantities = CheckResult("voucher quantities that differ from the shipment")
+    tracking = CheckResult("vouchers behind ShipBob on tracking or delivery")
     for start in range(0, len(order_ids), 50):
         for order in ctx.shipbob.orders(IDs=order_ids[start:start + 50]):
             for shipment in order.get("shipments") or []:
@@ -109,8 +110,12 @@ def _shipments(ctx: Context, parked) -> list[CheckResult]:
                 if shipped != booked:
                     quantities.differences.append(Difference(
                         str(shipment["id"]), f"shipped {shipped}, voucher {booked:g}", reason))
-    doubled.checked = quantities.checked = missing.checked
-    return [missing, doubled, quantities]
+                behind = voucher_changes(posted[0], shipment)
+                if behind:
+                    tracking.differences.append(Difference(
+                        str(shipment["id"]), f"IFS voucher lacks {', '.join(sorted(behind))}", reason))
+    doubled.checked = quantities.checked = tracking.checked = missing.checked
+    return [missing, doubled, quantities, tracking]
 
 
 def _returns_not_posted(ctx: Context, parked) -> CheckResult:

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     # The catch-up for orders released long after they were entered.
     unpushed_poll_seconds: float = Field(default=900, gt=0)
     tracking_poll_seconds: float = Field(default=300, gt=0)
+    shipments_poll_seconds: float = Field(default=900, gt=0)
     replenishment_poll_seconds: float = Field(default=900, gt=0)
     receiving_poll_seconds: float = Field(default=900, gt=0)
     returns_poll_seconds: float = Field(default=900, gt=0)

@@ -43,6 +43,7 @@ def beat_schedule(settings) -> dict:
         "orders": settings.order_poll_seconds,
         "unpushed": settings.unpushed_poll_seconds,
         "tracking": settings.tracking_poll_seconds,
+        "shipments": settings.shipments_poll_seconds,
         "replenishment": settings.replenishment_poll_seconds,
         "receiving": settings.receiving_poll_seconds,
         "returns": settings.returns_poll_seconds,

@@ -11,16 +11,23 @@ Events that arrive twice, late or out of order therefore end the same way.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
-from connector import jobs
+from connector import jobs, kv
 from connector.bindings import bind, find_binding, find_by_shipbob, update_data
 from connector.context import Context
-from connector.db.models import Flow, Job
+from connector.db.models import Binding, Flow, Job, utcnow
 from connector.errors import NeedsAttention, TransientError
 from connector.ifs import odata
 from connector.mappers.vouchers import HELD, SHIPPED, allocate, shipped_quantities, voucher_body, voucher_changes
 
 log = logging.getLogger(__name__)
+
+SHIPMENT_POLL_CURSOR = "poll.shipments.cursor"
+# ShipBob retries a webhook for about 27 h (shipbob.md §6): a first poll looks
+# back past that; later ones overlap the last so a clock skew loses nothing.
+SHIPMENT_POLL_FIRST_LOOKBACK = timedelta(days=2)
+SHIPMENT_POLL_OVERLAP = timedelta(minutes=30)
 
 
 def run(ctx: Context, job: Job) -> str:
@@ -118,13 +125,23 @@ def _sync_tracking(ctx: Context, voucher_no: str, shipment: dict) -> bool:
     names = ctx.names.fulfillment
     path = odata.key_path(names.voucher_set, **{names.voucher_key: voucher_no})
     result = ctx.ifs.update(names.voucher_projection, path, lambda v: voucher_changes(v, shipment))
-    if result is None:
-        return False
+    # The binding remembers what IFS now has, so the shipment poll can tell
+    # a shipment IFS is behind on without asking IFS.
     with ctx.session() as session:
         binding = find_by_shipbob(session, "shipment", shipment["id"])
-        update_data(binding, tracking=(shipment.get("tracking") or {}).get("tracking_number"),
-                    delivered=shipment.get("delivery_date"))
-    return True
+        if not _ifs_is_current(binding, shipment):
+            update_data(binding, **_shipment_facts(shipment))
+    return result is not None
+
+
+def _shipment_facts(shipment: dict) -> dict:
+    return {"tracking": (shipment.get("tracking") or {}).get("tracking_number"),
+            "delivered": shipment.get("delivery_date")}
+
+
+def _ifs_is_current(binding: Binding | None, shipment: dict) -> bool:
+    return binding is not None and all(
+        binding.data.get(k) == v for k, v in _shipment_facts(shipment).items())
 
 
 def poll_untracked(ctx: Context) -> list[int]:
@@ -132,13 +149,45 @@ def poll_untracked(ctx: Context) -> list[int]:
     not got yet (shipbob.md §4 tracking poll)."""
     # Read every page first: no database transaction stays open across API calls.
     order_ids = [str(order["id"]) for order in ctx.shipbob.orders(HasTracking=True, IsTrackingUploaded=False)]
-    wake = []
     with ctx.session() as session:
-        for order_id in order_ids:
-            if find_by_shipbob(session, "order", order_id) is None:
-                continue  # not an order of ours (or not bound yet: the next poll sees it)
-            requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, order_id,
-                                         shipbob_ref=order_id, hurry=False, revive_parked=False)
-            if requested.wake:
-                wake.append(requested.job_id)
+        return _request_jobs(session, order_ids)
+
+
+def _request_jobs(session, order_ids: list[str]) -> list[int]:
+    """Request the voucher job of each order of ours; the ids of those to wake."""
+    wake = []
+    for order_id in order_ids:
+        if find_by_shipbob(session, "order", order_id) is None:
+            continue  # not an order of ours (or not bound yet: the next poll sees it)
+        requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, order_id,
+                                     shipbob_ref=order_id, hurry=False, revive_parked=False)
+        if requested.wake:
+            wake.append(requested.job_id)
+    return wake
+
+
+def poll_shipment_changes(ctx: Context, now: datetime | None = None) -> list[int]:
+    """The fallback for webhooks lost for good (shipbob.md §4, §6): orders
+    ShipBob changed since the last poll that have a shipped shipment IFS has
+    no voucher for, or whose tracking or delivery IFS has not got. Covers
+    what the tracking poll cannot see: a delivery, and a shipment shipped
+    without tracking. Returns the job ids to wake."""
+    now = now or utcnow()
+    with ctx.session() as session:
+        cursor = kv.get(session, SHIPMENT_POLL_CURSOR)
+    since = (datetime.fromisoformat(cursor) if cursor else now - SHIPMENT_POLL_FIRST_LOOKBACK)
+    since -= SHIPMENT_POLL_OVERLAP
+    # Read every page first: no database transaction stays open across API calls.
+    # No SortOrder: its values for /order are undocumented. An order that
+    # changes while we page may shift out of view; it is in the next overlap.
+    shipped = {
+        str(order["id"]): [s for s in order.get("shipments") or [] if s.get("status") == SHIPPED]
+        for order in ctx.shipbob.orders(LastUpdateStartDate=since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    }
+    with ctx.session() as session:
+        behind = [order_id for order_id, shipments in shipped.items()
+                  if not all(_ifs_is_current(find_by_shipbob(session, "shipment", s["id"]), s)
+                             for s in shipments)]
+        wake = _request_jobs(session, behind)
+        kv.put(session, SHIPMENT_POLL_CURSOR, now.isoformat())
     return wake

@@ -112,6 +112,10 @@ def _ifs_kind(method: str, path: str) -> str | None:
         return "token"
     if method == "PATCH":
         return "PATCH order (write-back)"
+    if path.endswith("/$batch"):
+        return "POST $batch (order, lines, address)"
+    if "CustomerOrderLineSet" in path:
+        return "GET lines (poll SKU warm-up)"
     if "OrderLinesArray" in path:
         return "GET lines"
     if "CustomerOrderAddresses" in path:
@@ -393,7 +397,7 @@ def report(args, run: Run, states: Counter, ifs: str, shipbob: str, ifs_kinds: d
     polls = _count(logdir / "polls.log", b"workers.tasks.poll[") // 2  # received + succeeded
     span = run.finished - run.first_release
 
-    flow_calls = sum(v for k, v in ifs_kinds.items() if k not in ("token", "GET orders (poll query)"))
+    flow_calls = sum(v for k, v in ifs_kinds.items() if k != "token" and "(poll" not in k)
     lookups = sb_stats["requests"].get("GET /2026-01/product", 0)
     windows = statistics.fmean(share.tumbling) if share.tumbling else None
     slow_n, slow_s, limited_retries = _worker_waits(logdir)

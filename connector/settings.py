@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     mapping_file: Path | None = None
     sites: list[str] = Field(default_factory=list)  # empty = every mapped site
     http_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Reads that belong together go in one IFS $batch call (ifs-cloud.md §9);
+    # off = one GET each, for a gateway that does not pass $batch through.
+    ifs_batch_reads: bool = True
     order_poll_overlap_minutes: int = Field(default=10, ge=0)
     order_poll_seconds: float = Field(default=60, gt=0)
     # The catch-up for orders released long after they were entered.

@@ -18,6 +18,7 @@ from connector.context import Context
 from connector.db.models import Binding, Job
 from connector.errors import NeedsAttention, PermanentError
 from connector.ifs import odata
+from connector.ifs.client import Read
 from connector.mappers.orders import ShipBobOrderPlan, plan_orders, reference_for
 from connector.shipbob.errors import DuplicateReference
 from connector.sku_lookup import inventory_ids_for
@@ -29,15 +30,17 @@ def run(ctx: Context, job: Job) -> str:
     names = ctx.names.customer_order
     order_no = job.key
     order_path = odata.key_path(names.order_set, OrderNo=order_no)
-    header = ctx.ifs.get(names.projection, order_path)
+    # The header (with its ETag), lines and delivery address in one round trip.
+    header, lines, addresses = ctx.ifs.read_many(names.projection, [
+        Read(order_path), Read(f"{order_path}/{names.lines_nav}"),
+        Read(names.address_set, filter=odata.eq("OrderNo", order_no))])
+    address = next(iter(addresses), None)
     if header.get("Objstate") == names.cancelled_state:
         return _cancel_at_shipbob(ctx, job, header)
     if header.get("Objstate") != names.released_state:
         if not _bound_shipbob_ids(ctx, order_no):
             return f"skipped: order is {header.get('Objstate')}"
-        return _finish_after_shipping(ctx, job, order_path, header)
-    lines = list(ctx.ifs.query(names.projection, f"{order_path}/{names.lines_nav}"))
-    address = _delivery_address(ctx, order_no)
+        return _finish_after_shipping(ctx, job, order_path, header, lines, address)
     skus = {ctx.mapping.sku_for(line["PartNo"]) for line in lines} - {None}
     plans = plan_orders(header, lines, address, ctx.mapping, set(inventory_ids_for(ctx, skus)))
 
@@ -48,12 +51,6 @@ def run(ctx: Context, job: Job) -> str:
     with ctx.session() as session:
         session.get(Job, job.id).shipbob_ref = ",".join(shipbob_ids)
     return f"ShipBob order(s) {', '.join(shipbob_ids)}"
-
-
-def _delivery_address(ctx: Context, order_no: str) -> dict | None:
-    names = ctx.names.customer_order
-    rows = ctx.ifs.query(names.projection, names.address_set, filter=odata.eq("OrderNo", order_no))
-    return next(iter(rows), None)
 
 
 def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
@@ -83,18 +80,16 @@ def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
     return int(order["id"])
 
 
-def _finish_after_shipping(ctx: Context, job: Job, order_path: str, header: dict) -> str:
+def _finish_after_shipping(ctx: Context, job: Job, order_path: str, header: dict,
+                           lines: list[dict], address: dict | None) -> str:
     """Pushed (maybe in part) on an earlier try whose write-back or second
     site failed, and shipped before this retry: its voucher moved the order out
     of Released. Push the sites not pushed yet, then write every id back."""
-    names = ctx.names.customer_order
     order_no = header["OrderNo"]
-    lines = list(ctx.ifs.query(names.projection, f"{order_path}/{names.lines_nav}"))
     with ctx.session() as session:
         missing = [line for line in lines if find_binding(session, "order", reference_for(
             order_no, line.get("Contract") or header["Contract"], header["Contract"])) is None]
     if missing:
-        address = _delivery_address(ctx, order_no)
         skus = {ctx.mapping.sku_for(line["PartNo"]) for line in missing} - {None}
         for plan in plan_orders(header, missing, address, ctx.mapping, set(inventory_ids_for(ctx, skus))):
             _ensure_shipbob_order(ctx, plan)

@@ -12,14 +12,22 @@ Modules: config (IfsSandboxConfig), model (sets/actions from IfsNames), edm
 service (resource resolution, ETags, CRUD, actions), store (tables, objid/
 objversion, ETags), orders / returns / purchasing / inventory / crud (business
 rules), auth (tokens), faults (fault injection, stats), metadata ($metadata,
-service document), seed (data set), hooks (/_sandbox/), app (Flask, run()).
+service document), seed (data set), hooks (/_sandbox/), batch ($batch
+multipart format), app (Flask, $batch execution, run()).
+
+`$batch` (§9): individual requests and change sets (all-or-nothing, no GET,
+`$<Content-ID>` in the URL and If-Match), processing stops at the first
+failed part unless `Prefer: odata.continue-on-error`. Auth and faults apply
+to the batch as one call; /_sandbox/stats counts it once under
+`<Projection>/$batch` and its requests under `batch_parts`.
 
 Sandbox choices where the fact sheet marks the real behaviour unknown (⚠):
 404 ODP_RESOURCE_NOTFOUND; 400 ODP_BAD_REQUEST for query errors and
 read-only attributes; 400 ODP_DESERIALIZATION_ERROR for bodies; 428
 ODP_MISSING_PRECONDITION; 412 ODP_PRECONDITION_FAILED; 405
 ODP_METHOD_NOT_ALLOWED; 501 ODP_NOT_IMPLEMENTED; 401 UNAUTHORIZED; business
-rules 500 DATABASE_ERROR with `ORA-20xxx: <Lu>.<KEY>: text` in details[0].
+rules 500 DATABASE_ERROR with `ORA-20xxx: <Lu>.<KEY>: text` in details[0]; a
+malformed $batch body 400 ODP_BAD_REQUEST for the whole batch.
 """
 
 from sandbox.ifs.app import create_app, run

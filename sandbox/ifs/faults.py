@@ -91,12 +91,18 @@ class Stats:
     def clear(self) -> None:
         with self.lock:
             self.requests: dict[str, Counter] = defaultdict(Counter)
+            # Requests inside $batch calls; the call itself is one of `requests`.
+            self.batch_parts: dict[str, Counter] = defaultdict(Counter)
             self.actions: Counter = Counter()
             self.writes = 0
 
     def request(self, resource: str, method: str) -> None:
         with self.lock:
             self.requests[resource][method] += 1
+
+    def batch_part(self, resource: str, method: str) -> None:
+        with self.lock:
+            self.batch_parts[resource][method] += 1
 
     def write(self, action: str | None = None) -> None:
         with self.lock:
@@ -109,6 +115,7 @@ class Stats:
             return {
                 "requests": {name: dict(methods) for name, methods in self.requests.items()},
                 "total_requests": sum(sum(m.values()) for m in self.requests.values()),
+                "batch_parts": {name: dict(methods) for name, methods in self.batch_parts.items()},
                 "writes": self.writes,
                 "actions": dict(self.actions),
                 "faults_served": dict(faults.served),

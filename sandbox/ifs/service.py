@@ -21,6 +21,7 @@ from sandbox.ifs.edm import EntityType, Navigation, Projection
 from sandbox.ifs.errors import (
     ORA_GENERAL,
     BusinessError,
+    ODataError,
     bad_request,
     business_error,
     method_not_allowed,
@@ -79,6 +80,19 @@ class Provider:
             return self._dispatch(projection, target, req)
         except BusinessError as exc:
             raise business_error(exc) from None
+
+    def etag_at(self, projection: Projection, segments: list[str]) -> str | None:
+        """The current ETag of the entity at `segments`, None if there is none
+        (`If-Match: $1` in a `$batch` change set)."""
+        if not segments:
+            return None
+        try:
+            target = self._resolve(projection, segments)
+        except ODataError:
+            return None
+        if target.row is None or target.action_name is not None:
+            return None
+        return etag_of(target.row)
 
     # ------------------------------------------------------------ routing
     def _resolve(self, projection: Projection, segments: list[str]) -> _Target:

@@ -9,6 +9,7 @@ for the whole of each request, so every action is atomic.
 from __future__ import annotations
 
 import base64
+import copy
 import string
 import threading
 from datetime import datetime, timezone
@@ -135,6 +136,15 @@ class Table:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def state(self) -> tuple:
+        """What `restore` puts back: rows and indexes (the cache is rebuilt)."""
+        return self.rows, self._index, self._indexed
+
+    def restore(self, state: tuple) -> None:
+        self.rows, self._index, self._indexed = state
+        self.cache = {}
+        self.version += 1  # never goes back: cached results stay invalid
+
 
 class Store:
     def __init__(self, company: str = "10"):
@@ -157,6 +167,22 @@ class Store:
 
     def table(self, name: str) -> Table:
         return self.tables[name]
+
+    def snapshot(self):
+        """A deep copy of the data, for rolling back a `$batch` change set.
+        Sequences (`counters`, objids, objversions) are not part of it: like
+        Oracle sequences they never go back, so no key or ETag is reused."""
+        with self.lock:
+            return copy.deepcopy(({name: t.state() for name, t in self.tables.items()},
+                                  self.customers, self.parts))
+
+    def restore(self, snapshot) -> None:
+        """Put a `snapshot()` back (once: the store takes its objects over)."""
+        with self.lock:
+            tables, customers, parts = snapshot
+            for name, state in tables.items():
+                self.tables[name].restore(state)
+            self.customers, self.parts = customers, parts
 
     @staticmethod
     def now() -> datetime:

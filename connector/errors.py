@@ -26,6 +26,15 @@ class TransientError(ConnectorError):
         self.retry_after = retry_after
 
 
+class WaitingFor(TransientError):
+    """The item depends on another job's work (events arrive in any order):
+    retry with backoff, and sooner, as soon as that job (`flow`, `key`) is done."""
+
+    def __init__(self, message: str, flow: str, key: str):
+        super().__init__(message)
+        self.flow, self.key = flow, key
+
+
 class RateLimited(TransientError):
     """429 from ShipBob or IFS; the whole pool pauses for `retry_after`."""
 

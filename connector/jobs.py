@@ -207,15 +207,32 @@ def fail(session: Session, job: Job, error: str) -> None:
     session.commit()
 
 
-def retry_later(session: Session, job: Job, error: str, delay: float, count_attempt: bool = True) -> datetime:
+def retry_later(session: Session, job: Job, error: str, delay: float, count_attempt: bool = True,
+                waits_for: str | None = None) -> datetime:
     """Back to pending, due after `delay`; the sweeper picks it up if the
-    retry message is lost. A rate-limit wait is not a failed attempt."""
+    retry message is lost. A rate-limit wait is not a failed attempt.
+    `waits_for` ("flow:key") lets that job's end wake this one sooner."""
     run_at = utcnow() + timedelta(seconds=delay)
     _record(session, job, "retry", error)
     extra = {} if count_attempt else {"attempts": Job.attempts - 1}
-    _release(session, job, JobState.PENDING, False, last_error=error, next_run_at=run_at, **extra)
+    _release(session, job, JobState.PENDING, False, last_error=error, next_run_at=run_at,
+             waits_for=waits_for, **extra)
     session.commit()
     return run_at
+
+
+def wake_waiting(session: Session, flow: str, key: str) -> list[tuple[int, str]]:
+    """Make the pending jobs that wait for job (flow, key) due now; returns
+    their (id, flow) to dispatch. Called when that job is done."""
+    rows = session.execute(
+        update(Job)
+        .where(Job.waits_for == f"{flow}:{key}", Job.state == JobState.PENDING.value)
+        .values(next_run_at=utcnow(), waits_for=None)
+        .returning(Job.id, Job.flow)
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.commit()
+    return [(job_id, job_flow) for job_id, job_flow in rows]
 
 
 def replay(session: Session, job_id: int) -> bool:

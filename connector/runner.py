@@ -15,7 +15,7 @@ from typing import Callable
 from connector import jobs, logs, metrics
 from connector.context import Context
 from connector.db.models import Job
-from connector.errors import NeedsAttention, PermanentError, RateLimited, TransientError
+from connector.errors import NeedsAttention, PermanentError, RateLimited, TransientError, WaitingFor
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class RunResult:
     retry_in: float | None = None    # seconds, for status "retry"
     detail: str | None = None
     flow: str | None = None
+    woken: tuple[tuple[int, str], ...] = ()  # (id, flow) of jobs that waited for this one
 
 
 def flows() -> dict[str, FlowFn]:
@@ -80,6 +81,9 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         return RunResult("again" if again else "attention", detail=exc.reason, flow=job.flow)
     except RateLimited as exc:
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx, count=False)
+    except WaitingFor as exc:
+        return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx,
+                              waits_for=f"{exc.flow}:{exc.key}")
     except TransientError as exc:
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx)
     except PermanentError as exc:
@@ -92,8 +96,9 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", None, logctx)
     with ctx.session() as session:
         again = jobs.finish(session, job, detail)
+        woken = jobs.wake_waiting(session, job.flow, job.key)
     log.info("done%s", " (runs again)" if again else "", extra=logctx)
-    return RunResult("again" if again else "done", detail=detail, flow=job.flow)
+    return RunResult("again" if again else "done", detail=detail, flow=job.flow, woken=tuple(woken))
 
 
 class _Heartbeat:
@@ -125,13 +130,13 @@ class _Heartbeat:
 
 
 def _retry_or_fail(ctx: Context, job: Job, error: str, retry_after: float | None, logctx,
-                   count: bool = True) -> RunResult:
+                   count: bool = True, waits_for: str | None = None) -> RunResult:
     with ctx.session() as session:
         if count and job.attempts >= jobs.MAX_ATTEMPTS:
             jobs.fail(session, job, f"gave up after {job.attempts} attempts: {error}")
             log.error("retries exhausted: %s", error, extra=logctx)
             return RunResult("failed", detail=error, flow=job.flow)
         delay = jobs.retry_delay(job.attempts, retry_after)
-        jobs.retry_later(session, job, error, delay, count_attempt=count)
+        jobs.retry_later(session, job, error, delay, count_attempt=count, waits_for=waits_for)
     log.warning("retry in %.1fs: %s", delay, error, extra=logctx)
     return RunResult("retry", retry_in=delay, detail=error, flow=job.flow)

@@ -17,6 +17,8 @@ SHORT_RETRY_SECONDS = 60
 @shared_task(name="workers.tasks.run_job", bind=True, acks_late=True, max_retries=None)
 def run_job(self, job_id: int) -> str:
     result = run_job_once(default_context(), job_id)
+    for woken_id, woken_flow in result.woken:
+        dispatch.wake_job(woken_id, woken_flow)
     if result.status == "retry":
         # The row already says when it is due. A short wait gets a countdown
         # message; a long one is left to the sweeper, because countdown

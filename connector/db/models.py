@@ -72,6 +72,9 @@ class Job(Base):
     # When the sweeper last re-published it: a job waiting in a long queue is
     # not lost, so it is re-published at most once per grace period.
     swept_at: Mapped[datetime | None] = mapped_column(default=None)
+    # "<flow>:<key>" of the job this one waits for (WaitingFor); that job's
+    # end wakes it at once instead of after its backoff.
+    waits_for: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     ifs_ref: Mapped[str | None] = mapped_column(String(200), default=None)

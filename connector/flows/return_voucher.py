@@ -23,7 +23,7 @@ from connector import jobs, kv
 from connector.bindings import bind, find_by_shipbob
 from connector.context import Context
 from connector.db.models import Flow, Job, JobState, utcnow
-from connector.errors import NeedsAttention, TransientError
+from connector.errors import NeedsAttention, WaitingFor
 from connector.ifs import odata
 from connector.ifs.errors import IfsBusinessError
 from connector.mappers.returns import normalized_status, processed_actions, rma_lines
@@ -127,8 +127,8 @@ def _original_order(ctx: Context, ret: dict) -> tuple[str, str, list[dict]]:
             raise NeedsAttention(f"return {return_id}: waits for the voucher of shipment {shipment_id}, "
                                  f"whose item {stuck} needs attention first; replay this after it")
         # Events are not ordered: the shipment's voucher is still on its way.
-        raise TransientError(f"return {return_id}: the voucher for original shipment {shipment_id} "
-                             "is not in IFS yet")
+        raise WaitingFor(f"return {return_id}: the voucher for original shipment {shipment_id} "
+                         "is not in IFS yet", Flow.SHIPMENT_VOUCHER.value, order_id)
     raise NeedsAttention(
         f"return {return_id}: original shipment {shipment_id} is not a shipment this connector posted"
     )

@@ -17,7 +17,7 @@ from connector import jobs, kv
 from connector.bindings import bind, find_binding, find_by_shipbob, update_data
 from connector.context import Context
 from connector.db.models import Binding, Flow, Job, utcnow
-from connector.errors import NeedsAttention, TransientError
+from connector.errors import NeedsAttention, TransientError, WaitingFor
 from connector.ifs import odata
 from connector.mappers.vouchers import HELD, SHIPPED, allocate, shipped_quantities, voucher_body, voucher_changes
 
@@ -40,9 +40,11 @@ def run(ctx: Context, job: Job) -> str:
         order_no = binding.data["order_no"] if binding else None
         bound_lines = binding.data["lines"] if binding else []
     if binding is None:
-        if _is_ours(order):
+        ifs_order_no = _ifs_order_no(order)
+        if ifs_order_no:
             # Created by our order push, which has not bound it yet: wait for it.
-            raise TransientError(f"ShipBob order {order_id} is not bound to an IFS order yet")
+            raise WaitingFor(f"ShipBob order {order_id} is not bound to an IFS order yet",
+                             Flow.ORDER_PUSH.value, ifs_order_no)
         return f"ignored: ShipBob order {order_id} did not come from IFS"
 
     shipments = order.get("shipments") or ctx.shipbob.order_shipments(order_id)
@@ -69,8 +71,10 @@ def run(ctx: Context, job: Job) -> str:
             f" for {len(shipments)} shipment(s); ShipBob status {order.get('status')}")
 
 
-def _is_ours(order: dict) -> bool:
-    return any(tag.get("name") == "ifs_order_no" for tag in order.get("tags") or [])
+def _ifs_order_no(order: dict) -> str | None:
+    """The IFS order our push tagged the ShipBob order with, if it did."""
+    return next((str(tag.get("value")) for tag in order.get("tags") or []
+                 if tag.get("name") == "ifs_order_no" and tag.get("value")), None)
 
 
 def _ensure_voucher(ctx: Context, order_no: str, order_id: int, shipment: dict,

@@ -67,12 +67,17 @@ def test_a_return_waiting_for_its_shipment_voucher_outlasts_the_returns_polls(ct
     assert job.state == JobState.PENDING.value, (job.state, job.attempts, job.last_error)
     assert job.attempts < jobs.MAX_ATTEMPTS
 
-    # the voucher arrives; the return's next try posts the RMA
+    assert job.waits_for == f"{Flow.SHIPMENT_VOUCHER.value}:{order['id']}"
+    assert job.next_run_at > utcnow()  # backing off
+
+    # the voucher arrives: its job's end wakes the return at once, which posts the RMA
     with ctx.session() as session:
         voucher_job = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, str(order["id"])).job_id
-    assert run_job(ctx, voucher_job).status == "done"
-    with ctx.session() as session:
-        jobs.replay(session, job.id)
+    voucher_run = run_job(ctx, voucher_job)
+    assert voucher_run.status == "done"
+    assert voucher_run.woken == ((job.id, Flow.RETURN_VOUCHER.value),)
+    woken = _job(ctx, Flow.RETURN_VOUCHER.value, str(ret["id"]))
+    assert woken.next_run_at <= utcnow() and woken.waits_for is None
     assert run_job(ctx, job.id).status == "done"
     assert [r["ExternalRef"] for r in ifs_rows(ifs, "ReturnMaterialSet")] == [str(ret["id"])]
 
@@ -108,3 +113,20 @@ def test_news_still_wakes_a_waiting_job_at_once(ctx, sandboxes):
         assert jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, "300009999").wake
     with ctx.session() as session:
         assert not jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, "300009999", hurry=False).wake
+
+
+def test_a_shipment_waiting_for_its_order_binding_is_woken_by_the_push(ctx, sandboxes):
+    order, _ = _pushed_and_shipped(ctx, sandboxes)
+    with ctx.session() as session:  # the push created the order but died before binding it
+        session.execute(delete(Binding).where(Binding.kind == "order"))
+        voucher_job = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, str(order["id"])).job_id
+    assert run_job(ctx, voucher_job).status == "retry"
+    waiting = _job(ctx, Flow.SHIPMENT_VOUCHER.value, str(order["id"]))
+    order_no = next(t["value"] for t in order["tags"] if t["name"] == "ifs_order_no")
+    assert waiting.waits_for == f"{Flow.ORDER_PUSH.value}:{order_no}"
+
+    with ctx.session() as session:
+        push = session.execute(select(Job.id).where(Job.flow == Flow.ORDER_PUSH.value)).scalar_one()
+        jobs.replay(session, push)
+    assert run_job(ctx, push).woken == ((voucher_job, Flow.SHIPMENT_VOUCHER.value),)
+    assert run_job(ctx, voucher_job).status == "done"

@@ -375,3 +375,38 @@ def test_metadata_is_the_csdl(client, sandbox):
 def test_unbound_action_on_an_unknown_name_is_not_found(client, sandbox):
     with pytest.raises(IfsNotFound):
         client.unbound_action("ShipmentHandling", "StartReserveShipment", {"ShipmentId": 19})
+
+
+# -------------------------------------------------------------------- $batch
+
+def _reads(order_no: str) -> list:
+    from connector.ifs.client import Read
+
+    return [Read(order_path(order_no)), Read(f"{order_path(order_no)}/OrderLinesArray"),
+            Read("CustomerOrderAddresses", filter=odata.eq("OrderNo", order_no)),
+            Read(ORDERS, select=("OrderNo",))]
+
+
+def test_read_many_is_one_batch_call_and_reads_what_single_gets_read(client, settings, sandbox):
+    order_no = first_order(sandbox)
+    before = sandbox.stats()["total_requests"]
+    header, lines, addresses, orders = client.read_many(CO, _reads(order_no))
+    batch_calls = sandbox.stats()["total_requests"] - before
+    # 30 orders at SERVER_PAGE rows a page: the collection's later pages are plain GETs
+    assert batch_calls == 1 + (30 - 1) // SERVER_PAGE
+    assert header["@odata.etag"] == client.get(CO, order_path(order_no))["@odata.etag"]
+    assert lines and all(line["OrderNo"] == order_no for line in lines)
+    assert [a["OrderNo"] for a in addresses] == [order_no]
+    assert len(orders) == 30
+
+    alone = new_client(settings.model_copy(update={"ifs_batch_reads": False}))
+    assert alone.read_many(CO, _reads(order_no)) == [header, lines, addresses, orders]
+
+
+def test_a_failed_part_raises_what_the_get_alone_raises(client, sandbox):
+    from connector.ifs.client import Read
+
+    with pytest.raises(IfsNotFound):
+        client.read_many(CO, [Read(order_path("NO-SUCH-ORDER")), Read(ORDERS)])
+    sandbox.faults(mi_modified=1)  # the whole batch answers MI_MODIFIED once: retried
+    assert client.read_many(CO, [Read(order_path(first_order(sandbox)))])[0]["OrderNo"]

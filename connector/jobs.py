@@ -247,16 +247,19 @@ def replay(session: Session, job_id: int) -> bool:
     return result.rowcount == 1
 
 
-def due_job_ids(session: Session, grace_seconds: float = 0, limit: int = 500) -> list[tuple[int, str]]:
+def due_job_ids(session: Session, grace_seconds: float = 0, limit: int = 500,
+                queued_flows: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
     """Jobs the sweeper should wake, stamped so that each is re-published at
-    most once per grace period: due pending ones and expired leases."""
+    most once per grace period: due pending ones and expired leases. Pending
+    jobs of `queued_flows` (whose queue still holds messages) are left to it."""
     now = utcnow()
     cutoff = now - timedelta(seconds=grace_seconds)
     rows = session.execute(
         select(Job.id, Job.flow)
         .where(
             or_(
-                and_(Job.state == JobState.PENDING.value, Job.next_run_at <= cutoff),
+                and_(Job.state == JobState.PENDING.value, Job.next_run_at <= cutoff,
+                     Job.flow.not_in(queued_flows)),
                 and_(Job.state == JobState.RUNNING.value, Job.lease_until < now),
             ),
             or_(Job.swept_at.is_(None), Job.swept_at <= cutoff),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy import or_, select, update
 
@@ -13,12 +14,17 @@ from connector.db.models import WebhookEvent, utcnow
 
 # A retry's own countdown message normally arrives on time; only rows late by
 # more than settings.sweep_grace_seconds are re-published (duplicates are
-# harmless, just wasteful).
-def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float | None = None) -> dict:
+# harmless, just wasteful). A flow whose queue still holds messages is left
+# alone: in a backlog longer than the grace period its jobs are queued, not
+# lost, and re-publishing them every period would only pile up duplicates.
+# Its lost wake-ups, if any, are found once its queue has drained.
+def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float | None = None,
+          queue_depths: Callable[[], dict[str, int]] = dict) -> dict:
     if grace_seconds is None:
         grace_seconds = ctx.settings.sweep_grace_seconds
+    queued = frozenset(flow for flow, depth in queue_depths().items() if depth > 0)
     with ctx.session() as session:
-        due = jobs.due_job_ids(session, grace_seconds=grace_seconds)
+        due = jobs.due_job_ids(session, grace_seconds=grace_seconds, queued_flows=queued)
         cutoff = utcnow() - timedelta(seconds=grace_seconds)
         events = session.execute(
             select(WebhookEvent.id)
@@ -33,4 +39,4 @@ def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float | None = None
         wake_job(job_id, flow)
     for event_id in events:
         wake_event(event_id)
-    return {"jobs": len(due), "events": len(events)}
+    return {"jobs": len(due), "events": len(events), "flows_left_to_their_queue": sorted(queued)}

@@ -7,6 +7,7 @@ swallow broker errors after logging them.
 
 from __future__ import annotations
 
+from connector.db.models import Flow
 from workers.app import app, queue_for
 
 PROCESS_WEBHOOK = "workers.tasks.process_webhook_event"
@@ -19,3 +20,18 @@ def wake_webhook_event(event_id: int) -> None:
 
 def wake_job(job_id: int, flow: str, countdown: float | None = None) -> None:
     app.send_task(RUN_JOB, args=[job_id], queue=queue_for(flow), countdown=countdown)
+
+
+def queue_depths(celery_app=app) -> dict[str, int]:
+    """Messages waiting in each flow's queue; {} when the broker cannot say
+    (then the sweeper re-publishes as if every queue were empty)."""
+    try:
+        with celery_app.connection_for_read() as connection:
+            channel = connection.default_channel
+            # Declared as the workers declare them (idempotent), not passively:
+            # kombu's Redis transport does not apply global_keyprefix to the
+            # EXISTS a passive declare sends, so it would report no queue.
+            return {flow.value: celery_app.amqp.queues[queue_for(flow.value)](channel)
+                    .queue_declare().message_count for flow in Flow}
+    except Exception:  # noqa: BLE001 - a sweep must not fail on a probe
+        return {}

@@ -67,4 +67,5 @@ def sweep() -> dict:
     crashed worker, a broker that was down when the receiver stored an event)."""
     from connector.sweeper import sweep as sweep_once
 
-    return sweep_once(default_context(), dispatch.wake_job, dispatch.wake_webhook_event)
+    return sweep_once(default_context(), dispatch.wake_job, dispatch.wake_webhook_event,
+                      queue_depths=dispatch.queue_depths)

@@ -59,6 +59,22 @@ def test_retry_later_is_not_claimable_until_due_and_sweeper_sees_expired_leases(
         assert jobs.due_job_ids(s) == [(job_id, "order_push")]
 
 
+def test_the_sweeper_leaves_pending_jobs_to_a_queue_that_still_holds_messages(clean_db):
+    with session_scope(clean_db) as s:
+        queued = jobs.request_job(s, "order_push", "C1").job_id
+        lost = jobs.request_job(s, "shipment_voucher", "42").job_id
+        died = jobs.request_job(s, "order_push", "C2").job_id
+        jobs.claim(s, died)
+        s.query(Job).update({"next_run_at": utcnow() - timedelta(minutes=2)})
+        s.query(Job).filter_by(id=died).update({"lease_until": utcnow() - timedelta(seconds=1)})
+        s.commit()
+        due = jobs.due_job_ids(s, grace_seconds=60, queued_flows=frozenset({"order_push"}))
+        # the backlogged flow's pending job waits in its queue; a dead worker's job does not
+        assert sorted(due) == sorted([(lost, "shipment_voucher"), (died, "order_push")])
+        s.commit()
+        assert jobs.due_job_ids(s, grace_seconds=60) == [(queued, "order_push")]  # its queue drained
+
+
 def test_retry_delay_grows_with_jitter_and_respects_server_hint_and_cap():
     delays = [jobs.retry_delay(a) for a in range(1, 8)]
     assert all(d1 <= 2 ** a for a, d1 in zip(range(1, 8), delays))

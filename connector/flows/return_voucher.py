@@ -31,9 +31,8 @@ from connector.shipbob.errors import ShipBobNotFound
 from connector.sku_lookup import inventory_ids_for
 
 log = logging.getLogger(__name__)
-RETURN_POLL_CURSOR = "poll.returns.cursor"
-RETURN_POLL_OVERLAP = timedelta(hours=1)
-RETURN_POLL_FIRST_LOOKBACK = timedelta(days=7)
+RETURN_POLL = kv.PollCursor("poll.returns.cursor", first_lookback=timedelta(days=7),
+                            overlap=timedelta(hours=1))
 
 
 def run(ctx: Context, job: Job) -> str:
@@ -68,12 +67,10 @@ def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[in
     Returns the job ids to wake."""
     now = now or utcnow()
     with ctx.session() as session:
-        cursor = kv.get(session, RETURN_POLL_CURSOR)
-    since = (datetime.fromisoformat(cursor) if cursor else now - RETURN_POLL_FIRST_LOOKBACK)
-    since -= RETURN_POLL_OVERLAP
+        since = RETURN_POLL.since(session, now)
     # Read every page first: no database transaction stays open across API calls.
     return_ids = [str(ret["id"]) for ret in ctx.shipbob.returns(
-        Status=["Completed"], SortOrder="Asc", CompletedStartDate=since.strftime("%Y-%m-%dT%H:%M:%SZ"))]
+        Status=["Completed"], SortOrder="Asc", CompletedStartDate=since)]
     wake: dict[int, None] = {}
     with ctx.session() as session:
         for return_id in return_ids:
@@ -87,7 +84,7 @@ def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[in
                                          shipbob_ref=return_id, hurry=False, revive_parked=False)
             if requested.wake:
                 wake[requested.job_id] = None
-        kv.put(session, RETURN_POLL_CURSOR, now.isoformat())
+        RETURN_POLL.advance(session, now)
     return list(wake)
 
 

@@ -23,11 +23,10 @@ from connector.mappers.vouchers import HELD, SHIPPED, allocate, shipped_quantiti
 
 log = logging.getLogger(__name__)
 
-SHIPMENT_POLL_CURSOR = "poll.shipments.cursor"
 # ShipBob retries a webhook for about 27 h (shipbob.md §6): a first poll looks
-# back past that; later ones overlap the last so a clock skew loses nothing.
-SHIPMENT_POLL_FIRST_LOOKBACK = timedelta(days=2)
-SHIPMENT_POLL_OVERLAP = timedelta(minutes=30)
+# back past that.
+SHIPMENT_POLL = kv.PollCursor("poll.shipments.cursor", first_lookback=timedelta(days=2),
+                              overlap=timedelta(minutes=30))
 
 
 def run(ctx: Context, job: Job) -> str:
@@ -178,20 +177,18 @@ def poll_shipment_changes(ctx: Context, now: datetime | None = None) -> list[int
     without tracking. Returns the job ids to wake."""
     now = now or utcnow()
     with ctx.session() as session:
-        cursor = kv.get(session, SHIPMENT_POLL_CURSOR)
-    since = (datetime.fromisoformat(cursor) if cursor else now - SHIPMENT_POLL_FIRST_LOOKBACK)
-    since -= SHIPMENT_POLL_OVERLAP
+        since = SHIPMENT_POLL.since(session, now)
     # Read every page first: no database transaction stays open across API calls.
     # No SortOrder: its values for /order are undocumented. An order that
     # changes while we page may shift out of view; it is in the next overlap.
     shipped = {
         str(order["id"]): [s for s in order.get("shipments") or [] if s.get("status") == SHIPPED]
-        for order in ctx.shipbob.orders(LastUpdateStartDate=since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for order in ctx.shipbob.orders(LastUpdateStartDate=since)
     }
     with ctx.session() as session:
         behind = [order_id for order_id, shipments in shipped.items()
                   if not all(_ifs_is_current(find_by_shipbob(session, "shipment", s["id"]), s)
                              for s in shipments)]
         wake = _request_jobs(session, behind)
-        kv.put(session, SHIPMENT_POLL_CURSOR, now.isoformat())
+        SHIPMENT_POLL.advance(session, now)
     return wake

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.common import emit, json_option, make_context
-from connector.reconcile import CheckResult
+from connector.reconcile import DEFAULT_DAYS, CheckResult
 from connector.reconcile import reconcile as run_reconcile
 
 
@@ -36,10 +36,12 @@ def print_report(results: list[CheckResult], as_json: bool) -> bool:
 
 
 @click.command()
+@click.option("--days", type=click.IntRange(min=0), default=DEFAULT_DAYS, show_default=True,
+              help="How far back to compare (0: all history; costs a ShipBob call per 50 orders).")
 @json_option
-def reconcile(as_json: bool) -> None:
+def reconcile(days: int, as_json: bool) -> None:
     """What differs between IFS and ShipBob; exits 1 when anything unexplained differs."""
-    if not print_report(run_reconcile(make_context()), as_json):
+    if not print_report(run_reconcile(make_context(), days=days), as_json):
         raise SystemExit(1)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -62,6 +63,15 @@ def test_reconcile_exits_non_zero_while_an_order_is_not_at_shipbob(ctx, sandboxe
     for job_id in poll_orders(ctx):
         run_job(ctx, job_id)
     assert cli("reconcile").exit_code == 0
+
+
+def test_reconcile_looks_back_30_days_unless_told_otherwise(ctx, sandboxes, cli):
+    ifs, _ = sandboxes
+    entered = (datetime.now(timezone.utc) - timedelta(days=60)).isoformat()
+    hook(ifs, "orders", {"orders": [{"DateEntered": entered}]})  # released long ago, never pushed
+    assert cli("reconcile").exit_code == 0
+    everything = cli("reconcile", "--days", "0", ok=False)
+    assert everything.exit_code == 1 and "IFS orders released but not at ShipBob" in everything.output
 
 
 def test_doctor_checks_everything_and_names_a_missing_ifs_field(ctx, sandboxes, cli, monkeypatch, tmp_path):

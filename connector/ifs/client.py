@@ -171,6 +171,7 @@ class IfsClient:
         return results
 
     def _part_result(self, projection: str, read: Read, part: requests.Response, what: str) -> Any:
+        """An entity (with its ETag) or every row of a collection, told apart by the answer."""
         data = _json(part, what)
         if not (isinstance(data, dict) and isinstance(data.get("value"), list)):
             return _with_etag(data, part) if isinstance(data, dict) else data
@@ -183,9 +184,9 @@ class IfsClient:
         return rows
 
     def _read_alone(self, projection: str, read: Read) -> Any:
-        if read.filter is None and read.select is None and read.path.endswith(")"):
-            return self.get(projection, read.path)
-        return list(self.query(projection, read.path, filter=read.filter, select=read.select))
+        what = f"GET {projection}.svc/{read.relative_url()}"
+        response = self._send("GET", self.url(projection, read.relative_url()), what=what)
+        return self._part_result(projection, read, response, what)
 
     def metadata(self, projection: str) -> str:
         """The projection's CSDL `$metadata` document (XML, §1)."""

@@ -13,7 +13,8 @@ service (resource resolution, ETags, CRUD, actions), store (tables, objid/
 objversion, ETags), orders / returns / purchasing / inventory / crud (business
 rules), auth (tokens), faults (fault injection, stats), metadata ($metadata,
 service document), seed (data set), hooks (/_sandbox/), batch ($batch
-multipart format), app (Flask, $batch execution, run()).
+multipart format), answer (one request below a service root, as sent
+alone), batching ($batch execution), app (Flask routes, gatekeeping, run()).
 
 `$batch` (§9): individual requests and change sets (all-or-nothing, no GET,
 `$<Content-ID>` in the URL and If-Match), processing stops at the first

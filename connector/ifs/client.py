@@ -29,10 +29,17 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from connector.errors import TransientError
+from connector.errors import RateLimited, TransientError
 from connector.ifs import batch, odata
 from connector.ifs.auth import IfsTokenProvider
-from connector.ifs.errors import EtagConflict, IfsRejected, classify, is_mi_modified, parse_error
+from connector.ifs.errors import (
+    EtagConflict,
+    IfsRejected,
+    IfsServerError,
+    classify,
+    is_mi_modified,
+    parse_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,7 @@ _TRANSPORT_ERRORS = (
     requests.exceptions.ContentDecodingError,
 )
 _MAX_WHAT = 300
+READ_RETRIES = 2  # in-call retries of a read; the job's own backoff is for longer trouble
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,7 @@ class IfsClient:
         body, content_type = batch.encode_gets([read.relative_url() for read in reads])
         for retried_modified in (False, True):
             response = self._send("POST", self.url(projection, "$batch"), what=what, raw=(body, content_type),
-                                  headers={"Accept": "multipart/mixed"})
+                                  headers={"Accept": "multipart/mixed"}, read_only=True)
             try:
                 parts = batch.decode_responses(response.headers.get("Content-Type", ""), response.content)
             except batch.BatchFormatError as exc:
@@ -239,11 +247,13 @@ class IfsClient:
         """Read-modify-write under optimistic concurrency (§7, invariant 4).
 
         GET by key -> `changes = apply(entity)` -> None or {} means there is
-        nothing to do (returns None) -> PATCH with the ETag just read. On 412
-        the entity is read again and `apply` runs on the new version, at most
-        `attempts` times; then EtagConflict (a TransientError). `current`, an
-        entity the caller read by key moments ago, saves the first GET: if it
-        is stale the PATCH answers 412 and the loop reads it again."""
+        nothing to do (returns None) -> PATCH with the ETag just read. On 412,
+        or a PATCH whose outcome is unknown (5xx, lost connection), the entity
+        is read again and `apply` runs on the new version - it sees whether
+        the change landed - at most `attempts` times; then the last error.
+        `current`, an entity the caller read by key moments ago, saves the
+        first GET: if it is stale the PATCH answers 412 and the loop reads it
+        again."""
         for attempt in range(attempts):
             entity = current if attempt == 0 and current is not None else self.get(projection, path)
             changes = apply(entity)
@@ -253,7 +263,14 @@ class IfsClient:
                 return self.patch(projection, path, changes, _etag(entity, projection, path))
             except EtagConflict:
                 log.info("IFS ETag conflict, re-reading", extra={"ifs_path": _clip(path), "attempt": attempt + 1})
-                _pause(attempt, attempts)
+            except RateLimited:
+                raise  # the job waits; hammering would not help
+            except TransientError as exc:
+                if attempt + 1 >= attempts:
+                    raise
+                log.info("IFS PATCH outcome unknown (%s), re-reading", type(exc).__name__,
+                         extra={"ifs_path": _clip(path), "attempt": attempt + 1})
+            _pause(attempt, attempts)
         raise EtagConflict(f"IFS PATCH {_clip(projection + '.svc/' + path)}: "
                            f"entity kept changing ({attempts} attempts)")
 
@@ -314,11 +331,14 @@ class IfsClient:
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         raw: tuple[bytes, str] | None = None,
+        read_only: bool | None = None,
     ) -> requests.Response:
         """One request with: a timeout; Accept/Content-Type (§8); one re-auth
-        on 401 (§2); one immediate retry of MI_MODIFIED_ERROR (§9); any other
-        non-2xx classified into the connector's taxonomy. `raw` is a body
-        that is not JSON, with its content type."""
+        on 401 (§2); one immediate retry of MI_MODIFIED_ERROR (§9); for a
+        read (GETs, or `read_only`), up to READ_RETRIES short jittered retries
+        of a 5xx or a lost connection, so one blip does not abort a long job;
+        any other non-2xx classified into the connector's taxonomy. `raw` is
+        a body that is not JSON, with its content type."""
         what = _clip(what)
         request_headers = {"Accept": "application/json", **(headers or {})}
         data = None
@@ -328,6 +348,7 @@ class IfsClient:
         if raw is not None:
             data, request_headers["Content-Type"] = raw
         reauthenticated = retried_modified = False
+        read_retries = READ_RETRIES if (method == "GET" if read_only is None else read_only) else 0
         while True:
             token = self.auth.token()
             started = time.monotonic()
@@ -337,6 +358,10 @@ class IfsClient:
                     headers={**request_headers, "Authorization": f"Bearer {token}"},
                 )
             except _TRANSPORT_ERRORS as exc:
+                if read_retries:
+                    read_retries -= 1
+                    _pause_before_read_retry(what, type(exc).__name__)
+                    continue
                 raise TransientError(f"IFS {what}: {type(exc).__name__}") from exc
             status = response.status_code
             log.debug("IFS request", extra={"ifs_request": what, "status": status,
@@ -353,7 +378,12 @@ class IfsClient:
                 retried_modified = True
                 log.info("IFS MI_MODIFIED_ERROR, retrying once", extra={"ifs_request": what})
                 continue
-            raise classify(response, what)
+            error = classify(response, what)
+            if read_retries and isinstance(error, IfsServerError):
+                read_retries -= 1
+                _pause_before_read_retry(what, f"HTTP {status}")
+                continue
+            raise error
 
     @staticmethod
     def _with_query(url: str, params: Mapping[str, str]) -> str:
@@ -422,6 +452,11 @@ def _pause(attempt: int, attempts: int) -> None:
     if attempt + 1 >= attempts:
         return
     time.sleep(random.uniform(0, min(1.0, 0.05 * 2 ** attempt)))
+
+
+def _pause_before_read_retry(what: str, why: str) -> None:
+    log.info("IFS read failed (%s), retrying", why, extra={"ifs_request": what})
+    time.sleep(random.uniform(0.2, 1.0))
 
 
 def _clip(text: str) -> str:

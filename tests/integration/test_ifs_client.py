@@ -22,6 +22,7 @@ from connector.ifs.errors import (
     IfsMetadataModified,
     IfsNotFound,
     IfsRejected,
+    IfsServerError,
 )
 from connector.settings import Settings
 from tests.conftest import REDIS_URL
@@ -286,6 +287,36 @@ def test_update_retries_stale_etags_then_gives_up(client, sandbox):
         client.update(CO, order_path(order_no), lambda e: {"CustRef": "never"}, attempts=3)
     assert isinstance(info.value, TransientError)
     assert sandbox.stats()["faults_served"]["stale_etag"] == 5
+
+
+def test_update_re_reads_after_a_patch_whose_answer_was_lost(client, sandbox):
+    order_no = first_order(sandbox)
+    sandbox.faults(lost_response=1)  # IFS applies the PATCH; the client hears a 504
+    changes = []
+
+    def apply(entity: dict) -> dict | None:
+        wanted = {} if entity.get("CustRef") == "written once" else {"CustRef": "written once"}
+        changes.append(wanted)
+        return wanted
+
+    assert client.update(CO, order_path(order_no), apply) is None  # the re-read shows it landed
+    assert changes == [{"CustRef": "written once"}, {}]
+    assert sandbox.stats()["writes"] == 1
+    assert client.get(CO, order_path(order_no))["CustRef"] == "written once"
+
+
+def test_reads_ride_out_a_short_run_of_5xx_and_writes_do_not_repeat(client, sandbox):
+    order_no = first_order(sandbox)
+    entity = client.get(CO, order_path(order_no))
+    sandbox.faults(error_rate=1)
+    with pytest.raises(IfsServerError):
+        client.get(CO, order_path(order_no))
+    assert sandbox.stats()["faults_served"]["error_rate"] == 3  # the GET and two retries
+    with pytest.raises(IfsServerError):
+        client.patch(CO, order_path(order_no), {"CustRef": "x"}, entity["@odata.etag"])
+    assert sandbox.stats()["faults_served"]["error_rate"] == 4  # a PATCH is sent once
+    sandbox.faults(error_rate=0)
+    assert client.get(CO, order_path(order_no))["OrderNo"] == order_no
 
 
 def test_update_with_nothing_to_change_writes_nothing(client, sandbox):

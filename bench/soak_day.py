@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import requests
 
 from connector.flows.replenishment import base_po
+from sandbox.warehouse import Warehouse
 
 PARKED_RETURN_KINDS = ("no-shipment", "foreign-shipment")
 RETURN_KINDS = ["full-restock", "partial-quarantine", "mixed-actions", "dispose", "cancelled",
@@ -105,6 +106,7 @@ class Day(threading.Thread):
                  parked_order_nos: set[str], say, tick: float = 1.5):
         super().__init__(name="soak-day", daemon=True)
         self.ifs, self.sb, self.profile, self.rng = ifs_url, shipbob_url, profile, rng
+        self.warehouse = Warehouse(shipbob_url, rng)
         self.parked_order_nos = parked_order_nos
         self.say = say
         self.tick = tick
@@ -408,7 +410,7 @@ class Day(threading.Thread):
                     continue
                 due = self._invsync_due.setdefault(wro["id"], now + self.rng.uniform(2, 6))
                 if due <= now:
-                    self._stow(wro, 1.0, split=False)
+                    self.warehouse.receive(wro)
                     self.record.invsync_wros_stowed.add(wro["id"])
                 continue
             by_po[base_po(number)].append(wro)
@@ -425,20 +427,10 @@ class Day(threading.Thread):
             split = rounds == 0 and sorted(self.ifs_pos).index(po) % 2 == 0
             for wro in its:
                 if wro["status"] not in ("Completed", "Cancelled"):
-                    self._stow(wro, 0.5 if rounds == 0 else 1.0, split=split)
+                    self.warehouse.receive(wro, 0.5 if rounds == 0 else 1.0, split=split)
             self.record.split_wros += int(split)
             self.record.stow_rounds[po] += 1
             self._po_due[po] = now + self.rng.uniform(6, 12)
-
-    def _stow(self, wro: dict, fraction: float, split: bool) -> None:
-        items = []
-        for q in wro["inventory_quantities"]:
-            open_qty = q["expected_quantity"] - q["stowed_quantity"]
-            qty = open_qty if fraction >= 1 else int(open_qty * fraction)
-            if qty > 0:
-                items.append({"inventory_id": q["inventory_id"], "stowed": qty})
-        if items:
-            hook(self.sb, f"receiving/{wro['id']}/receive", {"items": items, "split_into_new_wro": split})
 
     # -- done? ---------------------------------------------------------------------------
 

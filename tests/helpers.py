@@ -6,6 +6,9 @@ import time
 
 import requests
 
+from connector.db.models import WebhookEvent
+from connector.db.session import session_scope
+
 PAT_HEADERS = {"Authorization": "Bearer sandbox-pat", "shipbob_channel_id": "128944"}
 
 
@@ -43,3 +46,17 @@ def eventually(predicate, timeout: float, what: str, interval: float = 0.5):
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+class Recorder:
+    """The receiver's enqueue function in tests: records the event ids, and
+    checks each row is committed before its wake-up is sent."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.ids: list[int] = []
+
+    def __call__(self, event_id: int) -> None:
+        with session_scope(self.database_url) as session:
+            assert session.get(WebhookEvent, event_id) is not None, "enqueued before commit"
+        self.ids.append(event_id)

@@ -36,6 +36,7 @@ from standardwebhooks.webhooks import Webhook
 from connector.db.models import WebhookEvent
 from connector.db.session import session_scope
 from connector.settings import load_settings
+from tests.helpers import Recorder
 from webhooks.app import create_app
 from webhooks.topics import HANDLED_TOPICS, KNOWN_TOPICS
 
@@ -94,19 +95,6 @@ def headers_for(msg_id, timestamp, signature, topic="order.shipped") -> dict:
 
 
 # --------------------------------------------------------------- harness
-
-
-class Recorder:
-    """The enqueue double: records ids, and checks each row is committed first."""
-
-    def __init__(self, database_url: str):
-        self.database_url = database_url
-        self.ids: list[int] = []
-
-    def __call__(self, event_id: int) -> None:
-        with session_scope(self.database_url) as session:
-            assert session.get(WebhookEvent, event_id) is not None, "enqueued before commit"
-        self.ids.append(event_id)
 
 
 class Harness:

@@ -27,6 +27,7 @@ from connector.db.models import KeyValue, WebhookEvent
 from connector.db.session import session_scope
 from connector.settings import load_settings
 from sandbox.server import BackgroundServer
+from tests.helpers import Recorder
 from webhooks.app import create_app
 from webhooks.health import celery_broker_check
 from webhooks.secrets import KV_SECRET_KEY
@@ -37,19 +38,6 @@ STORED = "whsec_" + base64.b64encode(b"stored-by-subscribe-cmd!").decode()
 BODY = json.dumps({"order_id": 100000001, "status": "Completed"}).encode()
 NOTHING_LISTENS = "postgresql://postgres@127.0.0.1:1/ifs_shipbob_nowhere"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-class Recorder:
-    """The enqueue double: records ids and checks each row is committed."""
-
-    def __init__(self, database_url: str):
-        self.database_url = database_url
-        self.ids: list[int] = []
-
-    def __call__(self, event_id: int) -> None:
-        with session_scope(self.database_url) as session:
-            assert session.get(WebhookEvent, event_id) is not None, "enqueued before commit"
-        self.ids.append(event_id)
 
 
 def broker_down(_event_id: int) -> None:

@@ -51,7 +51,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import psycopg2
 import redis as redis_lib
 import requests
 from sqlalchemy import func, select
@@ -61,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cli.stack import Stack, env_for, wait_for  # noqa: E402
 from connector.context import Context  # noqa: E402
 from connector.db.models import Flow, Job, JobState  # noqa: E402
-from connector.db.session import engine_for, migrate  # noqa: E402
+from connector.db.session import create_database, drop_database, migrate  # noqa: E402
 from connector.settings import load_settings  # noqa: E402
 from connector.shipbob.ratelimit import WINDOW_SECONDS, safe_limit  # noqa: E402
 
@@ -175,16 +174,6 @@ def hook(url: str, path: str, body: dict | None = None, method: str = "POST"):
 
 # -------------------------------------------------------------- state stores
 
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 @dataclass
 class Stores:
     database: str
@@ -195,14 +184,12 @@ class Stores:
     def create(cls) -> "Stores":
         run = uuid.uuid4().hex[:10]
         name = f"ifs_shipbob_bench_{run}"
-        _admin(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        url = create_database(PG_ADMIN_URL, name)
         migrate(url)
         return cls(name, url, f"ifs-shipbob-bench-{run}:")
 
     def drop(self) -> None:
-        engine_for(self.database_url).dispose()
-        _admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        drop_database(PG_ADMIN_URL, self.database)
         client = redis_lib.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(match=f"{self.redis_prefix}*", count=1000):
             client.delete(key)

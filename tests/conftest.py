@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import uuid
 
-import psycopg2
 import pytest
 import redis as redis_lib
 import requests
@@ -22,30 +21,16 @@ FAST_RATE_LIMIT = 100_000
 WEBHOOK_SECRET = "whsec_" + "A" * 32
 
 
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="session")
 def pg_url():
     """A fresh, migrated database for this test run; dropped afterwards."""
-    from connector.db.session import migrate
+    from connector.db.session import create_database, drop_database, migrate
 
     name = f"ifs_shipbob_test_{RUN_ID}"
-    _admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = create_database(PG_ADMIN_URL, name)
     migrate(url)
     yield url
-    from connector.db.session import engine_for
-
-    engine_for(url).dispose()
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(PG_ADMIN_URL, name)
 
 
 @pytest.fixture

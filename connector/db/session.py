@@ -85,3 +85,27 @@ def migrate(url: str, revision: str = "head") -> None:
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
     engine_for(url)  # creates the SQLite directory
     command.upgrade(cfg, revision)
+
+
+def create_database(admin_url: str, name: str) -> str:
+    """CREATE DATABASE `name` as the admin URL's user; returns its URL. For
+    test runs and benchmarks: each gets a database of its own."""
+    _admin(admin_url, f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    engine_for(admin_url.rsplit("/", 1)[0] + f"/{name}").dispose()
+    _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(admin_url: str, sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()

@@ -208,15 +208,15 @@ def fail(session: Session, job: Job, error: str) -> None:
 
 
 def retry_later(session: Session, job: Job, error: str, delay: float, count_attempt: bool = True,
-                waits_for: str | None = None) -> datetime:
+                waits_for: tuple[str, str] | None = None) -> datetime:
     """Back to pending, due after `delay`; the sweeper picks it up if the
     retry message is lost. A rate-limit wait is not a failed attempt.
-    `waits_for` ("flow:key") lets that job's end wake this one sooner."""
+    `waits_for` (flow, key) lets that job's end wake this one sooner."""
     run_at = utcnow() + timedelta(seconds=delay)
     _record(session, job, "retry", error)
     extra = {} if count_attempt else {"attempts": Job.attempts - 1}
     _release(session, job, JobState.PENDING, False, last_error=error, next_run_at=run_at,
-             waits_for=waits_for, **extra)
+             waits_for=_job_ref(*waits_for) if waits_for else None, **extra)
     session.commit()
     return run_at
 
@@ -226,7 +226,7 @@ def wake_waiting(session: Session, flow: str, key: str) -> list[tuple[int, str]]
     their (id, flow) to dispatch. Called when that job is done."""
     rows = session.execute(
         update(Job)
-        .where(Job.waits_for == f"{flow}:{key}", Job.state == JobState.PENDING.value)
+        .where(Job.waits_for == _job_ref(flow, key), Job.state == JobState.PENDING.value)
         .values(next_run_at=utcnow(), waits_for=None)
         .returning(Job.id, Job.flow)
         .execution_options(synchronize_session=False)
@@ -245,6 +245,11 @@ def replay(session: Session, job_id: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def _job_ref(flow: str, key: str) -> str:
+    """How Job.waits_for names the awaited job."""
+    return f"{flow}:{key}"
 
 
 def due_job_ids(session: Session, grace_seconds: float = 0, limit: int = 500,

@@ -83,7 +83,7 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx, count=False)
     except WaitingFor as exc:
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx,
-                              waits_for=f"{exc.flow}:{exc.key}")
+                              waits_for=(exc.flow, exc.key))
     except TransientError as exc:
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx)
     except PermanentError as exc:
@@ -130,7 +130,7 @@ class _Heartbeat:
 
 
 def _retry_or_fail(ctx: Context, job: Job, error: str, retry_after: float | None, logctx,
-                   count: bool = True, waits_for: str | None = None) -> RunResult:
+                   count: bool = True, waits_for: tuple[str, str] | None = None) -> RunResult:
     with ctx.session() as session:
         if count and job.attempts >= jobs.MAX_ATTEMPTS:
             jobs.fail(session, job, f"gave up after {job.attempts} attempts: {error}")

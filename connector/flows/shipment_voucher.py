@@ -19,6 +19,7 @@ from connector.context import Context
 from connector.db.models import Binding, Flow, Job, utcnow
 from connector.errors import NeedsAttention, TransientError, WaitingFor
 from connector.ifs import odata
+from connector.mappers.orders import tagged_ifs_order_no
 from connector.mappers.vouchers import HELD, SHIPPED, allocate, shipped_quantities, voucher_body, voucher_changes
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def run(ctx: Context, job: Job) -> str:
         order_no = binding.data["order_no"] if binding else None
         bound_lines = binding.data["lines"] if binding else []
     if binding is None:
-        ifs_order_no = _ifs_order_no(order)
+        ifs_order_no = tagged_ifs_order_no(order)
         if ifs_order_no:
             # Created by our order push, which has not bound it yet: wait for it.
             raise WaitingFor(f"ShipBob order {order_id} is not bound to an IFS order yet",
@@ -68,12 +69,6 @@ def run(ctx: Context, job: Job) -> str:
         raise NeedsAttention("; ".join(held))
     return (f"IFS order {order_no}: {len(posted)} voucher(s) posted, {len(updated)} updated"
             f" for {len(shipments)} shipment(s); ShipBob status {order.get('status')}")
-
-
-def _ifs_order_no(order: dict) -> str | None:
-    """The IFS order our push tagged the ShipBob order with, if it did."""
-    return next((str(tag.get("value")) for tag in order.get("tags") or []
-                 if tag.get("name") == "ifs_order_no" and tag.get("value")), None)
 
 
 def _ensure_voucher(ctx: Context, order_no: str, order_id: int, shipment: dict,

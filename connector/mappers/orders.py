@@ -16,6 +16,7 @@ from connector.mapping import Mapping
 
 _REQUIRED_ADDRESS = {"Name": "name", "Address1": "address1", "City": "city", "Country": "country"}
 _SKIPPED_LINE_STATES = {"Cancelled", "Delivered", "Invoiced"}
+ORDER_TAG = "ifs_order_no"  # on every ShipBob order the push creates: links it back to IFS
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def plan_orders(
                 })
                 for ref, (line, _sku) in zip(refs, site_lines)
             ],
-            "tags": [{"name": "ifs_order_no", "value": order_no}],
+            "tags": [{"name": ORDER_TAG, "value": order_no}],
         })
         plans.append(ShipBobOrderPlan(reference_id, order_no, site, mapping.sites[site], body, refs))
     return plans
@@ -164,3 +165,10 @@ def _whole(quantity: float, order_no: str, ref: LineRef) -> int:
 
 def _drop_none(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
+
+
+def tagged_ifs_order_no(order: dict) -> str | None:
+    """The IFS order a ShipBob order was created for, read from the tag the
+    push gives it (None: not created by this connector)."""
+    return next((str(tag.get("value")) for tag in order.get("tags") or []
+                 if tag.get("name") == ORDER_TAG and tag.get("value")), None)

@@ -18,4 +18,4 @@ RUN pip install --no-compile . \
 # Least privilege: never run as root.
 USER connector
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "20", "webhooks.wsgi:app"]
+CMD ["gunicorn", "-c", "python:webhooks.gunicorn_conf", "webhooks.wsgi:app"]

@@ -67,8 +67,8 @@ class Stack:
 
     def start_receiver(self, workers: int = 2) -> str:
         port = free_port()
-        self._spawn("receiver", [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-                                 "--workers", str(workers), "--timeout", "20",
+        self._spawn("receiver", [str(BIN / "gunicorn"), "-c", "python:webhooks.gunicorn_conf",
+                                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                                  "webhooks.wsgi:app"])
         self.receiver_url = f"http://127.0.0.1:{port}"
         wait_for(lambda: requests.get(f"{self.receiver_url}/healthz", timeout=1).ok, 30, "receiver")

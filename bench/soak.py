@@ -180,7 +180,7 @@ class Soak:
             shipbob_refresh_token="sandbox-refresh-0", shipbob_rate_limit_per_minute=connector_limit,
             order_poll_seconds=2, tracking_poll_seconds=5, shipments_poll_seconds=10, replenishment_poll_seconds=5,
             receiving_poll_seconds=5, sweep_seconds=2, sweep_grace_seconds=p.sweep_grace_seconds,
-            job_lease_seconds=30,
+            job_lease_seconds=30, http_timeout_seconds=10,
             order_poll_overlap_minutes=10, reports_dir=str(self.run_dir / "reports"),
             inventory_sync_hour_utc=(datetime.now(timezone.utc).hour + 12) % 24,  # beat's cron stays quiet
         )

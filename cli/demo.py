@@ -53,7 +53,7 @@ def demo(orders: int, seed: int, shipbob_rate_limit: int, timeout: int) -> None:
     overrides.update(
         shipbob_rate_limit_per_minute=shipbob_rate_limit, order_poll_seconds=3,
         tracking_poll_seconds=8, shipments_poll_seconds=8, replenishment_poll_seconds=4, receiving_poll_seconds=4,
-        sweep_seconds=5, sweep_grace_seconds=20, job_lease_seconds=60, order_poll_overlap_minutes=10,
+        sweep_seconds=5, sweep_grace_seconds=20, job_lease_seconds=60, http_timeout_seconds=20, order_poll_overlap_minutes=10,
         reports_dir=str(STATE / "reports"), worker_metrics_port=0,
     )
     stack = Stack(env={}, logdir=STATE / "logs",

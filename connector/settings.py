@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     sweep_grace_seconds: float = Field(default=60, ge=0)
     # A claimed job not finished within its lease is taken over (a killed worker).
     job_lease_seconds: float = Field(default=300, gt=0)
+    # Time allowed for a lease confirmation's round trip and the clock skew
+    # between worker hosts (connector/fencing.py).
+    fence_margin_seconds: float = Field(default=5, ge=0)
     webhook_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")
@@ -83,6 +86,16 @@ class Settings(BaseSettings):
         if any(oauth) and not all(oauth):
             raise ValueError(
                 "SHIPBOB_CLIENT_ID, SHIPBOB_CLIENT_SECRET and SHIPBOB_REFRESH_TOKEN go together"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_write(self) -> "Settings":
+        # A write is only sent while the lease outlasts its timeout (fencing).
+        if self.job_lease_seconds <= self.http_timeout_seconds + self.fence_margin_seconds:
+            raise ValueError(
+                "JOB_LEASE_SECONDS must be more than HTTP_TIMEOUT_SECONDS + FENCE_MARGIN_SECONDS "
+                f"({self.job_lease_seconds:g} <= {self.http_timeout_seconds:g} + {self.fence_margin_seconds:g})"
             )
         return self
 

@@ -187,6 +187,11 @@ def _create_rma(ctx: Context, ret: dict) -> dict:
     if not lines:
         raise NeedsAttention(f"return {return_id} completed with nothing processed")
     names = ctx.names.returns
+    # IFS has no idempotency key: look for the RMA again right before the
+    # write (the fence then guards the write itself).
+    existing = _rma_in_ifs(ctx, return_id)
+    if existing is not None:
+        return existing
     try:
         return ctx.ifs.create(names.projection, names.rma_set, {
             "OrderNo": order_no,

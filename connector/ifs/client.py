@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from connector import fencing
 from connector.errors import RateLimited, TransientError
 from connector.ifs import batch, odata
 from connector.ifs.auth import IfsTokenProvider
@@ -348,9 +349,12 @@ class IfsClient:
         if raw is not None:
             data, request_headers["Content-Type"] = raw
         reauthenticated = retried_modified = False
-        read_retries = READ_RETRIES if (method == "GET" if read_only is None else read_only) else 0
+        reads = method == "GET" if read_only is None else read_only
+        read_retries = READ_RETRIES if reads else 0
         while True:
             token = self.auth.token()
+            if not reads:
+                fencing.before_write(self._timeout)
             started = time.monotonic()
             try:
                 response = self._session.request(

@@ -32,7 +32,7 @@ TOPICS = ["order.shipped", "order.shipment.delivered", "order.shipment.exception
 def stack(settings, sandboxes, tmp_path):
     ifs, shipbob = sandboxes
     env = env_for(settings, broker_url=REDIS_URL, sweep_seconds=1, sweep_grace_seconds=2,
-                  job_lease_seconds=30, order_poll_seconds=3600, tracking_poll_seconds=3600,
+                  job_lease_seconds=30, http_timeout_seconds=10, order_poll_seconds=3600, tracking_poll_seconds=3600,
                   replenishment_poll_seconds=3600, receiving_poll_seconds=3600,
                   worker_metrics_port=0)
     with Stack(env=env, logdir=tmp_path / "logs", ifs=ifs, shipbob=shipbob) as running:

@@ -1,34 +1,78 @@
-"""`ifs-shipbob`: the operator's command line."""
+"""`ifs-shipbob`: the operator's command line.
+
+Commands are imported only when run (or asked for their own help), so
+`ifs-shipbob --help` answers without loading SQLAlchemy, Celery or the
+clients. Each command is one line of COMMANDS: name, where it lives, and the
+one-line summary `--help` lists (tests/unit/test_cli_registry.py checks the
+summary against the command's own docstring).
+"""
 
 from __future__ import annotations
 
-import sys
+import importlib
 
 import click
 
-from connector.errors import ConfigError
+# name -> ("module:attribute", summary shown by `ifs-shipbob --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "migrate": ("cli.ops:migrate", "Create or upgrade the database schema (Alembic)."),
+    "status": ("cli.ops:status",
+        "Per flow: counts by state, oldest pending item; last polls; rate-limit headroom."),
+    "attention": ("cli.ops:attention",
+        "Items parked for a person, with the reason (fix the data, then replay)."),
+    "failed": ("cli.ops:failed", "Items that failed permanently or ran out of retries, with the last error."),
+    "show": ("cli.ops:show", "One item with its history of attempts."),
+    "resolve": ("cli.resolve:resolve", "Close a parked or failed item that was fixed by hand."),
+    "ignore": ("cli.resolve:ignore", "Close a parked or failed item that needs nothing done."),
+    "replay": ("cli.ops:replay",
+        "Run items again; the flows are idempotent, so a replay never duplicates an effect."),
+    "backfill": ("cli.ops:backfill",
+        "Re-run the IFS order poll over a date range (the cursor is left alone)."),
+    "poll": ("cli.ops:poll", "Run one poll now (what beat does on its schedule)."),
+    "run-job": ("cli.ops:run_job", "Run one item in this process (debugging)."),
+    "reconcile": ("cli.reconcile:reconcile",
+        "What differs between IFS and ShipBob; exits 1 when anything unexplained differs."),
+    "sync-inventory": ("cli.reconcile:sync_inventory",
+        "Compare stock per SKU, push shortfalls as WROs, send levels to IFS, write the drift report."),
+    "doctor": ("cli.doctor:doctor",
+        "Check settings, database, broker, both APIs and the IFS names in $metadata."),
+    "sandbox": ("cli.sandboxes:sandbox", "Run a local stand-in for IFS Cloud or ShipBob."),
+    "webhooks": ("cli.webhooks_cmd:webhooks", "Manage the ShipBob webhook subscription of this connector."),
+    "demo": ("cli.demo:demo", "Run a realistic day through every flow and reconcile both systems."),
+}
 
 
-class _Group(click.Group):
-    def invoke(self, ctx):
-        try:
+def load_command(name: str) -> click.Command:
+    module, _, attribute = COMMANDS[name][0].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return load_command(name) if name in COMMANDS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The registry's summaries: listing must not import every command.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context):
+        from cli.failures import one_line
+
+        with one_line():
             return super().invoke(ctx)
-        except ConfigError as exc:
-            # One clear line naming the bad setting, no traceback.
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ifs-shipbob", prog_name="ifs-shipbob", message="%(prog)s %(version)s")
 def main() -> None:
-    """Connector between IFS Cloud and ShipBob."""
+    """Connector between IFS Cloud and ShipBob.
 
+    Settings come from the environment, then from ./.env (the environment wins).
+    """
+    from cli.dotenv import load_dotenv_file
 
-def _register() -> None:
-    from cli import demo, doctor, ops, reconcile, sandboxes, webhooks_cmd
-
-    for module in (ops, reconcile, doctor, sandboxes, webhooks_cmd, demo):
-        module.register(main)
-
-
-_register()
+    load_dotenv_file()

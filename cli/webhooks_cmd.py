@@ -8,10 +8,6 @@ from cli.common import emit, json_option, make_context
 from connector import kv
 
 
-def register(main: click.Group) -> None:
-    main.add_command(webhooks)
-
-
 @click.group()
 def webhooks() -> None:
     """Manage the ShipBob webhook subscription of this connector."""

@@ -42,6 +42,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Flag:
+    on = False
+
+
+VERBOSE = _Flag()  # `ifs-shipbob -v`: the commands' logs include warnings
+
+
 def load_command(name: str) -> click.Command:
     module, _, attribute = COMMANDS[name][0].partition(":")
     return getattr(importlib.import_module(module), attribute)
@@ -68,11 +75,13 @@ class _LazyGroup(click.Group):
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ifs-shipbob", prog_name="ifs-shipbob", message="%(prog)s %(version)s")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also log warnings (e.g. each retry) on stderr.")
+def main(verbose: bool) -> None:
     """Connector between IFS Cloud and ShipBob.
 
     Settings come from the environment, then from ./.env (the environment wins).
     """
     from cli.dotenv import load_dotenv_file
 
+    VERBOSE.on = verbose
     load_dotenv_file()

@@ -11,6 +11,7 @@ from typing import IO
 
 import click
 
+from cli import VERBOSE
 from connector.context import Context
 from connector.errors import ConfigError
 from connector.settings import Settings, load_settings
@@ -29,9 +30,10 @@ def make_context() -> Context:
 
     settings = load_settings()
     require_database_file(settings)
-    # Commands print their own results; only problems go to the log (stderr),
-    # each on a line of its own even while a progress line is showing.
-    logs.configure(settings, level=logging.WARNING, stream=STDERR)
+    # Commands print their own results and their failure in one line; the
+    # log (stderr) has only errors, or warnings too (retries) with -v, each
+    # on a line of its own even while a progress line is showing.
+    logs.configure(settings, level=logging.WARNING if VERBOSE.on else logging.ERROR, stream=STDERR)
     return Context(settings)
 
 

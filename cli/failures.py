@@ -55,8 +55,14 @@ def describe(exc: BaseException) -> tuple[str, int] | None:
 
 
 def _hint(message: str) -> str:
+    """Which setting to look at, when the client's message does not say."""
     if message.startswith("redis unavailable"):
         return f" (Redis at {_where(os.environ.get('REDIS_URL', ''))}; check REDIS_URL)"
+    if message.startswith("ShipBob") and "network error" in message:
+        return (f" (ShipBob at {os.environ.get('SHIPBOB_BASE_URL', 'the default URL')}; "
+                "check SHIPBOB_BASE_URL and your network)")
+    if message.startswith("IFS") and "unreachable" in message and "IFS_BASE_URL" not in message:
+        return " (check IFS_BASE_URL / IFS_TOKEN_URL and your network)"
     return ""
 
 

@@ -18,15 +18,24 @@ def find_items(session: Session, ref: str) -> list[Job]:
         job = session.get(Job, int(ref))
         if job is not None:
             return [job]
-    query = select(Job).where(or_(Job.key == ref, Job.ifs_ref == ref, Job.shipbob_ref == ref)).order_by(Job.id)
+    # A split order's push holds its ShipBob ids comma-separated.
+    in_list = or_(Job.shipbob_ref == ref, Job.shipbob_ref.startswith(f"{ref},", autoescape=True),
+                  Job.shipbob_ref.endswith(f",{ref}", autoescape=True),
+                  Job.shipbob_ref.contains(f",{ref},", autoescape=True))
+    query = select(Job).where(or_(Job.key == ref, Job.ifs_ref == ref, in_list)).order_by(Job.id)
     return list(session.execute(query).scalars())
+
+
+def require_items(session: Session, ref: str) -> list[Job]:
+    found = find_items(session, ref)
+    if not found:
+        raise click.ClickException(f"no item {ref} (give an item ID, an IFS order number or a ShipBob id)")
+    return found
 
 
 def find_item(session: Session, ref: str) -> Job:
     """Exactly one item, or a one-line error naming the candidates."""
-    found = find_items(session, ref)
-    if not found:
-        raise click.ClickException(f"no item {ref} (give an item ID, an IFS order number or a ShipBob id)")
+    found = require_items(session, ref)
     if len(found) > 1:
         candidates = ", ".join(f"{j.id} ({j.flow} {j.key}, {j.state})" for j in found[:10])
         raise click.ClickException(f"{ref} matches {len(found)} items: {candidates}; give one item ID")

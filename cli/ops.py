@@ -8,7 +8,7 @@ import click
 from sqlalchemy import func, select
 
 from cli.common import STDERR, emit, json_option, make_context, timestamp
-from cli.items import find_item
+from cli.items import find_item, require_items
 from cli.params import ISO_DATETIME
 from connector import jobs, kv
 from connector.db.models import Flow, InventorySnapshot, Job, JobAttempt, JobState
@@ -117,26 +117,32 @@ item_argument = click.argument("item", metavar="ITEM")
 ITEM_HELP = "ITEM is an item ID, an IFS order (or RMA, PO) number or a ShipBob id."
 
 
-@click.command(epilog=ITEM_HELP)
+@click.command(epilog=ITEM_HELP + " When ITEM matches several items (an order's push and its shipment), "
+               "each is shown; --json then prints a list.")
 @item_argument
 @json_option
 def show(item: str, as_json: bool) -> None:
     """One item with its history of attempts."""
     ctx = make_context()
     with ctx.session() as session:
-        job = find_item(session, item)
-        attempts = session.execute(
-            select(JobAttempt).where(JobAttempt.job_id == job.id).order_by(JobAttempt.id)
-        ).scalars().all()
-        history = [{"started": timestamp(a.started_at), "finished": timestamp(a.finished_at),
-                    "outcome": a.outcome, "detail": a.detail} for a in attempts]
-        data = _item(job, len(history))
+        shown = []
+        for job in require_items(session, item):
+            attempts = session.execute(
+                select(JobAttempt).where(JobAttempt.job_id == job.id).order_by(JobAttempt.id)
+            ).scalars().all()
+            history = [{"started": timestamp(a.started_at), "finished": timestamp(a.finished_at),
+                        "outcome": a.outcome, "detail": a.detail} for a in attempts]
+            shown.append({**_item(job, len(history)), "attempts_history": history})
     if as_json:
-        emit({**data, "attempts_history": history}, True)
+        emit(shown[0] if len(shown) == 1 else shown, True)
         return
-    emit({k: v for k, v in data.items() if v is not None}, False, title=f"Item {job.id}")
-    click.echo()
-    emit(history, False, ["started", "finished", "outcome", "detail"], title="Attempts")
+    for n, data in enumerate(shown):
+        if n:
+            click.echo()
+        history = data.pop("attempts_history")
+        emit({k: v for k, v in data.items() if v is not None}, False, title=f"Item {data['id']}")
+        click.echo()
+        emit(history, False, ["started", "finished", "outcome", "detail"], title="Attempts")
 
 
 def _item(job: Job, runs: int) -> dict:

@@ -18,10 +18,14 @@ from connector.polls import POLL_NAMES
 @click.command()
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic)."""
-    from connector.db.session import migrate as upgrade
-    from connector.settings import load_settings
+    import os
 
-    upgrade(load_settings().database_url)
+    from connector.db.session import migrate as upgrade
+    from connector.settings import Settings
+
+    # Only DATABASE_URL matters here: a migration must not wait on the mapping
+    # file or the API settings (the first thing a deployment runs).
+    upgrade(os.environ.get("DATABASE_URL") or Settings.model_fields["database_url"].default)
     click.echo("database is at the latest schema")
 
 

@@ -163,3 +163,10 @@ def test_dotenv_is_read_and_the_environment_wins(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("ORDER_POLL_SECONDS", "60")  # the environment wins over .env
     monkeypatch.setenv("SHIPBOB_CHANNEL_ID", "128944")
     cli("status")
+
+
+def test_migrate_needs_only_the_database_url(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("MAPPING_FILE", str(tmp_path / "not-there.yaml"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    assert "latest schema" in cli("migrate").output
+    assert (tmp_path / "state.db").exists()

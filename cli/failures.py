@@ -61,6 +61,8 @@ def _hint(message: str) -> str:
     if message.startswith("ShipBob") and "network error" in message:
         return (f" (ShipBob at {os.environ.get('SHIPBOB_BASE_URL', 'the default URL')}; "
                 "check SHIPBOB_BASE_URL and your network)")
+    if message.startswith("IFS token endpoint") and "refused client" in message:
+        return " (check IFS_CLIENT_ID and IFS_CLIENT_SECRET)"
     if message.startswith("IFS") and "unreachable" in message and "IFS_BASE_URL" not in message:
         return " (check IFS_BASE_URL / IFS_TOKEN_URL and your network)"
     return ""

@@ -132,7 +132,9 @@ def load_settings(**overrides) -> Settings:
         settings.mapping  # noqa: B018 - load the mapping file now, not mid-flow
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "_".join(str(p) for p in first["loc"]).upper() or "settings"
+        name = "_".join(str(p) for p in first["loc"]).upper()
+        if not name:  # a rule across settings: its message names them
+            raise ConfigError(f"invalid settings: {first['msg'].removeprefix('Value error, ')}") from None
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
     except SettingsError as exc:  # a list or dict setting that is not JSON, e.g. SITES=S01
         field = _FIELD_IN_SETTINGS_ERROR.search(str(exc))

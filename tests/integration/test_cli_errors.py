@@ -6,6 +6,7 @@ broken."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ CLI = str(Path(sys.executable).parent / "ifs-shipbob")
 def run(settings, tmp_path):
     """Run `ifs-shipbob ARGS` in a clean directory with the test's settings
     plus `changes`; returns the completed process."""
-    base = {**env_for(settings, broker_url="memory://"), "PATH": str(Path(sys.executable).parent)}
+    base = {**env_for(settings, broker_url="memory://"), "PATH": str(Path(sys.executable).parent),
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
 
     def invoke(*args: str, **changes: str) -> subprocess.CompletedProcess:
         env = {**base, **changes}
@@ -41,6 +43,7 @@ def one_line(result: subprocess.CompletedProcess) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
+    print(f"{' '.join(result.args[1:])} -> {lines[0]}")  # the line the user sees (pytest -rP shows it)
     return lines[0]
 
 
@@ -58,7 +61,7 @@ def test_a_bad_setting_is_named(run):
 
 def test_settings_that_go_together_are_named(run):
     line = one_line(run("status", SHIPBOB_CLIENT_ID="app-1"))
-    assert "SHIPBOB_CLIENT_ID, SHIPBOB_CLIENT_SECRET and SHIPBOB_REFRESH_TOKEN go together" in line
+    assert line == "error: invalid settings: SHIPBOB_CLIENT_ID, SHIPBOB_CLIENT_SECRET and SHIPBOB_REFRESH_TOKEN go together"
 
 
 def test_sites_that_is_not_json_is_named_as_sites(run):
@@ -156,7 +159,8 @@ def test_ifs_down(run, sandboxes):
 def test_ifs_refusing_the_client_secret(run, sandboxes):
     seed_world(sandboxes, orders=1)
     line = one_line(run("reconcile", IFS_CLIENT_SECRET="wrong-secret"))
-    assert "refused client 'ifs-shipbob'" in line and "wrong-secret" not in line
+    assert "refused client 'ifs-shipbob'" in line and line.endswith("(check IFS_CLIENT_ID and IFS_CLIENT_SECRET)")
+    assert "wrong-secret" not in line
 
 
 def test_doctor_fails_ifs_auth_with_a_wrong_secret_while_a_token_is_cached(run, sandboxes):

@@ -10,6 +10,7 @@ summary against the command's own docstring).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, MutableMapping
 
 import click
 
@@ -54,17 +55,43 @@ def load_command(name: str) -> click.Command:
     return getattr(importlib.import_module(module), attribute)
 
 
-class _LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
+class _LazyCommands(MutableMapping):
+    """`group.commands` for code that reads it directly: names from COMMANDS,
+    a command imported when looked up; add_command() still works."""
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        return load_command(name) if name in COMMANDS else None
+    def __init__(self) -> None:
+        self._added: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name in self._added:
+            return self._added[name]
+        if name in COMMANDS:
+            return load_command(name)
+        raise KeyError(name)
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._added[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._added[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*COMMANDS, *(n for n in self._added if n not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+class _LazyGroup(click.Group):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands()  # type: ignore[assignment]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # The registry's summaries: listing must not import every command.
+        added = [(name, cmd.get_short_help_str()) for name, cmd in self.commands._added.items()]  # type: ignore[attr-defined]
         with formatter.section("Commands"):
-            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()] + added)
 
     def invoke(self, ctx: click.Context):
         from cli.failures import one_line

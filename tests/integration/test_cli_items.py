@@ -23,7 +23,8 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 @pytest.fixture
-def cli(settings, monkeypatch):
+def cli(settings, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the CLI reads ./.env: not a developer's own
     for name, value in env_for(settings, broker_url="memory://").items():
         monkeypatch.setenv(name, value)
 
@@ -119,15 +120,15 @@ def test_replay_since_takes_minutes_and_dates_and_replay_takes_an_order_number(c
     assert len(json.loads(cli("replay", "--since", day, "--dry-run", "--json").stdout)) == 3
     bad = cli("replay", "--since", "yesterday", ok=False)
     assert bad.exit_code == 2 and "not an ISO 8601 date or time" in bad.output
-    [replayed] = json.loads(cli("replay", "C8002", "--json").stdout)
-    assert (replayed["key"], replayed["result"]) == ("C8002", "queued")
+    [replayed] = json.loads(cli("replay", "C8002", "--inline", "--json").stdout)
+    assert (replayed["key"], replayed["was"], replayed["result"]) == ("C8002", "attention", "attention")
 
 
 def test_backfill_from_takes_minutes_and_dates(ctx, sandboxes, cli):
     seed_world(sandboxes, orders=2, split_ratio=0)
     end = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    result = json.loads(cli("backfill", "--from", "2000-01-01", "--to", end, "--json").stdout)
-    assert result["new_items"] == 2
+    result = json.loads(cli("backfill", "--from", "2000-01-01", "--to", end, "--inline", "--json").stdout)
+    assert result["new_items"] == 2 and set(result["results"].values()) == {"done"}
     empty = json.loads(cli("backfill", "--from", "2000-01-01", "--to", "2000-01-02T00:00", "--json").stdout)
     assert empty["new_items"] == 0
 

@@ -59,8 +59,10 @@ def _hint(message: str) -> str:
     if message.startswith("redis unavailable"):
         return f" (Redis at {_where(os.environ.get('REDIS_URL', ''))}; check REDIS_URL)"
     if message.startswith("ShipBob") and "network error" in message:
-        return (f" (ShipBob at {os.environ.get('SHIPBOB_BASE_URL', 'the default URL')}; "
-                "check SHIPBOB_BASE_URL and your network)")
+        from connector.settings import Settings
+
+        url = os.environ.get("SHIPBOB_BASE_URL") or Settings.model_fields["shipbob_base_url"].default
+        return f" (ShipBob at {url}; check SHIPBOB_BASE_URL and your network)"
     if message.startswith("IFS token endpoint") and "refused client" in message:
         return " (check IFS_CLIENT_ID and IFS_CLIENT_SECRET)"
     if message.startswith("IFS") and "unreachable" in message and "IFS_BASE_URL" not in message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import STDERR, emit, json_option, make_context
+from cli.common import STDERR, emit, json_option, make_context, timestamp
 from connector.reconcile import DEFAULT_DAYS, CheckResult
 from connector.reconcile import reconcile as run_reconcile
 
@@ -53,7 +53,7 @@ def sync_inventory(site: str | None, dry_run: bool, as_json: bool) -> None:
     finally:
         STDERR.end_progress()
     if as_json:
-        emit(result.summary(), True)
+        emit({**result.summary(), "run_at": timestamp(result.run_at)}, True)  # the CLI's one time format
     else:
         click.echo(result.summary_text())
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 import click
 
 
-def register(main: click.Group) -> None:
-    main.add_command(sandbox)
-
-
 @click.group()
 def sandbox() -> None:
     """Run a local stand-in for IFS Cloud or ShipBob."""

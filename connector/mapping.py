@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.errors import ConfigError
 
 
 class _Strict(BaseModel):
@@ -131,7 +133,32 @@ class Mapping(_Strict):
 
 
 def load_mapping(path: str | Path | None) -> Mapping:
-    """Load the mapping file (YAML or JSON); the packaged default when None."""
+    """Load the mapping file (YAML or JSON); the packaged default when None.
+
+    Every problem is a ConfigError naming the file and the key path
+    (`mapping.yaml: sites.S01: Input should be a valid integer`), since the
+    person fixing it edits that file, not an environment variable."""
     source = Path(path) if path else Path(__file__).with_name("default_mapping.yaml")
-    data = yaml.safe_load(source.read_text()) or {}
-    return Mapping.model_validate(data)
+    try:
+        data = yaml.safe_load(source.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"MAPPING_FILE {source}: cannot read it ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: not valid YAML: {where}{problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the mapping must be a YAML mapping of keys, not {type(data).__name__}")
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(error) for error in exc.errors()]
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise ConfigError(f"{source}: " + "; ".join(problems[:3]) + more) from None
+
+
+def _problem(error) -> str:
+    """`key.path: what is wrong` of one pydantic error."""
+    key_path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    return f"{key_path}: " + ("unknown key" if error["type"] == "extra_forbidden" else error["msg"])

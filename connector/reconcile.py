@@ -60,8 +60,14 @@ def reconcile(ctx: Context, days: int = DEFAULT_DAYS) -> list[CheckResult]:
 
 def _parked(ctx: Context) -> dict[tuple[str, str], str]:
     with ctx.session() as session:
-        rows = session.execute(select(Job.flow, Job.key, Job.reason).where(Job.state == JobState.ATTENTION.value))
-        return {(flow, key): f"parked for attention: {reason}" for flow, key, reason in rows}
+        rows = session.execute(select(Job.flow, Job.key, Job.state, Job.reason, Job.resolved_by,
+                                      Job.resolution_note).where(Job.state.in_(_EXPLAINING)))
+        return {(flow, key): f"parked for attention: {reason}" if state == JobState.ATTENTION.value
+                else f"{state} by {by}: {note}" for flow, key, state, reason, by, note in rows}
+
+
+# Job states that explain a difference: parked for a person, or closed by one.
+_EXPLAINING = (JobState.ATTENTION.value, JobState.RESOLVED.value, JobState.IGNORED.value)
 
 
 def _orders_not_at_shipbob(ctx: Context, parked, since: datetime | None) -> CheckResult:

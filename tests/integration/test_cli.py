@@ -16,7 +16,8 @@ from tests.helpers import hook, seed_world
 
 
 @pytest.fixture
-def cli(settings, monkeypatch):
+def cli(settings, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the CLI reads ./.env: not a developer's own
     for name, value in env_for(settings, broker_url="memory://").items():
         monkeypatch.setenv(name, value)
 

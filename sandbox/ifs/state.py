@@ -17,7 +17,8 @@ class Sandbox:
         self.store = Store(company=config.company)
         lock = self.store.lock  # one lock for everything
         self.auth = TokenIssuer(config, lock)
-        self.faults = Faults(lock, config.fault_seed, config.retry_after_seconds)
+        self.faults = Faults(lock, config.fault_seed, config.retry_after_seconds,
+                             config.next_link_form)
         self.stats = Stats(lock)
         self.provider = Provider(self)
 

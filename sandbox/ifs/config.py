@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connector.mapping import IfsNames
 
-
 NextLinkForm = Literal["absolute", "root-relative", "relative"]
 NEXT_LINK_FORMS: tuple[str, ...] = ("absolute", "root-relative", "relative")
 

@@ -58,7 +58,8 @@ class Model:
                 if name in (entity_set.name, entity_set.type.name)]
 
 
-def build_model(names: IfsNames, company: str = "10") -> Model:
+def build_model(names: IfsNames, company: str = "10", date_entered_type: str = DTO) -> Model:
+    """`date_entered_type`: Edm.DateTimeOffset, or Edm.Date as some tenants have it."""
     co, ful, ret, pur, stk = (names.customer_order, names.fulfillment, names.returns,
                               names.purchase, names.stock)
 
@@ -97,7 +98,8 @@ def build_model(names: IfsNames, company: str = "10") -> Model:
         P("ExternalRef", flags="iu"), P("BillAddrNo", flags="iu"), P("ShipAddrNo", flags="iu"),
         P("DeliveryCountryCode"), P("CurrencyCode", flags="i"), P("ShipViaCode", flags="iu"),
         P("DeliveryTerms", flags="iu"), P("PayTermId", flags="iu"), P("AuthorizeCode", flags="iu"),
-        P("OrderId", flags="i"), P("DateEntered", DTO), P("WantedDeliveryDate", DTO, "iu"),
+        P("OrderId", flags="i"), P("DateEntered", date_entered_type),
+        P("WantedDeliveryDate", DTO, "iu"),
         E("Objstate", order_state),
         # The custom field the connector writes the ShipBob order id into.
         P(co.shipbob_id_field, flags="iu", attr="Cf_Shipbob_Order_Id"),

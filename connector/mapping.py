@@ -50,15 +50,22 @@ class FulfillmentNames(_Strict):
 
 
 class ReturnNames(_Strict):
-    """Projection name confirmed; sets, keys and the receive action are stand-in
-    inventions."""
+    """Projection name confirmed; sets, keys, states and the release and
+    receive actions are stand-in inventions."""
 
     projection: str = "ReturnMaterialAuthorizationHandling"
     rma_set: str = "ReturnMaterialSet"
     rma_key: str = "RmaNo"
     lines_nav: str = "ReturnMaterialLineArray"
     receive_action: str = "ReturnMaterial_Receive"
+    # IFS receives only a released RMA (ifs-cloud.md §6, AboutRMA): this bound
+    # action runs before the receive unless the RMA is released already.
+    # None turns the step off (a tenant that releases RMAs some other way).
+    release_action: str | None = "ReturnMaterial_Release"
     state_enum: str = "ReturnMaterialState"
+    state_field: str = "Objstate"
+    released_state: str = "Released"
+    received_state: str = "Received"
 
 
 class PurchaseNames(_Strict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector.mapping import IfsNames
+from connector.mapping import IfsNames, ReturnNames
 from sandbox.ifs import crud, orders, purchasing, returns
 from sandbox.ifs.edm import (
     BOOL,
@@ -62,6 +62,7 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
     """`date_entered_type`: Edm.DateTimeOffset, or Edm.Date as some tenants have it."""
     co, ful, ret, pur, stk = (names.customer_order, names.fulfillment, names.returns,
                               names.purchase, names.stock)
+    release_action = ret.release_action or ReturnNames().release_action
 
     # ------------------------------------------------------------- enums
     order_state = EnumType(co.state_enum, _ORDER_STATES, _renamed("Released", co.released_state))
@@ -69,7 +70,7 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
     yes_no = EnumType("GenYesNo", ("Yes", "No"))
     part_type = EnumType("SalesPartType", ("InventoryPart", "NonInventoryPart", "PackagePart"))
     voucher_state = EnumType("FulfillmentVoucherState", ("Shipped", "Delivered"))
-    rma_state = EnumType(ret.state_enum, _RMA_STATES)
+    rma_state = EnumType(ret.state_enum, _RMA_STATES, _renamed("Released", ret.released_state))
     rma_line_state = EnumType("ReturnMaterialLineState", _RMA_STATES)
     return_action = EnumType("ReturnMaterialAction", ("Restock", "Quarantine", "Dispose"))
     po_state = EnumType(pur.state_enum, ("Planned", "Released", "Received", "Closed", "Cancelled"),
@@ -149,10 +150,13 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
             P(ret.rma_key, DECIMAL, "s", attr="RmaNo"), P("OrderNo", flags="i"), P("CustomerNo"),
             P("Contract", flags="i"), P("ExternalRef", flags="iu"),
             P("ReturnReasonCode", flags="iu"), P("Notes", flags="iu"), P("DateRequested", DATE),
-            P("ReceivedDate", DATE), E("Objstate", rma_state),
+            P("ReceivedDate", DATE), P(ret.state_field, rma_state.name, enum=rma_state, attr="Objstate"),
         ],
         navigations={ret.lines_nav: Navigation(ret.lines_nav, rma_line, (("RmaNo", "RmaNo"),))},
-        actions={ret.receive_action: Action(ret.receive_action, [], None, returns.receive_rma)},
+        actions={
+            # IFS has a release step whether or not the connector is told to call it.
+            release_action: Action(release_action, [], None, returns.release_rma),
+            ret.receive_action: Action(ret.receive_action, [], None, returns.receive_rma)},
         create=returns.create_rma, update=returns.update_rma)
 
     # ---------------------------------------------------------- purchasing

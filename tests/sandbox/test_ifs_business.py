@@ -180,7 +180,17 @@ def test_rma_create_and_receive(ifs):
         (1, 2, "Restock"), (2, 1, "Quarantine"), (3, 1, "Dispose")]
 
     receive = f"{path}/IfsApp.{RMA}.ReturnMaterial_Receive"
+    release = f"{path}/IfsApp.{RMA}.ReturnMaterial_Release"
     assert ifs.post(RMA, receive, {}).status_code == 428
+    # AboutRMA: an RMA must be released before receipt
+    unreleased = ifs.post(RMA, receive, {}, headers={"If-Match": "*"})
+    assert unreleased.status_code == 500
+    assert "released before receipt" in error_of(unreleased)["details"][0]["message"]
+    assert ifs.get(RMA, path).json()["Objstate"] == "Planned"
+    etag = ifs.get(RMA, path).json()["@odata.etag"]
+    assert ifs.post(RMA, release, {}, headers={"If-Match": etag}).status_code == 204
+    assert ifs.get(RMA, path).json()["Objstate"] == "Released"
+    assert ifs.post(RMA, release, {}, headers={"If-Match": "*"}).status_code == 500  # only once
     etag = ifs.get(RMA, path).json()["@odata.etag"]
     assert ifs.post(RMA, receive, {}, headers={"If-Match": etag}).status_code == 204
     assert ifs.get(RMA, path).json()["Objstate"] == "Received"

@@ -47,6 +47,10 @@ class FulfillmentNames(_Strict):
     voucher_projection: str = "FulfillmentVoucherHandling"
     voucher_set: str = "FulfillmentVoucherSet"
     voucher_key: str = "VoucherNo"
+    # The voucher's lines: a collection navigation, so never in a collection
+    # read (IFS expands one-to-one navigations only, ifs-cloud.md §8).
+    voucher_lines_nav: str = "FulfillmentVoucherLineArray"
+    voucher_line_qty_field: str = "Qty"
 
 
 class ReturnNames(_Strict):

@@ -127,15 +127,21 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
     ])
 
     # ------------------------------------------------- fulfillment voucher
-    voucher_line = ComplexType("FulfillmentVoucherLine", [
-        P("LineNo"), P("RelNo"), P("LineItemNo", DECIMAL), P("Qty", DECIMAL)])
+    # Its lines are entities behind a collection navigation, so (as in IFS,
+    # ifs-cloud.md §8) a read of the voucher set never carries them.
+    voucher_line = EntityType("FulfillmentVoucherLine", [
+        P(ful.voucher_key, flags="k", attr="VoucherNo"), P("VoucherLineNo", DECIMAL, "k"),
+        P("OrderNo"), P("LineNo"), P("RelNo"), P("LineItemNo", DECIMAL),
+        P(ful.voucher_line_qty_field, DECIMAL, attr="Qty"),
+    ])
     voucher = EntityType("FulfillmentVoucher", [
         P(ful.voucher_key, flags="k", attr="VoucherNo"), P("OrderNo"), P("Contract"),
         P("ExternalRef"), P("ShipmentRef"), P("Carrier", flags="u"), P("TrackingNo", flags="u"),
         P("TrackingUrl", flags="u"), P("ShipDate", DATE), P("DeliveredDate", DATE, "u"),
         P("DateCreated", DTO), E("Objstate", voucher_state),
-        P("Lines", "Collection", complex=voucher_line),
-    ], update=orders.update_voucher)
+    ], navigations={ful.voucher_lines_nav: Navigation(ful.voucher_lines_nav, voucher_line,
+                                                      (("VoucherNo", "VoucherNo"),))},
+        update=orders.update_voucher)
 
     # ---------------------------------------------------------------- RMA
     rma_line = EntityType("ReturnMaterialLine", [

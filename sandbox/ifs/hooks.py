@@ -256,8 +256,12 @@ def _with_children(store, etype: EntityType, row: dict, expand: list[str]) -> di
     for name in expand:
         nav = etype.navigations[name]
         children = store.table(nav.target.name)
+        parent_attr, child_attr = nav.link[0]
+        candidates = children.candidates(child_attr, [row[parent_attr]])
+        if candidates is None:
+            candidates = list(children.rows.values())
         out[name] = [entity_json(nav.target, child)
-                     for child in sorted(children.rows.values(), key=children.key)
+                     for child in sorted(candidates, key=children.key)
                      if all(row[p] == child.get(c) for p, c in nav.link)]
     return out
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import click
@@ -11,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.common import emit, json_option, make_context
 from connector.context import Context
+from connector.ifs.name_check import Csdl, missing_names, required_names
 
 # Scopes the connector's writes need (shipbob.md §2).
 WRITE_SCOPES = {"orders_write", "receiving_write", "returns_write", "webhooks_write"}
@@ -120,34 +120,15 @@ def _fulfillment_centers(ctx: Context) -> list[Check]:
 
 
 def _ifs_metadata(ctx: Context) -> list[Check]:
-    """Every projection, entity set, field and action the mapping names exists."""
-    n = ctx.names
-    wanted: dict[str, dict[str, list[str]]] = {}
-
-    def need(projection: str, kind: str, *names: str) -> None:
-        wanted.setdefault(projection, {}).setdefault(kind, []).extend(x for x in names if x)
-
-    co = n.customer_order
-    need(co.projection, "sets", co.order_set, co.line_set, co.address_set)
-    need(co.projection, "fields", co.shipbob_id_field, co.changed_field)
-    need(co.projection, "actions", n.fulfillment.action)
-    need(n.fulfillment.voucher_projection, "sets", n.fulfillment.voucher_set)
-    need(n.returns.projection, "sets", n.returns.rma_set)
-    need(n.returns.projection, "actions", n.returns.receive_action)
-    need(n.purchase.projection, "sets", n.purchase.order_set)
-    need(n.purchase.receipt_projection, "sets", n.purchase.receipt_set)
-    need(n.stock.projection, "sets", n.stock.stock_set)
-    need(n.stock.projection, "fields", n.stock.quantity_field)
-    if n.stock.external_level_set:
-        need(n.stock.external_level_projection, "sets", n.stock.external_level_set)
-
+    """Every IFS name the connector uses exists in the tenant's $metadata:
+    entity sets, keys, navigations, properties, enum types and members, bound
+    actions and their parameters (connector/ifs/name_check.py)."""
     checks = []
-    for projection, kinds in wanted.items():
-        found = _metadata_names(ctx.ifs.metadata(projection))
-        missing = [f"{kind[:-1]} {name}" for kind, names in kinds.items() for name in names
-                   if name not in found[kind]]
+    for projection, needs in required_names(ctx.names).items():
+        missing = missing_names(Csdl.parse(ctx.ifs.metadata(projection)), needs)
         checks.append(Check(f"ifs $metadata {projection}", not missing,
-                            "has every configured name" if not missing else f"missing {', '.join(missing)}",
+                            f"has all {len(needs)} names the connector uses" if not missing
+                            else "missing " + "; ".join(need.describe() for need in missing),
                             "set the tenant's names in the mapping file under `ifs:`"))
     return checks
 
@@ -158,11 +139,3 @@ PROBES = [("database", _database), ("broker", _broker), ("redis", _redis), ("ifs
           ("shipbob channel", _shipbob_channel), ("site mapping", _fulfillment_centers),
           ("ifs $metadata", _ifs_metadata)]
 
-
-def _metadata_names(xml: str) -> dict[str, set[str]]:
-    root = ET.fromstring(xml)
-
-    def by_tag(tag: str) -> set[str]:
-        return {el.get("Name") for el in root.iter() if el.tag.rsplit("}", 1)[-1] == tag}
-
-    return {"sets": by_tag("EntitySet"), "fields": by_tag("Property"), "actions": by_tag("Action")}

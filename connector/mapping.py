@@ -49,18 +49,29 @@ class FulfillmentNames(_Strict):
     voucher_projection: str = "FulfillmentVoucherHandling"
     voucher_set: str = "FulfillmentVoucherSet"
     voucher_key: str = "VoucherNo"
+    # The voucher's lines: a collection navigation, so never in a collection
+    # read (IFS expands one-to-one navigations only, ifs-cloud.md §8).
+    voucher_lines_nav: str = "FulfillmentVoucherLineArray"
+    voucher_line_qty_field: str = "Qty"
 
 
 class ReturnNames(_Strict):
-    """Projection name confirmed; sets, keys and the receive action are stand-in
-    inventions."""
+    """Projection name confirmed; sets, keys, states and the release and
+    receive actions are stand-in inventions."""
 
     projection: str = "ReturnMaterialAuthorizationHandling"
     rma_set: str = "ReturnMaterialSet"
     rma_key: str = "RmaNo"
     lines_nav: str = "ReturnMaterialLineArray"
     receive_action: str = "ReturnMaterial_Receive"
+    # IFS receives only a released RMA (ifs-cloud.md §6, AboutRMA): this bound
+    # action runs before the receive unless the RMA is released already.
+    # None turns the step off (a tenant that releases RMAs some other way).
+    release_action: str | None = "ReturnMaterial_Release"
     state_enum: str = "ReturnMaterialState"
+    state_field: str = "Objstate"
+    released_state: str = "Released"
+    received_state: str = "Received"
 
 
 class PurchaseNames(_Strict):

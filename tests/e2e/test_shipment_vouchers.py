@@ -77,7 +77,7 @@ def deliver_webhooks(shipbob) -> None:
 
 def vouchers_by_shipment(ifs) -> dict[str, list[dict]]:
     found = defaultdict(list)
-    for voucher in ifs_rows(ifs, "FulfillmentVoucherSet"):
+    for voucher in ifs_rows(ifs, "FulfillmentVoucherSet?expand=FulfillmentVoucherLineArray"):
         found[voucher["ExternalRef"]].append(voucher)
     return found
 
@@ -109,7 +109,7 @@ def assert_exactly_one_voucher_per_shipment(ctx, ifs, shipbob, shipped):
     lines = ifs_rows(ifs, "CustomerOrderLineSet")
     for shipment_id, qty in shipped.items():
         [voucher] = vouchers[str(shipment_id)]
-        assert sum(l["Qty"] for l in voucher["Lines"]) == sum(qty.values())
+        assert sum(l["Qty"] for l in voucher["FulfillmentVoucherLineArray"]) == sum(qty.values())
         assert voucher["TrackingNo"]
     for line in lines:
         if line["OrderNo"] in {v[0]["OrderNo"] for v in vouchers.values()}:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Flask, Response
 
 from connector.settings import Settings, load_settings
-from webhooks.health import celery_broker_check, database_check, health_blueprint
+from webhooks.health import Readiness, celery_broker_check, database_check, health_blueprint
 from webhooks.metrics import ReceiverMetrics
 from webhooks.receiver import Receiver
 from webhooks.secrets import SecretSource
@@ -53,16 +53,12 @@ def create_app(
 
     app = Flask(__name__)
     app.register_blueprint(receiver.blueprint())
-    app.register_blueprint(
-        health_blueprint(
-            {
-                "database": database_check(settings.database_url, statement_timeout),
-                "broker": broker_check,
-            }
-        )
-    )
+    readiness = Readiness({"database": database_check(settings.database_url, statement_timeout),
+                           "broker": broker_check})
+    app.register_blueprint(health_blueprint(readiness))
     app.add_url_rule(
         "/metrics", "metrics", lambda: Response(metrics.render(), content_type=metrics.content_type)
     )
     app.extensions["ifs_shipbob_metrics"] = metrics  # for tests and embedding apps
+    app.extensions["ifs_shipbob_readiness"] = readiness
     return app

@@ -78,10 +78,35 @@ class _Probe:
             future.set_result(None)
 
 
-def health_blueprint(checks: dict[str, Callable[[], None]],
-                     deadline: float = READINESS_DEADLINE_SECONDS) -> Blueprint:
+class Readiness:
+    """The checks, each bounded by `deadline`: {name: "ok" | "timeout" | "unavailable"}."""
+
+    def __init__(self, checks: dict[str, Callable[[], None]], deadline: float = READINESS_DEADLINE_SECONDS):
+        self._probes = [_Probe(name, check) for name, check in checks.items()]
+        self._deadline = deadline
+
+    def check(self) -> dict[str, str]:
+        ends_at = time.monotonic() + self._deadline
+        running = [(probe.name, probe.start()) for probe in self._probes]
+        results = {}
+        for name, future in running:
+            try:
+                future.result(timeout=max(0.0, ends_at - time.monotonic()))
+                results[name] = "ok"
+            except FutureTimeout:
+                log.warning("readiness check timed out",
+                            extra={"check": name, "deadline_seconds": self._deadline})
+                results[name] = "timeout"
+            except Exception as exc:  # any failure means "not ready", whatever raised it
+                # The class name only: messages can carry URLs with credentials.
+                log.warning("readiness check failed",
+                            extra={"check": name, "error": type(exc).__name__})
+                results[name] = "unavailable"
+        return results
+
+
+def health_blueprint(readiness: Readiness) -> Blueprint:
     bp = Blueprint("health", __name__)
-    probes = [_Probe(name, check) for name, check in checks.items()]
 
     @bp.get("/healthz")
     def healthz():
@@ -89,21 +114,7 @@ def health_blueprint(checks: dict[str, Callable[[], None]],
 
     @bp.get("/readyz")
     def readyz():
-        ends_at = time.monotonic() + deadline
-        running = [(probe.name, probe.start()) for probe in probes]
-        results = {}
-        for name, future in running:
-            try:
-                future.result(timeout=max(0.0, ends_at - time.monotonic()))
-                results[name] = "ok"
-            except FutureTimeout:
-                log.warning("readiness check timed out", extra={"check": name, "deadline_seconds": deadline})
-                results[name] = "timeout"
-            except Exception as exc:  # any failure means "not ready", whatever raised it
-                # The class name only: messages can carry URLs with credentials.
-                log.warning("readiness check failed",
-                            extra={"check": name, "error": type(exc).__name__})
-                results[name] = "unavailable"
+        results = readiness.check()
         ready = all(state == "ok" for state in results.values())
         return jsonify(status="ok" if ready else "unavailable", checks=results), 200 if ready else 503
 

@@ -98,13 +98,16 @@ class Receiver:
         # gunicorn hands the client's socket over; the dev server too.
         client = req.environ.get("gunicorn.socket") or req.environ.get("werkzeug.socket")
         raw: bytes | None = None
+        idle = False
         with read_deadline(client, self._body_timeout) as deadline:
             try:
                 raw = _read_capped(req, self._body_limit)
+            except (BlockingIOError, TimeoutError):  # silent past the server's read timeout
+                idle = True
             except (OSError, ClientDisconnected):  # the deadline cut the read short
                 if not deadline.expired:
                     raise
-        if deadline.expired:
+        if idle or deadline.expired:
             # Whatever was read is incomplete (or complete at the very
             # deadline): 408, and a real sender simply retries.
             return Result("body_timeout", 408, {"error": "request body not received in time"},

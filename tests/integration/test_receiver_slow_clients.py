@@ -115,11 +115,17 @@ def port_of(url: str) -> int:
 
 
 def test_two_slow_bodies_do_not_delay_real_deliveries(clean_db, clean_redis, tmp_path):
-    # A body deadline far beyond the test: here only the worker model must
-    # keep the slow clients from holding up the deliveries.
-    env = receiver_env(clean_db, clean_redis, webhook_body_timeout_seconds=600)
+    # Deadlines far beyond the test: here only the worker model must keep the
+    # slow clients from holding up the deliveries.
+    env = receiver_env(clean_db, clean_redis, webhook_body_timeout_seconds=600,
+                       gunicorn_read_idle_timeout=600)
     with Stack(env=env, logdir=tmp_path / "logs") as stack:
-        url = stack.start_receiver(workers=2)
+        # One process: both slow bodies sit in the process that must serve
+        # the deliveries, and one delivery before them certainly reaches it,
+        # so what is measured is the slow clients, not its first request.
+        url = stack.start_receiver(workers=1)
+        warm = requests.post(f"{url}/webhooks/shipbob", data=BODY, headers=signed_headers(), timeout=30)
+        assert warm.status_code == 200
         slow = [SlowBody(port_of(url)) for _ in range(2)]
         try:
             eventually(lambda: all(s.read_by_server() for s in slow), 30, "the server reading both slow bodies")
@@ -142,7 +148,7 @@ def test_two_slow_bodies_do_not_delay_real_deliveries(clean_db, clean_redis, tmp
     assert statuses == [200] * DELIVERIES
     assert max(latencies) < ANSWER_BOUND_SECONDS, latencies
     assert still_held == [True, True], "the slow clients must hold on for the whole run"
-    assert len(stored_events(clean_db)) == DELIVERIES
+    assert len(stored_events(clean_db)) == DELIVERIES + 1
 
 
 def answer_of(sock: socket.socket) -> bytes:
@@ -182,6 +188,26 @@ def test_a_stalled_or_trickled_body_gets_408_at_the_deadline_and_frees_the_threa
     assert trickled_answer.startswith(b"HTTP/1.1 408"), (trickled_answer, sent)
     assert delivery.status_code == 200
     assert len(stored_events(clean_db)) == 1
+
+
+def test_a_client_stalled_inside_its_headers_is_dropped_after_the_idle_timeout(clean_db, clean_redis, tmp_path):
+    env = receiver_env(clean_db, clean_redis, gunicorn_threads=1, gunicorn_read_idle_timeout=1)
+    with Stack(env=env, logdir=tmp_path / "logs") as stack:
+        url = stack.start_receiver(workers=1)
+        stalled = socket.create_connection(("127.0.0.1", port_of(url)), timeout=30)
+        stalled.sendall(b"POST /webhooks/shipbob HTTP/1.1\r\nHost: receiver\r\nwebhook-id: msg_1\r\n")
+        client_port = stalled.getsockname()[1]
+        eventually(lambda: unread_by_server(port_of(url), client_port) == 0, 30,
+                   "the server reading the partial headers")
+        started = time.monotonic()
+        answer = answer_of(stalled)
+        closed_after = time.monotonic() - started
+        stalled.close()
+        delivery = requests.post(f"{url}/webhooks/shipbob", data=BODY, headers=signed_headers(), timeout=30)
+
+    assert answer == b""  # dropped: no request to answer
+    assert closed_after < 1 + 4
+    assert delivery.status_code == 200
 
 
 def select_readable(sock: socket.socket, timeout: float) -> None:

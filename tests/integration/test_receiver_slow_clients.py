@@ -263,12 +263,14 @@ def test_a_silent_broker_costs_a_delivery_the_publish_timeout_and_loses_nothing(
             ready = requests.get(f"{url}/readyz", timeout=60)
             ready_seconds = time.monotonic() - started
         reached = len(broker.connections)
+        receiver_log = (tmp_path / "logs" / "receiver.log").read_text()
     finally:
         broker.close()
 
     print(f"\nsilent broker: deliveries answered in {[round(a[2], 2) for a in answers]} s, "
           f"/readyz in {ready_seconds:.2f} s")
     assert reached >= 1, "the receiver never reached the silent broker"
+    assert receiver_log.count('"outcome": "enqueue_failed"') == 3  # each publish gave up
     for status, body, seconds in answers:
         assert (status, body) == (200, {"status": "accepted"})
         assert seconds < PUBLISH_TIMEOUT + 3, answers

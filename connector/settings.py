@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     # between worker hosts (connector/fencing.py).
     fence_margin_seconds: float = Field(default=5, ge=0)
     webhook_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
+    # The receiver's own waits, each well inside ShipBob's 15 s delivery
+    # timeout: the whole body, one wake-up publish, one SQL statement.
+    webhook_body_timeout_seconds: float = Field(default=5, gt=0)
+    webhook_publish_timeout_seconds: float = Field(default=2, gt=0)
+    webhook_statement_timeout_seconds: float = Field(default=5, gt=0)
+    # PostgreSQL cancels a statement running longer (workers, beat, CLI); 0 = no limit.
+    database_statement_timeout_seconds: float = Field(default=30, ge=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")
 

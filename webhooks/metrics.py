@@ -25,6 +25,7 @@ OUTCOMES = (
     "ignored",
     "rejected_signature",
     "too_large",
+    "body_timeout",
     "bad_request",
     "bad_json",
     "db_unavailable",

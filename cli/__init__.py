@@ -29,6 +29,8 @@ def _register() -> None:
 
     for module in (ops, reconcile, doctor, sandboxes, webhooks_cmd, demo):
         module.register(main)
+    from cli import auth as auth_cmd  # `ifs-shipbob auth shipbob`
+    auth_cmd.register(main)
 
 
 _register()

@@ -12,6 +12,7 @@ from cli.common import emit, json_option, make_context
 from connector import jobs, kv
 from connector.db.models import Flow, InventorySnapshot, Job, JobAttempt, JobState
 from connector.polls import POLL_NAMES
+from connector.shipbob.reauthorise import oauth_status
 
 
 def register(main: click.Group) -> None:
@@ -44,6 +45,7 @@ def status(as_json: bool) -> None:
             select(InventorySnapshot.run_at).where(InventorySnapshot.dry_run == 0)
             .order_by(InventorySnapshot.id.desc()).limit(1)
         ).scalar_one_or_none()
+        oauth = oauth_status(session)
     flows = []
     for flow in Flow:
         row = {"flow": flow.value, **{s.value: 0 for s in JobState}, "oldest_pending": oldest.get(flow.value)}
@@ -53,7 +55,8 @@ def status(as_json: bool) -> None:
         flows.append(row)
     limiter = ctx.coordinator.read("shipbob")
     data = {"flows": flows, "last_polls": polls, "last_inventory_sync": last_sync,
-            "shipbob_rate_limit": {"limit_per_minute": ctx.settings.shipbob_rate_limit_per_minute, **limiter}}
+            "shipbob_rate_limit": {"limit_per_minute": ctx.settings.shipbob_rate_limit_per_minute, **limiter},
+            "shipbob_oauth": oauth}
     if as_json:
         emit(data, True)
         return
@@ -61,6 +64,9 @@ def status(as_json: bool) -> None:
     click.echo()
     emit({**{f"last poll: {k}": v for k, v in polls.items()}, "last inventory sync": last_sync}, False)
     emit({f"shipbob {k}": v for k, v in data["shipbob_rate_limit"].items()}, False)
+    if oauth["reauthorisation_needed_since"]:
+        click.secho(f"ShipBob re-authorisation needed since {oauth['reauthorisation_needed_since']}: "
+                    f"{oauth['waiting_items']} item(s) wait; run `ifs-shipbob auth shipbob`", fg="red")
 
 
 def _listing(state: JobState, flow: str | None) -> list[dict]:

@@ -12,9 +12,9 @@ import requests
 
 from connector.db.models import KeyValue
 from connector.db.session import engine_for, migrate, session_scope
-from connector.errors import PermanentError
+from connector.errors import PermanentError, ReauthorisationNeeded
 from connector.shipbob import DbTokenStore
-from connector.shipbob.auth import REFRESH_TOKEN_KEY
+from connector.shipbob.auth import REFRESH_TOKEN_KEY, refusal_state
 
 from .test_shipbob_client_support import make_client, prefix, sandbox  # noqa: F401
 
@@ -143,14 +143,31 @@ def test_concurrent_callers_refresh_exactly_once(sb, prefix, db_url):
     assert sb.hook("GET", "/stats").json()["statuses"].get("200") == 16
 
 
-def test_invalid_grant_is_permanent_and_names_the_fix(sb, prefix, db_url):
-    client = oauth_client(sb, prefix, db_url, refresh_token="rt-SECRET-spent")
-    with pytest.raises(PermanentError) as info:
+def test_refused_refresh_token_waits_and_a_stored_one_ends_the_wait(sb, prefix, db_url):
+    counter = Counter()
+    client = oauth_client(sb, prefix, db_url, refresh_token="rt-SECRET-spent", session=CountingSession(counter))
+    with pytest.raises(ReauthorisationNeeded) as info:
         client.channels()
     message = str(info.value)
-    assert "invalid_grant" in message and "re-authorise" in message
+    assert "re-authorisation needed" in message and "ifs-shipbob auth shipbob" in message
     assert "rt-SECRET-spent" not in message and CLIENT_SECRET not in message
-    assert stored(db_url) is None
+    assert stored(db_url) is None and counter.value == 1
+    with session_scope(db_url) as s:
+        state = refusal_state(s)
+    assert state["since"] and "rt-SECRET-spent" not in str(state)
+
+    # Another worker, cold, knows from the DB: it waits without asking ShipBob.
+    cold = oauth_client(sb, prefix + "cold:", db_url, refresh_token="rt-SECRET-spent",
+                        session=CountingSession(counter))
+    with pytest.raises(ReauthorisationNeeded):
+        cold.channels()
+    assert counter.value == 1
+
+    DbTokenStore(db_url).save(INITIAL)  # a good token stored ends the wait
+    assert client.channels() and cold.channels()  # one refresh each (two token caches)
+    assert stored(db_url) not in (None, INITIAL) and counter.value == 3
+    with session_scope(db_url) as s:
+        assert refusal_state(s) == {}
 
 
 def test_rejected_pat_is_permanent(sb, prefix):

@@ -12,6 +12,7 @@ from cli.common import emit, json_option, make_context
 from connector import jobs, kv
 from connector.db.models import Flow, InventorySnapshot, Job, JobAttempt, JobState
 from connector.polls import POLL_NAMES
+from connector.shipbob.ratelimit import WINDOW_SECONDS
 from connector.shipbob.reauthorise import oauth_status
 
 
@@ -53,7 +54,8 @@ def status(as_json: bool) -> None:
             if f == flow.value:
                 row[state] = n
         flows.append(row)
-    limiter = ctx.coordinator.read("shipbob")
+    limiter = {**ctx.coordinator.read("shipbob"),
+               "calls_in_window": ctx.coordinator.window_count("shipbob", WINDOW_SECONDS)}
     data = {"flows": flows, "last_polls": polls, "last_inventory_sync": last_sync,
             "shipbob_rate_limit": {"limit_per_minute": ctx.settings.shipbob_rate_limit_per_minute, **limiter},
             "shipbob_oauth": oauth}

@@ -13,7 +13,7 @@ import sys
 import click
 
 from cli.common import make_context
-from connector.errors import ConnectorError, ReauthorisationNeeded
+from connector.errors import ConnectorError
 
 
 def register(main: click.Group) -> None:
@@ -50,9 +50,6 @@ def shipbob(code: str | None, redirect_uri: str | None, code_verifier: str | Non
             woken = reauthorise.store_grant(ctx, reauthorise.exchange_code(ctx, code, redirect_uri, code_verifier))
         else:
             woken = reauthorise.store_refresh_token(ctx, _read_token())
-    except ReauthorisationNeeded:
-        raise click.ClickException("ShipBob refused this refresh token (invalid_grant): "
-                                   "authorise again and store the new one") from None
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from None
     _wake(woken)

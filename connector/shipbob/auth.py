@@ -199,14 +199,34 @@ class OAuthAuth:
                 return current
             self._save_unsaved()
             grant = self._grant()
-            self._persist(grant)
-            access = grant["access_token"]
-            expires_in = _expires_in(grant)
-            self._coordinator.cache_set(ACCESS_TOKEN_CACHE_KEY, access,
-                                        ttl=expires_in - min(60.0, 0.1 * expires_in))
-            metrics.SHIPBOB_REAUTHORISATION_NEEDED.set(0)
-            log.info("shipbob oauth: access token refreshed (expires in %ss)", int(expires_in))
+            access = self.adopt(grant)
+            log.info("shipbob oauth: access token refreshed (expires in %ss)", int(_expires_in(grant)))
             return access
+
+    def adopt(self, grant: dict) -> str:
+        """Save the grant's refresh token (ending any refusal state) before
+        its access token is cached pool-wide; returns the access token."""
+        self._persist(grant)
+        access = grant["access_token"]
+        expires_in = _expires_in(grant)
+        self._coordinator.cache_set(ACCESS_TOKEN_CACHE_KEY, access,
+                                    ttl=expires_in - min(60.0, 0.1 * expires_in))
+        metrics.SHIPBOB_REAUTHORISATION_NEEDED.set(0)
+        return access
+
+    def redeem(self, refresh_token: str) -> None:
+        """Take a refresh token from a person (`ifs-shipbob auth shipbob`):
+        one refresh grant with it under the pool's refresh lock, then adopt
+        the answer. When ShipBob refuses it nothing is stored: a typo must
+        not replace a token that works."""
+        hold = self._timeout + 10
+        with self._coordinator.lock(REFRESH_LOCK, ttl=hold, wait=hold):
+            try:
+                grant = self._post_refresh(refresh_token)
+            except _InvalidGrant:
+                raise PermanentError("ShipBob refused this refresh token (invalid_grant): authorise "
+                                     "again and store the new one; nothing was stored", status=400) from None
+            self.adopt({**grant, "refresh_token": grant.get("refresh_token") or refresh_token})
 
     def _grant(self) -> dict:
         """POST the refresh grant with the DB token; if ShipBob refuses it and

@@ -18,7 +18,7 @@ from connector import jobs, metrics
 from connector.context import Context
 from connector.db.models import Job, JobState
 from connector.errors import SHIPBOB_AUTHORISATION, ConfigError, PermanentError, TransientError
-from connector.shipbob.auth import ACCESS_TOKEN_CACHE_KEY, DbTokenStore, OAuthAuth, refusal_state
+from connector.shipbob.auth import DbTokenStore, OAuthAuth, refusal_state
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +56,21 @@ def exchange_code(ctx: Context, code: str, redirect_uri: str, code_verifier: str
 def store_grant(ctx: Context, grant: dict) -> list[tuple[int, str]]:
     """Save the grant's refresh token and cache its access token; returns the
     woken jobs (id, flow) for the caller to dispatch."""
-    DbTokenStore(ctx.settings.database_url).save(grant["refresh_token"])
-    expires_in = float(grant.get("expires_in") or 3600)
-    ctx.coordinator.cache_set(ACCESS_TOKEN_CACHE_KEY, grant["access_token"],
-                              ttl=max(1.0, expires_in - min(60.0, 0.1 * expires_in)))
+    _auth(ctx).adopt(grant)
     return _resume(ctx)
 
 
 def store_refresh_token(ctx: Context, refresh_token: str) -> list[tuple[int, str]]:
-    """Save a pasted refresh token and prove it at once with one refresh
-    (which rotates and saves it again); raises ReauthorisationNeeded when
+    """Prove a pasted refresh token with one refresh (ShipBob rotates it)
+    and store the rotated one; raises PermanentError, storing nothing, when
     ShipBob refuses it. Returns the woken jobs (id, flow)."""
-    settings = _oauth_settings(ctx)
-    store = DbTokenStore(settings.database_url)
-    store.save(refresh_token)
-    ctx.coordinator.cache_delete(ACCESS_TOKEN_CACHE_KEY)
-    OAuthAuth(settings, ctx.coordinator, store, requests.Session()).token()
+    _auth(ctx).redeem(refresh_token)
     return _resume(ctx)
+
+
+def _auth(ctx: Context) -> OAuthAuth:
+    settings = _oauth_settings(ctx)
+    return OAuthAuth(settings, ctx.coordinator, DbTokenStore(settings.database_url), requests.Session())
 
 
 def _resume(ctx: Context) -> list[tuple[int, str]]:

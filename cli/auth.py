@@ -46,7 +46,7 @@ def shipbob(code: str | None, redirect_uri: str | None, code_verifier: str | Non
         raise click.UsageError("--code needs --redirect-uri and --code-verifier")
     ctx = make_context()
     try:
-        if code:
+        if code and redirect_uri and code_verifier:
             woken = reauthorise.store_grant(ctx, reauthorise.exchange_code(ctx, code, redirect_uri, code_verifier))
         else:
             woken = reauthorise.store_refresh_token(ctx, _read_token())

@@ -165,7 +165,7 @@ def test_a_refresh_lost_mid_rotation_makes_jobs_wait_and_auth_resumes_them(
     stack.start_worker("w1", concurrency=2, queues=[PUSH])
     stack.start_worker("polls", concurrency=1, queues=["polls"])
     stack.start_beat()  # its sweeper publishes the due jobs
-    eventually(lambda: gate.held == 1, 60, "a refresh answer to be held", interval=0.1)
+    eventually(lambda: gate.held >= 1, 60, "a refresh answer to be held", interval=0.1)
     stack.stop_process("w1", signal.SIGKILL)
     gate.open()
     eventually(lambda: gate.held == 0, 10, "the held answer to be let go", interval=0.1)

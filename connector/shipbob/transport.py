@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 import requests
 
 from connector import fencing, metrics
-from connector.coordination import Coordinator
+from connector.coordination import Coordinator, Floor
 from connector.errors import PermanentError, RateLimited, TransientError
 from connector.shipbob import ratelimit
 from connector.shipbob.errors import DuplicateReference, ShipBobNotFound
@@ -103,6 +103,9 @@ class Limits:
     max_inline_pause: float = 15.0  # a 429 asking for longer raises RateLimited at once
     max_429_retries: int = 3
     max_transient_retries: int = 3  # 5xx and network errors
+    # ShipBob's sliding window (§7); shorter only for tests against a sandbox
+    # whose window is shortened the same way.
+    rate_window: float = ratelimit.WINDOW_SECONDS
 
 
 class Transport:
@@ -204,7 +207,7 @@ class Transport:
             # Only a fresh reading says anything about the window now: an old
             # "few calls left" would slow the pool just as the window frees up.
             if time.monotonic() - seen < REMAINING_FRESH_SECONDS:
-                delay = ratelimit.slowdown(remaining, self._limit_per_minute)
+                delay = ratelimit.slowdown(remaining, self._limit_per_minute, self.limits.rate_window)
         started = time.monotonic()
         if delay > 0:
             log.info("shipbob: %s calls left in the window, slowing down %.1fs",
@@ -212,8 +215,22 @@ class Transport:
             self._sleep(delay)
         self._coordinator.wait_for_slot(
             ratelimit.LIMITER_NAME, ratelimit.safe_limit(self._limit_per_minute),
-            ratelimit.WINDOW_SECONDS, max_wait=self.limits.max_wait)
+            self.limits.rate_window, max_wait=self.limits.max_wait, floor=self._floor())
         metrics.RATE_LIMIT_WAIT.labels("shipbob").inc(time.monotonic() - started)
+
+    def _floor(self) -> Floor | None:
+        """ShipBob's last count of the window, for a shared limiter that may
+        have been flushed since: (limit - x-remaining-calls) calls in the
+        window that ended when the answer came. The limiter's margin is left
+        for the calls of processes that had no answer yet after the flush."""
+        if self._remaining is None:
+            return None
+        remaining, seen = self._remaining
+        age = time.monotonic() - seen
+        calls = self._limit_per_minute - remaining
+        if calls <= 0 or age >= self.limits.rate_window:
+            return None
+        return Floor(calls=calls, age=age)
 
     def _observe(self, method: str, path: str, resp: requests.Response, seconds: float) -> None:
         remaining = ratelimit.parse_remaining(resp.headers)

@@ -115,7 +115,7 @@ def stack(oauth_ctx, ifs_sandbox, shipbob, tmp_path):
                   order_poll_seconds=3600, unpushed_poll_seconds=3600, tracking_poll_seconds=3600,
                   shipments_poll_seconds=3600, replenishment_poll_seconds=3600,
                   receiving_poll_seconds=3600, returns_poll_seconds=3600,
-                  sweep_seconds=1, sweep_grace_seconds=2, job_lease_seconds=10,
+                  sweep_seconds=1, sweep_grace_seconds=2, job_lease_seconds=10, fence_margin_seconds=1,
                   worker_metrics_port=free_port(), prometheus_multiproc_dir=metrics_dir)
     with Stack(env=env, logdir=tmp_path / "logs", ifs=ifs_sandbox, shipbob=shipbob) as running:
         yield running

@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.errors import ConfigError
@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     webhook_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")
+
+    @field_validator(
+        "redis_url", "broker_url", "ifs_token_url", "shipbob_token", "shipbob_token_url",
+        "shipbob_client_id", "shipbob_client_secret", "shipbob_refresh_token",
+        "shipbob_webhook_secret", "shipbob_webhook_secret_previous", "mapping_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value):
+        # An optional setting given as '' is not set: compose renders an
+        # unset `${NAME:-}` as NAME='' and .env.example leaves blanks.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _oauth_is_complete(self) -> "Settings":

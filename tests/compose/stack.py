@@ -303,12 +303,13 @@ def check_metrics_across_workers(stack: Stack, deliveries: int = 3) -> None:
         assert response.status_code == 200, response.text
     old = receiver.children()
     assert old, "no gunicorn workers"
-    for _ in old:
+    # One signal at a time: the kernel merges a signal sent while the same one is pending.
+    for added in range(1, len(old) + 1):
         receiver.signal(signal.SIGTTIN)
-    eventually(lambda: len(receiver.children() - old) == len(old), STARTUP, "gunicorn to add fresh workers")
-    for _ in old:
+        eventually(lambda n=added: len(receiver.children() - old) >= n, STARTUP, "gunicorn to add a worker")
+    for retired in range(1, len(old) + 1):
         receiver.signal(signal.SIGTTOU)
-    eventually(lambda: not (receiver.children() & old), STARTUP, "gunicorn to retire the old workers")
+        eventually(lambda n=retired: len(old - receiver.children()) >= n, STARTUP, "gunicorn to retire a worker")
 
     def counted():
         try:

@@ -8,7 +8,8 @@ import pytest
 
 from tests.compose import stack as checks
 
-pytestmark = pytest.mark.compose
+# Several Python processes start per test; this machine is small and shared.
+pytestmark = [pytest.mark.compose, pytest.mark.timeout(900)]
 
 
 def _drop_reports_volume(rendered):

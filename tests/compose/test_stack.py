@@ -14,7 +14,8 @@ import pytest
 
 from tests.compose import stack as checks
 
-pytestmark = pytest.mark.compose
+# Several Python processes start per test; this machine is small and shared.
+pytestmark = [pytest.mark.compose, pytest.mark.timeout(900)]
 
 
 def test_the_rendered_stack_runs(make_stack, sandboxes):
@@ -53,3 +54,6 @@ def test_the_rendered_stack_runs(make_stack, sandboxes):
 
     crashed = [n for n, c in stack.containers.items() if not c.running()]
     assert not crashed, stack.logs()
+    # Anything that tried to write outside its tmpfs and volumes says so.
+    read_only_hits = [n for n, c in stack.containers.items() if "Read-only file system" in c.log()]
+    assert not read_only_hits, stack.logs()

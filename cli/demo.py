@@ -49,6 +49,9 @@ def register(main: click.Group) -> None:
 @click.option("--timeout", default=420, show_default=True, help="Seconds before giving up.")
 def demo(orders: int, seed: int, shipbob_rate_limit: int, timeout: int) -> None:
     """Run a realistic day through every flow and reconcile both systems."""
+    from cli.sandboxes import require_sandbox_extra
+
+    require_sandbox_extra()
     from sandbox.ifs import IfsSandboxConfig
     from sandbox.shipbob import ShipBobSandboxConfig
     from sandbox.warehouse import Warehouse

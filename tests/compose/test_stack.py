@@ -9,6 +9,7 @@ when a defect of the file is put back."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -34,12 +35,14 @@ def test_the_rendered_stack_runs(make_stack, sandboxes):
         if name != "migrate":
             stack.start(name)
 
-    checks.check_receiver_ready(stack)
-    done("receiver ready and healthy")
-    for name in stack.containers:
-        if name.startswith("worker-"):
-            checks.check_worker_health(stack, name)
-    done("every worker healthy")
+    # The receiver and every worker come up side by side, as under compose.
+    waits = [lambda: checks.check_receiver_ready(stack)] + [
+        (lambda n=name: checks.check_worker_health(stack, n)) for name in stack.containers
+        if name.startswith("worker-")]
+    with ThreadPoolExecutor(len(waits)) as pool:
+        for future in [pool.submit(wait) for wait in waits]:
+            future.result()
+    done("receiver ready; every worker answers its own healthcheck")
     order_id = checks.check_order_goes_through(stack, sandboxes)
     done(f"order pushed (ShipBob {order_id})")
     checks.check_delivery_reaches_a_worker(stack, order_id)

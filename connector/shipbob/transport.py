@@ -16,6 +16,7 @@ import requests
 from connector import fencing, metrics
 from connector.coordination import Coordinator, Floor
 from connector.errors import PermanentError, RateLimited, TransientError
+from connector.retrying import Again, in_call_policy
 from connector.shipbob import ratelimit
 from connector.shipbob.errors import DuplicateReference, ShipBobNotFound
 from connector.shipbob.query import encode_query
@@ -93,6 +94,21 @@ def backoff(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
 
 
 @dataclass
+class _Call:
+    """One logical call and the retries it has spent."""
+
+    method: str
+    url: str
+    log_path: str
+    json: object
+    idempotent: bool
+    reference_id: str | None
+    refreshed: bool = False
+    rate_limited: int = 0
+    transient: int = 0
+
+
+@dataclass
 class Limits:
     """Retry and waiting bounds of one call."""
 
@@ -122,6 +138,9 @@ class Transport:
         self._sleep = sleep
         self._limit_per_minute = settings.shipbob_rate_limit_per_minute
         self._remaining: tuple[int, float] | None = None  # (x-remaining-calls, when seen)
+        # In-call retries (connector/retrying.py); the budgets (Limits) are
+        # counted per call in _Call. `_sleep` is looked up late (tests swap it).
+        self._retrying = in_call_policy(lambda seconds: self._sleep(seconds))
 
     def url(self, path_or_url: str, query: Mapping[str, object] | None = None) -> str:
         """Absolute URL for an API path (`order/1:cancel`; colons are literal,
@@ -146,57 +165,59 @@ class Transport:
         """
         url = self.url(path, query)
         log_path = "/" + url[len(self.base_url):].split("?", 1)[0] if url.startswith(self.base_url) else path
-        refreshed = False
-        rate_limited = transient = 0
-        while True:
-            self._throttle()
-            token = self._auth.token()
-            if method != "GET":
-                fencing.before_write(self._settings.http_timeout_seconds)
-            started = time.monotonic()
-            try:
-                resp = self._session.request(
-                    method, url, json=json, timeout=self._settings.http_timeout_seconds,
-                    headers=build_headers(token, self._settings.shipbob_channel_id))
-            except requests.RequestException as exc:
-                transient += 1
-                safe = idempotent or isinstance(exc, requests.ConnectTimeout)
-                log.warning("shipbob %s %s failed: %s (attempt %d)", method, log_path,
-                            type(exc).__name__, transient)
-                if not safe or transient > self.limits.max_transient_retries:
-                    raise TransientError(
-                        f"ShipBob {method} {log_path}: network error ({type(exc).__name__})") from None
-                self._sleep(backoff(transient))
-                continue
-            self._observe(method, log_path, resp, time.monotonic() - started)
-            status = resp.status_code
-            if status == 401 and not refreshed:
-                refreshed = True
-                self._auth.handle_unauthorized(token)  # PAT: raises PermanentError
-                continue
-            if status != 401:
-                # Not a rejection of the refreshed token (a 429 is counted per
-                # user, so it was accepted): a later 401 - it expired during the
-                # pause or backoff - earns a refresh of its own. Bounded: every
-                # such answer spends the 429 or the transient retry budget.
-                refreshed = False
-            if status == 429:
-                rate_limited += 1
-                retry_after = self._on_429(resp)
-                if (rate_limited > self.limits.max_429_retries
-                        or retry_after > self.limits.max_inline_pause):
-                    raise RateLimited(f"ShipBob {method} {log_path}: rate limited (429), "
-                                      f"retry after {retry_after:g}s", retry_after=retry_after)
-                continue  # the next _throttle() waits out the pool pause
-            if status >= 500 or status == 408:
-                transient += 1
-                if not idempotent or transient > self.limits.max_transient_retries:
-                    raise error_for(method, log_path, resp, reference_id)
-                self._sleep(backoff(transient))
-                continue
-            if status >= 400:
-                raise error_for(method, log_path, resp, reference_id)
-            return resp
+        call = _Call(method, url, log_path, json, idempotent, reference_id)
+        return self._retrying.copy()(self._try, call)
+
+    def _try(self, call: "_Call") -> requests.Response:
+        """One try of `call`: its response, or Again (retried by the
+        policy), or the call's final error."""
+        method, log_path = call.method, call.log_path
+        self._throttle()
+        token = self._auth.token()
+        if method != "GET":
+            fencing.before_write(self._settings.http_timeout_seconds)
+        started = time.monotonic()
+        try:
+            resp = self._session.request(
+                method, call.url, json=call.json, timeout=self._settings.http_timeout_seconds,
+                headers=build_headers(token, self._settings.shipbob_channel_id))
+        except requests.RequestException as exc:
+            call.transient += 1
+            safe = call.idempotent or isinstance(exc, requests.ConnectTimeout)
+            log.warning("shipbob %s %s failed: %s (attempt %d)", method, log_path,
+                        type(exc).__name__, call.transient)
+            if not safe or call.transient > self.limits.max_transient_retries:
+                raise TransientError(
+                    f"ShipBob {method} {log_path}: network error ({type(exc).__name__})") from None
+            raise Again(backoff(call.transient)) from None
+        self._observe(method, log_path, resp, time.monotonic() - started)
+        status = resp.status_code
+        if status == 401 and not call.refreshed:
+            call.refreshed = True
+            self._auth.handle_unauthorized(token)  # PAT: raises PermanentError
+            raise Again(0)
+        if status != 401:
+            # Not a rejection of the refreshed token (a 429 is counted per
+            # user, so it was accepted): a later 401 - it expired during the
+            # pause or backoff - earns a refresh of its own. Bounded: every
+            # such answer spends the 429 or the transient retry budget.
+            call.refreshed = False
+        if status == 429:
+            call.rate_limited += 1
+            retry_after = self._on_429(resp)
+            if (call.rate_limited > self.limits.max_429_retries
+                    or retry_after > self.limits.max_inline_pause):
+                raise RateLimited(f"ShipBob {method} {log_path}: rate limited (429), "
+                                  f"retry after {retry_after:g}s", retry_after=retry_after)
+            raise Again(0)  # the next _throttle() waits out the pool pause
+        if status >= 500 or status == 408:
+            call.transient += 1
+            if not call.idempotent or call.transient > self.limits.max_transient_retries:
+                raise error_for(method, log_path, resp, call.reference_id)
+            raise Again(backoff(call.transient))
+        if status >= 400:
+            raise error_for(method, log_path, resp, call.reference_id)
+        return resp
 
     # -- rate limit (§7) ----------------------------------------------------
 

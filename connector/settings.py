@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from connector.errors import ConfigError
@@ -20,6 +20,13 @@ from connector.mapping import Mapping, load_mapping
 
 STATE_DIR = Path("state")
 _FIELD_IN_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
+
+
+class ConsoleUser(BaseModel):
+    """One console login: a werkzeug password hash, never the password."""
+
+    role: Literal["read-only", "operator"]
+    password_hash: SecretStr
 
 
 class Settings(BaseSettings):
@@ -88,6 +95,17 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=30, ge=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")
+    # The operations console (/console/ on the receiver): off unless users are set.
+    console_users: dict[str, ConsoleUser] = Field(default_factory=dict)
+    console_secret_key: SecretStr | None = None  # signs the session cookie
+    console_cookie_secure: bool = True  # False only for plain-HTTP development
+
+    @model_validator(mode="after")
+    def _console_has_a_key(self) -> "Settings":
+        if self.console_users and not (self.console_secret_key and
+                                       len(self.console_secret_key.get_secret_value()) >= 32):
+            raise ValueError("CONSOLE_USERS needs CONSOLE_SECRET_KEY (at least 32 characters)")
+        return self
 
     @model_validator(mode="after")
     def _oauth_is_complete(self) -> "Settings":

@@ -177,6 +177,9 @@ def load_settings(**overrides) -> Settings:
     except SettingsError as exc:  # a list or dict setting that is not JSON, e.g. SITES=S01
         field = _FIELD_IN_SETTINGS_ERROR.search(str(exc))
         name = field.group(1).upper() if field else "settings"
+        if name == "CONSOLE_USERS":
+            raise ConfigError("invalid setting CONSOLE_USERS: expected JSON, e.g. "
+                              "'{\"alice\": {\"role\": \"operator\", \"password_hash\": \"scrypt:…\"}}'") from None
         raise ConfigError(f"invalid setting {name}: expected a JSON list, e.g. {name}='[\"S01\", \"S02\"]'") from None
     for site in settings.mapped_sites():
         if site not in settings.mapping.sites:

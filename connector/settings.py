@@ -8,12 +8,13 @@ and the local sandboxes with their sandbox credentials.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from connector.errors import ConfigError
 from connector.mapping import Mapping, load_mapping
@@ -96,9 +97,21 @@ class Settings(BaseSettings):
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")
     # The operations console (/console/ on the receiver): off unless users are set.
-    console_users: dict[str, ConsoleUser] = Field(default_factory=dict)
+    console_users: Annotated[dict[str, ConsoleUser], NoDecode] = Field(default_factory=dict)
     console_secret_key: SecretStr | None = None  # signs the session cookie
     console_cookie_secure: bool = True  # False only for plain-HTTP development
+
+    @field_validator("console_users", mode="before")
+    @classmethod
+    def _console_users_json(cls, value):
+        if not isinstance(value, str):
+            return value
+        if not value.strip():  # set but empty (docker compose passes it so): no console
+            return {}
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError('expected JSON, e.g. {"alice": {"role": "operator", "password_hash": "scrypt:…"}}') from None
 
     @model_validator(mode="after")
     def _console_has_a_key(self) -> "Settings":
@@ -177,9 +190,6 @@ def load_settings(**overrides) -> Settings:
     except SettingsError as exc:  # a list or dict setting that is not JSON, e.g. SITES=S01
         field = _FIELD_IN_SETTINGS_ERROR.search(str(exc))
         name = field.group(1).upper() if field else "settings"
-        if name == "CONSOLE_USERS":
-            raise ConfigError("invalid setting CONSOLE_USERS: expected JSON, e.g. "
-                              "'{\"alice\": {\"role\": \"operator\", \"password_hash\": \"scrypt:…\"}}'") from None
         raise ConfigError(f"invalid setting {name}: expected a JSON list, e.g. {name}='[\"S01\", \"S02\"]'") from None
     for site in settings.mapped_sites():
         if site not in settings.mapping.sites:

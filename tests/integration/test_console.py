@@ -81,7 +81,13 @@ def test_the_console_is_off_unless_users_are_configured(settings, console_settin
     assert answer.status_code == 302 and "/console/login" in answer.headers["Location"]
 
 
-def test_users_need_a_long_secret_key_and_valid_json():
+def test_users_need_a_long_secret_key_and_valid_json(monkeypatch):
+    monkeypatch.setenv("CONSOLE_USERS", "")  # docker compose passes it empty: the console is off
+    assert load_settings().console_users == {}
+    monkeypatch.setenv("CONSOLE_USERS", "alice:operator")
+    with pytest.raises(ConfigError, match="CONSOLE_USERS: .*expected JSON"):
+        load_settings()
+    monkeypatch.delenv("CONSOLE_USERS")
     with pytest.raises(ConfigError, match="CONSOLE_SECRET_KEY"):
         load_settings(console_users=USERS)
     with pytest.raises(ConfigError, match="CONSOLE_SECRET_KEY"):

@@ -181,3 +181,19 @@ def test_reason_patterns_drop_what_is_particular_to_the_item():
     a = Job(flow="order_push", key="C-1", ifs_ref="C-1", reason="order C-1: line 2/1 SKU 'P1' is unknown at ShipBob")
     b = Job(flow="order_push", key="C-22", ifs_ref="C-22", reason="order C-22: line 1/1 SKU 'P1' is unknown at ShipBob")
     assert reason_pattern(a) == reason_pattern(b) == "order …: line … SKU 'P1' is unknown at ShipBob"
+
+
+def test_a_big_group_lists_its_first_rows_and_its_buttons_cover_all(console_settings, ctx):
+    from webhooks.console import ROWS_PER_GROUP
+
+    ids = [park(ctx, f"C{n}", f"SKU 'P9' is unknown at ShipBob (order C{n})") for n in range(ROWS_PER_GROUP + 5)]
+    client, token = logged_in(console(console_settings, Wakes(ctx)), "ann")
+    page = client.get("/console/").get_data(as_text=True)
+    assert f"SKU P9 blocks {len(ids)} orders" in page and "and 5 more in this group" in page
+    assert len(re.findall(r'<tr id="item-', page)) == ROWS_PER_GROUP
+    group = re.search(r'id="group-([0-9a-f]{16})"', page).group(1)
+    shown = re.search(rf'action="/console/groups/{group}/ignore">(.*?)</form>', page, re.S).group(1)
+    client.post(f"/console/groups/{group}/ignore", data={
+        "csrf_token": token, "note": "test data", "ids": re.findall(r'name="ids" value="(\d+)"', shown)})
+    with ctx.session() as session:
+        assert set(session.execute(select(Job.state)).scalars()) == {JobState.IGNORED.value}

@@ -24,6 +24,7 @@ from webhooks.console import auth, data
 
 log = logging.getLogger(__name__)
 NOTE_LIMIT = 2000
+ROWS_PER_GROUP = 25  # a group of thousands lists its first rows; its buttons cover all
 ACTIONS = (operator_actions.REPLAY, operator_actions.RESOLVE, operator_actions.IGNORE)
 
 
@@ -106,7 +107,8 @@ def console_blueprint(settings: Settings, wake: Callable[[int, str], None] | Non
         with session_scope(db_url) as s:
             return render_template("console/home.html", counts=data.counts(s),
                                    groups=data.attention_groups(s, JobState.ATTENTION),
-                                   failed=data.attention_groups(s, JobState.FAILED))
+                                   failed=data.attention_groups(s, JobState.FAILED),
+                                   rows_per_group=ROWS_PER_GROUP)
 
     @bp.get("/search")
     @auth.login_required

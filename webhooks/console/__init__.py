@@ -12,8 +12,9 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from pydantic import SecretStr
+from werkzeug.wrappers import Response
 
 from connector import operator_actions
 from connector.db.models import JobState

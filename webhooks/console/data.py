@@ -34,7 +34,7 @@ def when(value: datetime | str | None) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -150,8 +150,7 @@ def timeline(session: Session, ref: str, secrets: list[str]) -> tuple[list[Job],
     hooks = {job.payload.get("webhook_id"): job for job in items if isinstance(job.payload, dict)
              and job.payload.get("webhook_id")}
     if hooks:
-        for event in session.execute(select(WebhookEvent).where(WebhookEvent.webhook_id.in_(list(hooks)))):
-            event = event[0]
+        for event in session.execute(select(WebhookEvent).where(WebhookEvent.webhook_id.in_(list(hooks)))).scalars():
             try:
                 body = json.dumps(redact(json.loads(event.body), secrets), indent=2, sort_keys=True)
             except ValueError:

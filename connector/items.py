@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session
 
 from connector.db.models import Binding, Job
 
+# Keys of Binding.data that name the order or PO a binding belongs to.
+BINDING_REFS = ("order_no", "order_id", "po")
+
 
 def find_items(session: Session, ref: str) -> list[Job]:
     """A number that is a row ID is that row; otherwise every item whose
@@ -48,7 +51,9 @@ def related_items(session: Session, ref: str, rounds: int = 2) -> list[Job]:
         bound = session.execute(select(Binding).where(
             or_(Binding.ifs_key.in_(refs), Binding.shipbob_id.in_(refs)))).scalars()
         for binding in bound:
-            refs |= {binding.ifs_key, binding.shipbob_id}
+            # A shipment's binding is voucher <-> shipment; its data names the order.
+            refs |= {binding.ifs_key, binding.shipbob_id,
+                     *(str(binding.data[k]) for k in BINDING_REFS if isinstance(binding.data, dict) and binding.data.get(k))}
         for job in _by_reference(session, refs):
             found.setdefault(job.id, job)
     return sorted(found.values(), key=lambda j: j.id)

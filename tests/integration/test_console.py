@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from connector.db.models import Job, JobState, OperatorAction, WebhookEvent
+from connector.db.models import Binding, Job, JobState, OperatorAction, WebhookEvent
 from connector.errors import ConfigError
 from connector.settings import load_settings
 from tests.conftest import WEBHOOK_SECRET
@@ -171,10 +171,18 @@ def test_the_timeline_shows_the_webhook_that_woke_an_item_with_secrets_masked(co
         session.add(Job(flow="shipment_voucher", key="777", state="done", shipbob_ref="777",
                         payload={"webhook_id": "wh-1"}))
         session.add(Job(flow="order_push", key="C5", state="done", ifs_ref="C5", shipbob_ref="777"))
+        session.add(Binding(kind="shipment", ifs_key="V-31", shipbob_id="SH-9",
+                            data={"order_no": "C5", "order_id": "777"}))
     client, _ = logged_in(console(console_settings, Wakes(ctx)), "rob")
     page = client.get("/console/order/C5").get_data(as_text=True)
     assert "shipment_voucher" in page and "webhook order.shipped" in page and "reference_id" in page
     assert "tok-123" not in page and WEBHOOK_SECRET not in page and "***" in page
+    # a shipment id (known only to the shipment's binding) finds the same order
+    found = client.get("/console/search?q=SH-9")
+    assert found.status_code == 302 and found.headers["Location"].endswith("/console/order/SH-9")
+    page = client.get("/console/order/SH-9").get_data(as_text=True)
+    assert "shipment_voucher" in page and ">C5<" in page
+    assert client.get("/console/search?q=NOPE").status_code == 404
 
 
 def test_reason_patterns_drop_what_is_particular_to_the_item():

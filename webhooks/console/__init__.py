@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from connector import operator_actions
 from connector.db.models import JobState
 from connector.db.session import session_scope
-from connector.items import find_items
+from connector.items import related_items
 from connector.settings import Settings
 from webhooks.console import auth, data
 
@@ -118,7 +118,7 @@ def console_blueprint(settings: Settings, wake: Callable[[int, str], None] | Non
         if not ref:
             return redirect(url_for("console.home"))
         with session_scope(db_url) as s:
-            if find_items(s, ref):
+            if related_items(s, ref):
                 return redirect(url_for("console.order", ref=ref))
         return render_template("console/search.html", ref=ref), 404
 

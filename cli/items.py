@@ -1,29 +1,14 @@
 """Finding an item by what the operator has at hand: its row ID, the IFS
-order (or RMA, PO) number, or the ShipBob id."""
+order (or RMA, PO) number, or the ShipBob id. The lookup itself is
+connector.items (the console uses it too)."""
 
 from __future__ import annotations
 
 import click
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connector.db.models import Job
-
-
-def find_items(session: Session, ref: str) -> list[Job]:
-    """A number that is a row ID is that row; otherwise every item whose
-    key, IFS reference or ShipBob reference is `ref`."""
-    ref = ref.strip()
-    if ref.isdigit():
-        job = session.get(Job, int(ref))
-        if job is not None:
-            return [job]
-    # A split order's push holds its ShipBob ids comma-separated.
-    in_list = or_(Job.shipbob_ref == ref, Job.shipbob_ref.startswith(f"{ref},", autoescape=True),
-                  Job.shipbob_ref.endswith(f",{ref}", autoescape=True),
-                  Job.shipbob_ref.contains(f",{ref},", autoescape=True))
-    query = select(Job).where(or_(Job.key == ref, Job.ifs_ref == ref, in_list)).order_by(Job.id)
-    return list(session.execute(query).scalars())
+from connector.items import find_items
 
 
 def require_items(session: Session, ref: str) -> list[Job]:

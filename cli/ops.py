@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from cli.common import STDERR, emit, json_option, make_context, timestamp
 from cli.items import find_item, require_items
 from cli.params import ISO_DATETIME
-from connector import jobs, kv
+from connector import kv
 from connector.db.models import Flow, InventorySnapshot, Job, JobAttempt, JobState
 from connector.polls import POLL_NAMES
 from connector.shipbob.ratelimit import WINDOW_SECONDS
@@ -200,8 +200,11 @@ def replay(item, flow, since, all_failed, dry_run, inline, as_json) -> None:
             query = query.where(Job.updated_at >= since)
         chosen = [(j.id, j.flow, j.key, j.state) for j in session.execute(query).scalars()]
         if not dry_run:
-            for jid, *_ in chosen:
-                jobs.replay(session, jid)
+            from cli.resolve import _operator
+            from connector import operator_actions
+
+            # Audited like the console's replays (who, when) on each item.
+            operator_actions.replay(session, [jid for jid, *_ in chosen], _operator(), "")
     rows = [{"id": i, "flow": f, "key": k, "was": s} for i, f, k, s in chosen]
     if dry_run or not rows:
         emit(rows, as_json, ["id", "flow", "key", "was"], title="Would replay" if dry_run else None)

@@ -24,14 +24,16 @@ def _operator() -> str:
 
 
 def _close(item: str, note: str, by: str | None, state: JobState, as_json: bool) -> None:
-    from connector import jobs
+    from connector import operator_actions
 
     if not note.strip():
         raise click.BadParameter("say why in a few words", param_hint="--note")
     ctx = make_context()
     with ctx.session() as session:
         job = find_item(session, item)
-        if not jobs.close(session, job.id, state, by or _operator(), note.strip()):
+        action = operator_actions.RESOLVE if state == JobState.RESOLVED else operator_actions.IGNORE
+        # The same audit row as the console's, so the item's history shows both.
+        if not operator_actions.close(session, [job.id], action, by or _operator(), note.strip()):
             raise click.ClickException(f"item {job.id} is {job.state}: only parked (attention) or failed "
                                        "items can be resolved or ignored")
         session.refresh(job)

@@ -8,18 +8,26 @@ and the local sandboxes with their sandbox credentials.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from connector.errors import ConfigError
 from connector.mapping import Mapping, load_mapping
 
 STATE_DIR = Path("state")
 _FIELD_IN_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
+
+
+class ConsoleUser(BaseModel):
+    """One console login: a werkzeug password hash, never the password."""
+
+    role: Literal["read-only", "operator"]
+    password_hash: SecretStr
 
 
 class Settings(BaseSettings):
@@ -88,6 +96,29 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=30, ge=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")
+    # The operations console (/console/ on the receiver): off unless users are set.
+    console_users: Annotated[dict[str, ConsoleUser], NoDecode] = Field(default_factory=dict)
+    console_secret_key: SecretStr | None = None  # signs the session cookie
+    console_cookie_secure: bool = True  # False only for plain-HTTP development
+
+    @field_validator("console_users", mode="before")
+    @classmethod
+    def _console_users_json(cls, value):
+        if not isinstance(value, str):
+            return value
+        if not value.strip():  # set but empty (docker compose passes it so): no console
+            return {}
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError('expected JSON, e.g. {"alice": {"role": "operator", "password_hash": "scrypt:…"}}') from None
+
+    @model_validator(mode="after")
+    def _console_has_a_key(self) -> "Settings":
+        if self.console_users and not (self.console_secret_key and
+                                       len(self.console_secret_key.get_secret_value()) >= 32):
+            raise ValueError("CONSOLE_USERS needs CONSOLE_SECRET_KEY (at least 32 characters)")
+        return self
 
     @field_validator(
         "redis_url", "broker_url", "ifs_token_url", "shipbob_token", "shipbob_token_url",

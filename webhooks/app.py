@@ -12,6 +12,7 @@ from collections.abc import Callable
 from flask import Flask, Response
 
 from connector.settings import Settings, load_settings
+from webhooks.console import console_blueprint
 from webhooks.health import Readiness, celery_broker_check, database_check, health_blueprint
 from webhooks.metrics import ReceiverMetrics
 from webhooks.receiver import Receiver
@@ -59,6 +60,8 @@ def create_app(
     app.add_url_rule(
         "/metrics", "metrics", lambda: Response(metrics.render(), content_type=metrics.content_type)
     )
+    if settings.console_users:  # the operations console: off unless configured
+        app.register_blueprint(console_blueprint(settings))
     app.extensions["ifs_shipbob_metrics"] = metrics  # for tests and embedding apps
     app.extensions["ifs_shipbob_readiness"] = readiness
     return app

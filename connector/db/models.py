@@ -164,3 +164,17 @@ class InventorySnapshot(Base):
     dry_run: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[dict] = mapped_column(default=dict)
     rows: Mapped[dict] = mapped_column(default=dict)
+
+
+class OperatorAction(Base):
+    """The audit of what a person did to an item from the console: who,
+    when, what (replay, resolve, ignore) and why. Kept forever."""
+
+    __tablename__ = "operator_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from cli import main
 from cli.stack import env_for
 from connector import jobs
-from connector.db.models import Job
+from connector.db.models import Job, OperatorAction
 from connector.flows.order_poll import poll_orders
 from connector.runner import run_job
 from tests.helpers import hook, seed_world
@@ -107,6 +107,13 @@ def test_resolve_and_ignore_close_an_item_with_who_when_and_why(ctx, world, cli)
     again = cli("ignore", "C8001", "--note", "x", ok=False)
     assert again.exit_code == 1 and "is resolved: only parked (attention) or failed" in again.output
     assert cli("resolve", "C8003", ok=False).exit_code == 2
+    # The same audit row as a console action, shown on the item there.
+    with ctx.session() as session:
+        audit = session.execute(select(OperatorAction.action, OperatorAction.actor, OperatorAction.note)
+                                .order_by(OperatorAction.id)).all()
+    assert [(a.action, a.note) for a in audit] == [("resolve", "created by hand in ShipBob"),
+                                                   ("ignore", "test order, cancel in IFS")]
+    assert audit[0].actor == "ada"
 
 
 def test_replay_since_takes_minutes_and_dates_and_replay_takes_an_order_number(ctx, world, cli):
@@ -122,6 +129,9 @@ def test_replay_since_takes_minutes_and_dates_and_replay_takes_an_order_number(c
     assert bad.exit_code == 2 and "not an ISO 8601 date or time" in bad.output
     [replayed] = json.loads(cli("replay", "C8002", "--inline", "--json").stdout)
     assert (replayed["key"], replayed["was"], replayed["result"]) == ("C8002", "attention", "attention")
+    with ctx.session() as session:
+        assert session.execute(select(OperatorAction.action).join(Job, Job.id == OperatorAction.job_id)
+                               .where(Job.key == "C8002")).scalars().all() == ["replay"]
 
 
 def test_backfill_from_takes_minutes_and_dates(ctx, sandboxes, cli):

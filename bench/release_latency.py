@@ -19,7 +19,10 @@ Four phases, one after another, each waiting until its orders are at ShipBob:
   /events/ifs/order-released with the order number and the X-Api-Key header;
 - burst, with the event: `--burst` orders released at once, one event each
   (8 at a time, as IFS's background jobs would send them);
-- trickle and burst again without the event: only the poll finds them.
+- trickle and burst again without the event: only the poll finds them. The
+  trickle's orders land evenly across the poll interval; the burst follows
+  the poll that found the trickle's last order, so it waits about a whole
+  interval: the worst case for a burst (on average it waits half).
 
 A warm-up of 4 orders with events runs first and is not counted (the first
 job of each worker process opens connections and fetches tokens). An order's
@@ -181,7 +184,7 @@ def run(args) -> None:
         _ifs_kinds, _sb_kinds, stamps = parent.recv()
         sb_stats = hook(shipbob, "stats", method="GET")
         references = Counter(o["reference_id"] for o in hook(shipbob, "dump/orders", method="GET"))
-        report(args, phases, stamps, sb_stats, references, time.monotonic() - started)
+        report(args, [warm_up, *phases], stamps, sb_stats, references, time.monotonic() - started)
     finally:
         if stack is not None:
             stack.stop()
@@ -196,9 +199,10 @@ def run(args) -> None:
 
 def report(args, phases: list[Phase], stamps: list[float], sb_stats: dict, references: Counter,
            elapsed: float) -> None:
+    released = sum(len(p.released) for p in phases)
+    warm_up, *phases = phases
     share = window_share(stamps, RATE_LIMIT, WINDOW_SECONDS)
     peak = round(share.peak * RATE_LIMIT)
-    released = sum(len(p.released) for p in phases)
     print(f"\n== release -> ShipBob order latency: order poll every {args.poll_seconds:g} s, "
           f"trickle {args.trickle} orders 1 per {args.trickle_every:g} s "
           f"({3600 / args.trickle_every:.0f}/hour), burst {args.burst} at once, "
@@ -218,7 +222,8 @@ def report(args, phases: list[Phase], stamps: list[float], sb_stats: dict, refer
     print(f"  most ShipBob calls accepted in any {WINDOW_SECONDS:g} s window: {peak} "
           f"(limit {RATE_LIMIT}, client budget {safe_limit(RATE_LIMIT)}) "
           f"{'ok' if peak <= safe_limit(RATE_LIMIT) else 'EXCEEDED'}; 429s: {sb_stats['rate_limited']['total']}")
-    print(f"  ShipBob orders: {len(references)} for {released} released, at most "
+    print(f"  ShipBob orders: {len(references)} for {released} released ({len(warm_up.released)} of them "
+          f"the warm-up), at most "
           f"{max(references.values(), default=0)} per IFS order; ShipBob calls: {len(stamps)}; "
           f"run took {elapsed:.0f} s")
     print("  mean latency per phase: " + ", ".join(

@@ -29,7 +29,7 @@ from connector.ifs_events import EVENTS, record_event
 from connector.settings import Settings
 from webhooks.deadline import read_deadline
 from webhooks.metrics import ReceiverMetrics
-from webhooks.receiver import _DB_ERRORS, _read_capped
+from webhooks.receiver import _DB_ERRORS, _read_capped  # the ShipBob receiver's, shared
 
 log = logging.getLogger(__name__)
 

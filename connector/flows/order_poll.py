@@ -119,7 +119,7 @@ def request_released(session: Session, order_no: str) -> int | None:
     job = session.execute(select(Job).where(
         Job.flow == Flow.ORDER_PUSH.value, Job.key == order_no)).scalar_one()
     if job.state != JobState.DONE.value or job.shipbob_ref:
-        return None  # pushed, or on its way: nothing to do
+        return None  # pushed, on its way, or parked for a person: nothing to do
     return jobs.request_job(session, Flow.ORDER_PUSH.value, order_no, hurry=False).job_id
 
 

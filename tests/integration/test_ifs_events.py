@@ -103,6 +103,31 @@ def test_order_released_is_the_push_job_committed_before_the_answer(client, ctx,
     assert woken.calls == [(job.id, "order_push")]
 
 
+def test_status_and_show_see_the_job_before_the_answer(settings, ctx, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+    from cli.stack import env_for
+
+    monkeypatch.chdir(tmp_path)  # the CLI reads ./.env: not a developer's own
+    for name, value in env_for(settings, broker_url="memory://").items():
+        monkeypatch.setenv(name, value)
+    seen = []
+
+    def wake_job(job_id, _flow):  # called after commit, before the answer is sent
+        shown = CliRunner().invoke(main, ["show", "C1000077", "--json"], catch_exceptions=False)
+        status = CliRunner().invoke(main, ["status", "--json"], catch_exceptions=False)
+        seen.append((json.loads(shown.stdout), json.loads(status.stdout)))
+
+    response = post(make_app(settings, wake_job).test_client(), body={"OrderNo": "C1000077"})
+
+    assert response.status_code == 202
+    [(shown, status)] = seen
+    assert (shown["id"], shown["state"]) == (response.get_json()["job_id"], "pending")
+    [order_push] = [row for row in status["flows"] if row["flow"] == "order_push"]
+    assert order_push["pending"] == 1 and order_push["oldest_pending"] is not None
+
+
 def test_previous_key_is_accepted_while_rotating(settings, ctx, woken):
     rotating = make_app(settings, woken, ifs_events_api_key=KEY, ifs_events_api_key_previous=PREVIOUS)
     client = rotating.test_client()

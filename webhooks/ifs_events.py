@@ -17,10 +17,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 from flask import Blueprint, jsonify, request
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import String
 from werkzeug.exceptions import ClientDisconnected
 
 from connector.db.models import Job
@@ -37,7 +39,7 @@ API_KEY_HEADER = "X-Api-Key"
 # A body is one business key and perhaps a few more fields; anything near
 # this is not an IFS event.
 BODY_LIMIT_BYTES = 16 * 1024
-_KEY_MAX = Job.__table__.c.key.type.length
+_KEY_MAX = cast(String, Job.__table__.c.key.type).length or 200
 # IFS order and purchase order numbers: letters, digits and a few separators;
 # never '#', which numbers the chunks of a split purchase order.
 _KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_./-]*$"

@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint soak soak-short bench compose-check clean
+.PHONY: install demo test test-unit lint soak soak-short bench bench-latency compose-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ soak-short: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/webhook_ingest.py
 	$(BIN)/python bench/inventory_sync.py
+
+bench-latency: $(STAMP)
+	$(BIN)/python bench/release_latency.py
 
 clean:
 	rm -rf $(VENV) state reports .pytest_cache .cache

@@ -95,6 +95,7 @@ def secret_values(settings) -> list[str]:
         settings.ifs_client_secret, settings.shipbob_token, settings.shipbob_client_secret,
         settings.shipbob_refresh_token, settings.shipbob_webhook_secret,
         settings.shipbob_webhook_secret_previous, settings.console_secret_key,
+        settings.ifs_events_api_key, settings.ifs_events_api_key_previous,
     ]
     return [v.get_secret_value() for v in values if v is not None]
 

@@ -21,6 +21,7 @@ from connector.mapping import Mapping, load_mapping
 
 STATE_DIR = Path("state")
 _FIELD_IN_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
+_API_KEY = re.compile(r"[A-Za-z0-9._~+/=-]{24,200}")
 
 
 class ConsoleUser(BaseModel):
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     # The previous secret, accepted too while a subscription is rotated.
     shipbob_webhook_secret_previous: SecretStr | None = None
     shipbob_rate_limit_per_minute: int = Field(default=150, gt=0)
+    # The X-Api-Key an IFS Event Action sends to POST /events/ifs/<event>
+    # (webhooks/ifs_events.py); the previous one is accepted too while the key
+    # is rotated. Neither set: the endpoint answers 404.
+    ifs_events_api_key: SecretStr | None = None
+    ifs_events_api_key_previous: SecretStr | None = None
 
     mapping_file: Path | None = None
     sites: list[str] = Field(default_factory=list)  # empty = every mapped site
@@ -151,6 +157,19 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _ifs_event_keys_fit_a_header(self) -> "Settings":
+        # IFS's Additional Headers field is "name:value" pairs separated by
+        # commas, so a key must survive that; short keys are guessable.
+        for name in ("ifs_events_api_key", "ifs_events_api_key_previous"):
+            secret = getattr(self, name)
+            if secret is not None and not secret.get_secret_value():
+                setattr(self, name, None)  # `KEY=` (docker compose's ${KEY:-}) means unset
+            elif secret is not None and not _API_KEY.fullmatch(secret.get_secret_value()):
+                raise ValueError(f"{name.upper()} must be 24 to 200 characters of A-Z a-z 0-9 . _ ~ + / = - "
+                                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        return self
+
     @property
     def uses_shipbob_oauth(self) -> bool:
         return self.shipbob_refresh_token is not None
@@ -181,6 +200,13 @@ class Settings(BaseSettings):
         return [
             s.get_secret_value()
             for s in (self.shipbob_webhook_secret, self.shipbob_webhook_secret_previous)
+            if s is not None
+        ]
+
+    def ifs_events_api_keys(self) -> list[str]:
+        return [
+            s.get_secret_value()
+            for s in (self.ifs_events_api_key, self.ifs_events_api_key_previous)
             if s is not None
         ]
 

@@ -14,6 +14,7 @@ from flask import Flask, Response
 from connector.settings import Settings, load_settings
 from webhooks.console import console_blueprint
 from webhooks.health import Readiness, celery_broker_check, database_check, health_blueprint
+from webhooks.ifs_events import ifs_events_blueprint
 from webhooks.metrics import ReceiverMetrics
 from webhooks.receiver import Receiver
 from webhooks.secrets import SecretSource
@@ -25,15 +26,17 @@ def create_app(
     settings: Settings | None = None,
     enqueue: Callable[[int], None] | None = None,
     broker_check: Callable[[], None] | None = None,
+    wake_job: Callable[[int, str], None] | None = None,
 ) -> Flask:
     settings = settings or load_settings()
-    if enqueue is None or broker_check is None:
+    if enqueue is None or broker_check is None or wake_job is None:
         # Imported here, not at module level: it builds a Celery app.
         from workers.dispatch import WebhookPublisher
 
         publisher = WebhookPublisher(settings.webhook_publish_timeout_seconds)
         enqueue = enqueue or publisher
         broker_check = broker_check or (lambda: celery_broker_check(publisher.app))
+        wake_job = wake_job or publisher.wake_job
     statement_timeout = settings.webhook_statement_timeout_seconds
 
     configured = settings.webhook_secrets()
@@ -54,6 +57,7 @@ def create_app(
 
     app = Flask(__name__)
     app.register_blueprint(receiver.blueprint())
+    app.register_blueprint(ifs_events_blueprint(settings, wake_job, metrics))
     readiness = Readiness({"database": database_check(settings.database_url, statement_timeout),
                            "broker": broker_check})
     app.register_blueprint(health_blueprint(readiness))

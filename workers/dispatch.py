@@ -32,6 +32,10 @@ class WebhookPublisher:
     def __call__(self, event_id: int) -> None:
         self.app.send_task(PROCESS_WEBHOOK, args=[event_id], queue="webhooks", retry=False)
 
+    def wake_job(self, job_id: int, flow: str) -> None:
+        """The same for a job row the receiver recorded (an IFS event)."""
+        self.app.send_task(RUN_JOB, args=[job_id], queue=queue_for(flow), retry=False)
+
 
 def wake_job(job_id: int, flow: str, countdown: float | None = None) -> None:
     app.send_task(RUN_JOB, args=[job_id], queue=queue_for(flow), countdown=countdown)

@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connector import jobs, kv
 from connector.context import Context
@@ -103,26 +104,29 @@ def poll_unpushed(ctx: Context) -> list[int]:
                           f"{names.shipbob_id_field} eq null"),
         select=["OrderNo"], orderby=["OrderNo asc"],
     )]
-    wake = []
     with ctx.session() as session:
-        for order_no in order_nos:
-            job_id = jobs.ensure_job(session, Flow.ORDER_PUSH.value, order_no, ifs_ref=order_no)
-            if job_id is None:  # known: run it again only if it ended without pushing
-                job = session.execute(select(Job).where(
-                    Job.flow == Flow.ORDER_PUSH.value, Job.key == order_no)).scalar_one()
-                if job.state != JobState.DONE.value or job.shipbob_ref:
-                    continue
-                job_id = jobs.request_job(session, Flow.ORDER_PUSH.value, order_no, hurry=False).job_id
-            wake.append(job_id)
-    return wake
+        woken = [request_released(session, order_no) for order_no in order_nos]
+    return [job_id for job_id in woken if job_id is not None]
+
+
+def request_released(session: Session, order_no: str) -> int | None:
+    """One released order, as `poll_unpushed` (and the IFS order-released
+    event) records it: a new push job, or a known one that ended without
+    pushing run again. Returns the job id to wake, or None."""
+    job_id = jobs.ensure_job(session, Flow.ORDER_PUSH.value, order_no, ifs_ref=order_no)
+    if job_id is not None:
+        return job_id
+    job = session.execute(select(Job).where(
+        Job.flow == Flow.ORDER_PUSH.value, Job.key == order_no)).scalar_one()
+    if job.state != JobState.DONE.value or job.shipbob_ref:
+        return None  # pushed, on its way, or parked for a person: nothing to do
+    return jobs.request_job(session, Flow.ORDER_PUSH.value, order_no, hurry=False).job_id
 
 
 def poll_cancellations(ctx: Context) -> list[int]:
     """IFS orders cancelled after they were pushed: their push job runs again
     and cancels at ShipBob (connector.flows.order_push). Orders entered more
     than CANCEL_LOOKBACK ago have long shipped and are not asked about."""
-    from connector.flows.order_push import CANCEL_HANDLED
-
     names = ctx.names.customer_order
     cancelled = odata.enum_literal(names.projection, names.state_enum, names.cancelled_state)
     # No filter on the ShipBob id field: a push that created the ShipBob order
@@ -137,22 +141,27 @@ def poll_cancellations(ctx: Context) -> list[int]:
         ),
         select=["OrderNo"], orderby=["OrderNo asc"],
     )]
-    wake = []
     with ctx.session() as session:
-        for order_no in order_nos:
-            job = session.execute(select(Job).where(
-                Job.flow == Flow.ORDER_PUSH.value, Job.key == order_no)).scalar_one_or_none()
-            if job is None or job.payload.get(CANCEL_HANDLED):
-                continue  # never seen by us, or its cancellation is handled
-            if job.state == JobState.FAILED.value:
-                # The order is cancelled now: the run cancels, it does not push again.
-                jobs.replay(session, job.id)
-                wake.append(job.id)
-                continue
-            requested = jobs.request_job(session, Flow.ORDER_PUSH.value, order_no, hurry=False)
-            if requested.wake:
-                wake.append(requested.job_id)
-    return wake
+        woken = [request_cancelled(session, order_no) for order_no in order_nos]
+    return [job_id for job_id in woken if job_id is not None]
+
+
+def request_cancelled(session: Session, order_no: str) -> int | None:
+    """One cancelled order, as `poll_cancellations` (and the IFS
+    order-cancelled event) records it: its push job runs again and cancels at
+    ShipBob. Returns the job id to wake, or None."""
+    from connector.flows.order_push import CANCEL_HANDLED
+
+    job = session.execute(select(Job).where(
+        Job.flow == Flow.ORDER_PUSH.value, Job.key == order_no)).scalar_one_or_none()
+    if job is None or job.payload.get(CANCEL_HANDLED):
+        return None  # never seen by us, or its cancellation is handled
+    if job.state == JobState.FAILED.value:
+        # The order is cancelled now: the run cancels, it does not push again.
+        jobs.replay(session, job.id)
+        return job.id
+    requested = jobs.request_job(session, Flow.ORDER_PUSH.value, order_no, hurry=False)
+    return requested.job_id if requested.wake else None
 
 
 def _parse(value: str) -> datetime:

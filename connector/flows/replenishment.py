@@ -17,6 +17,7 @@ import logging
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from connector import jobs
 from connector.bindings import bind, find_binding
@@ -52,10 +53,16 @@ def poll_replenishment(ctx: Context) -> list[int]:
     created = []
     with ctx.session() as session:
         for row in rows:
-            job_id = jobs.ensure_job(session, Flow.REPLENISHMENT.value, row["OrderNo"], ifs_ref=row["OrderNo"])
+            job_id = ensure_replenishment(session, row["OrderNo"])
             if job_id is not None:
                 created.append(job_id)
     return created
+
+
+def ensure_replenishment(session: Session, po: str) -> int | None:
+    """The job of one released purchase order, as the poll (and the IFS
+    purchase-order-released event) records it; the new id, else None."""
+    return jobs.ensure_job(session, Flow.REPLENISHMENT.value, po, ifs_ref=po)
 
 
 def wro_bindings(session, po: str) -> list[Binding]:

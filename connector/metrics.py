@@ -65,6 +65,30 @@ class _Safe:
                 log.warning("metric %s not recorded: %s", self.metric._name, exc.strerror or exc)
 
 
+class _SafeGauge:
+    """A label-less Gauge whose `set()` never raises: in multiprocess mode
+    such a gauge opens its file when it is made, so that is guarded too."""
+
+    def __init__(self, name: str, documentation: str, **kwargs: str):
+        self.gauge: Gauge | None = None
+        try:
+            self.gauge = Gauge(name, documentation, **kwargs)
+        except OSError as exc:
+            log.warning("metric %s not recorded: %s", name, exc.strerror or exc)
+
+    @property
+    def _value(self):  # for tests, as on a Gauge
+        return self.gauge._value if self.gauge else None
+
+    def set(self, value: float) -> None:
+        if self.gauge is None:
+            return
+        try:
+            self.gauge.set(value)
+        except OSError as exc:
+            log.warning("metric %s not recorded: %s", self.gauge._name, exc.strerror or exc)
+
+
 ensure_multiproc_dir()
 
 JOB_RUNS = _Safe(Counter("ifs_shipbob_job_runs_total", "Job runs by flow and outcome", ["flow", "outcome"]))
@@ -76,7 +100,7 @@ RATE_LIMIT_WAIT = _Safe(Counter("ifs_shipbob_rate_limit_wait_seconds_total",
 # 1 while ShipBob refuses every refresh token the connector has and jobs wait
 # for `ifs-shipbob auth shipbob`; 0 once a token works. The most recent value
 # of any live process wins (a refresh in one process clears it for the pool).
-SHIPBOB_REAUTHORISATION_NEEDED = Gauge(
+SHIPBOB_REAUTHORISATION_NEEDED = _SafeGauge(
     "ifs_shipbob_shipbob_reauthorisation_needed",
     "1 while ShipBob OAuth needs re-authorisation (jobs wait), else 0",
     multiprocess_mode="livemostrecent")

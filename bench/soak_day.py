@@ -598,7 +598,7 @@ class Chaos(threading.Thread):
         with self.proc_lock:
             alive = [w for w in self.workers if w not in self.down and w not in self.spared
                      and (proc := self.stack.processes.get(w)) is not None and proc.poll() is None]
-            if len(alive) <= 1:
+            if len(alive) <= 1 + len(self.spared):  # a frozen worker does no work either
                 return
             victim = self.rng.choice(alive)
             self.stack.stop_process(victim, signal.SIGKILL)

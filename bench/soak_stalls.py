@@ -157,7 +157,8 @@ class Stalls:
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
         # One frozen worker at a time (and the partitioned one): the pool keeps working.
-        self._freezes = threading.Semaphore(1)
+        # Each flow's hold stays armed; whichever catches first while none is frozen goes.
+        self._freezing = threading.Lock()
         self._frozen: dict[str, int] = {}        # worker -> process group, while stopped
         self._lock = threading.Lock()
         self.started_at = 0.0
@@ -215,9 +216,11 @@ class Stalls:
             return {name: proc.pid for name, proc in self.soak.stack.processes.items()
                     if name in WORKERS and proc.poll() is None}
 
-    def _catch(self, hold: AnswerHold, wanted=lambda worker, key: True) -> tuple[str, str, int] | None:
+    def _catch(self, hold: AnswerHold, wanted=lambda worker, key: True,
+               exclusive: bool = False) -> tuple[str, str, int] | None:
         """Arm `hold` until it catches a wanted worker's request; returns
-        (worker, key, process group) with the answer still held."""
+        (worker, key, process group) with the answer still held (and, if
+        `exclusive`, the freezing lock taken)."""
         while not self.stop_event.is_set():
             hold.arm()
             caught = None
@@ -225,11 +228,16 @@ class Stalls:
                 caught = hold.wait_caught(0.5)
             if caught is None:
                 return None
+            if exclusive and not self._freezing.acquire(blocking=False):
+                hold.release()  # another worker is frozen right now: the next one, later
+                continue
             groups = self._groups()
             worker = worker_of_client_port(caught.client_port, groups)
             if worker is not None and worker not in self._frozen and worker not in self.soak.chaos.down \
                     and wanted(worker, caught.key):
                 return worker, caught.key, groups[worker]
+            if exclusive:
+                self._freezing.release()
             hold.release()
         return None
 
@@ -272,16 +280,21 @@ class Stalls:
     def _takeovers(self, flow: str) -> None:
         hold = self.holds[flow]
         for _ in range(self.profile.takeovers_per_flow):
-            with self._freezes:
-                if not self._takeover(flow, hold):
-                    return
+            if not self._takeover(flow, hold):
+                return
 
     def _takeover(self, flow: str, hold: AnswerHold) -> bool:
         caught = self._catch(hold, lambda worker, key: worker != self.partitioned_worker
-                             and self._job(flow, key) is not None and self._writes(flow, key))
+                             and self._job(flow, key) is not None and self._writes(flow, key), exclusive=True)
         if caught is None:
             return False
-        worker, key, group = caught
+        try:
+            self._freeze_until_taken_over(flow, hold, *caught)
+        finally:
+            self._freezing.release()
+        return True
+
+    def _freeze_until_taken_over(self, flow: str, hold: AnswerHold, worker: str, key: str, group: int) -> None:
         job = self._job(flow, key)
         with self._lock:
             self.soak.chaos.spared.add(worker)
@@ -302,7 +315,6 @@ class Stalls:
                                       "frozen_seconds": round(seconds, 1), "taken_over": taken})
         self.say(f"{worker} thawed (SIGCONT) after {seconds:.0f}s; {flow} {key} "
                  f"{'was taken over by another worker' if taken else 'was NOT taken over'}")
-        return True
 
     def _writes(self, flow: str, key: str) -> bool:
         """Whether the run goes on to write (returns parked by design do not)."""

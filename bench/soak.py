@@ -19,7 +19,7 @@ SIGKILL of a random worker every few seconds, Redis restarted empty once, Postgr
 restarted once, ShipBob 429 bursts, 5xx and expired tokens, webhooks duplicated,
 reordered, delayed, some never delivered and some badly signed, IFS stale ETags,
 MI_MODIFIED_ERROR, 5xx, 429, lost responses and slow responses. And the stalls
-(bench/soak_stalls.py; job lease 8 s): a worker frozen (SIGSTOP) right after the read
+(bench/soak_stalls.py; job lease 12 s, HTTP timeout 6 s): a worker frozen (SIGSTOP) right after the read
 that precedes a write, past its lease, until another worker took the job over and ran
 it, then thawed - in replenishment, inbound receipt and return voucher; one worker's
 PostgreSQL link (through bench/soak_proxy.py) cut while its API call is in flight, past
@@ -99,8 +99,11 @@ class Profile:
     sweep_grace_seconds: float = 10.0
     neighbour_bursts_at: tuple[float, ...] = ()   # another installation eats the rate limit...
     neighbour_burst_seconds: float = 8.0          # ...for at most this long
-    # Short, so a frozen or partitioned run is taken over within the fault phase.
-    job_lease_seconds: float = 8.0
+    # Short, so a frozen or partitioned run is taken over within the fault phase; the
+    # fence needs the lease to outlast a write's timeout plus the margin (one host: no skew).
+    job_lease_seconds: float = 12.0
+    http_timeout_seconds: float = 6.0
+    fence_margin_seconds: float = 2.0
     takeovers_per_flow: int = 1                   # replenishment, inbound receipt, return voucher
     partition_at: float = 20.0                    # seconds into the fault phase
     kill_refresh_at: float | None = None          # None: no killed OAuth refresh (--kill-refresh)
@@ -211,7 +214,8 @@ class Soak:
             shipbob_refresh_token="sandbox-refresh-0", shipbob_rate_limit_per_minute=connector_limit,
             order_poll_seconds=2, tracking_poll_seconds=5, shipments_poll_seconds=10, replenishment_poll_seconds=5,
             receiving_poll_seconds=5, sweep_seconds=2, sweep_grace_seconds=p.sweep_grace_seconds,
-            job_lease_seconds=p.job_lease_seconds,
+            job_lease_seconds=p.job_lease_seconds, http_timeout_seconds=p.http_timeout_seconds,
+            fence_margin_seconds=p.fence_margin_seconds,
             order_poll_overlap_minutes=10, reports_dir=str(self.run_dir / "reports"),
             inventory_sync_hour_utc=(datetime.now(timezone.utc).hour + 12) % 24,  # beat's cron stays quiet
         )

@@ -23,6 +23,7 @@ from connector.mappers.orders import reference_for
 ORDER_TOPICS = ("order.shipped", "order.shipment.delivered", "order.shipment.cancelled",
                 "order.shipment.exception", "order.shipment.on_hold")
 RETURN_TOPICS = ("return.created", "return.updated", "return.completed")
+VOUCHER_LINES = "FulfillmentVoucherLineArray"  # the voucher lines navigation (the sandbox default)
 LIST_LIMIT = 12   # examples listed per problem
 
 
@@ -63,7 +64,8 @@ class _IfsView:
     def __init__(self, url: str):
         self.orders = {o["OrderNo"]: o for o in ifs_rows(url, "CustomerOrderSet")}
         self.lines = ifs_rows(url, "CustomerOrderLineSet")
-        self.vouchers = ifs_rows(url, "FulfillmentVoucherSet")
+        # The voucher lines are a navigation: the dump hook inlines them on request.
+        self.vouchers = ifs_rows(url, f"FulfillmentVoucherSet?expand={VOUCHER_LINES}")
         self.rmas = ifs_rows(url, "ReturnMaterialSet")
         self.receipts = ifs_rows(url, "PurchaseReceiptSet")
         self.pos = {p["OrderNo"]: p for p in ifs_rows(url, "PurchaseOrderSet")}
@@ -124,7 +126,7 @@ def _shipments(ifs: _IfsView, ours: dict[int, dict], sb_shipments: list[dict], r
         for p in shipment["products"]:
             want[p["reference_id"]] += sum(i["quantity"] for i in p["inventory_items"])
         got = Counter()
-        for vl in voucher.get("Lines") or []:
+        for vl in voucher.get(VOUCHER_LINES) or []:
             key = (voucher["OrderNo"], str(vl["LineNo"]), str(vl["RelNo"]), int(vl.get("LineItemNo") or 0))
             line = ifs.line_by_key.get(key)
             got[line["PartNo"] if line else f"?{key}"] += float(vl["Qty"])
@@ -136,7 +138,7 @@ def _shipments(ifs: _IfsView, ours: dict[int, dict], sb_shipments: list[dict], r
         if shipment.get("delivery_date") and not voucher.get("DeliveredDate"):
             delivery_missing.append(sid)
     for v in ifs.vouchers:
-        for vl in v.get("Lines") or []:
+        for vl in v.get(VOUCHER_LINES) or []:
             shipped_per_line[(v["OrderNo"], str(vl["LineNo"]), str(vl["RelNo"]),
                               int(vl.get("LineItemNo") or 0))] += float(vl["Qty"])
     line_wrong = []

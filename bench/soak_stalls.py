@@ -331,7 +331,7 @@ class Stalls:
         worker = caught[0]
         self.proxy.cut()
         self.holds["partition"].release()
-        seconds = 2 * self.profile.job_lease_seconds + 4  # its lease runs out; another worker takes over
+        seconds = self.profile.job_lease_seconds + 8  # its lease runs out; another worker takes over
         self.say(f"{worker}'s PostgreSQL link cut while its API call was in flight; healing in {seconds:.0f}s")
         self.stop_event.wait(seconds)
         self.proxy.restore()

@@ -26,16 +26,12 @@ from cli.reconcile import print_report
 from cli.stack import Stack, env_for
 from connector import jobs
 from connector.context import Context
-from connector.db.models import Job, JobState, WebhookEvent
+from connector.db.models import Job, JobAttempt, JobState, WebhookEvent
 from connector.db.session import migrate
 from connector.settings import load_settings
 from sandbox.warehouse import Warehouse
 
 STATE = Path("state/demo")
-
-
-def register(main: click.Group) -> None:
-    main.add_command(demo)
 
 
 @click.command()
@@ -49,11 +45,12 @@ def demo(orders: int, seed: int, shipbob_rate_limit: int, timeout: int) -> None:
     from sandbox.ifs import IfsSandboxConfig
     from sandbox.shipbob import ShipBobSandboxConfig
 
+    embedded_state = not os.environ.get("DATABASE_URL")
     overrides = _embedded_defaults()
     overrides.update(
         shipbob_rate_limit_per_minute=shipbob_rate_limit, order_poll_seconds=3,
         tracking_poll_seconds=8, shipments_poll_seconds=8, replenishment_poll_seconds=4, receiving_poll_seconds=4,
-        sweep_seconds=5, sweep_grace_seconds=20, job_lease_seconds=60, order_poll_overlap_minutes=10,
+        sweep_seconds=5, sweep_grace_seconds=20, job_lease_seconds=60, http_timeout_seconds=20, order_poll_overlap_minutes=10,
         reports_dir=str(STATE / "reports"), worker_metrics_port=0,
     )
     stack = Stack(env={}, logdir=STATE / "logs",
@@ -68,7 +65,7 @@ def demo(orders: int, seed: int, shipbob_rate_limit: int, timeout: int) -> None:
         settings = load_settings(**overrides, ifs_base_url=stack.ifs.url, shipbob_base_url=stack.shipbob.url)
         stack.env.update(env_for(settings, worker_metrics_port=0))
         os.environ.update(stack.env)  # so this process publishes to the same broker
-        migrate(settings.database_url)
+        fresh_database(settings.database_url)
         ctx = Context(settings)
         say(f"state: {settings.database_url.split('@')[-1]}; broker: {settings.effective_broker_url.split('@')[-1]}; "
             f"ShipBob sandbox at {shipbob_rate_limit}/min (the real API allows 150/min)")
@@ -88,6 +85,9 @@ def demo(orders: int, seed: int, shipbob_rate_limit: int, timeout: int) -> None:
     finally:
         stack.stop()
     elapsed = time.monotonic() - started
+    if embedded_state:
+        click.echo(f"look at the day's state: DATABASE_URL=sqlite:///{STATE}/connector.db ifs-shipbob status "
+                   "(or attention, show ITEM)")
     if reconciled:
         click.secho(f"everything reconciled in {elapsed:.0f}s (logs and reports in {STATE}/)", fg="green")
         return
@@ -99,6 +99,38 @@ def _reconcile(ctx: Context):
     from connector.reconcile import reconcile
 
     return reconcile(ctx)
+
+
+DEMO_MARK = "demo.owner"  # kv key: this database was made by the demo
+
+
+def fresh_database(url: str) -> None:
+    """An empty, migrated database for every run, whatever DATABASE_URL names
+    (a second run on old state would find every order already known and wait
+    for ever). Only a database the demo made itself, or one without work
+    items, is emptied: the demo must never wipe a deployment's state."""
+    from sqlalchemy import inspect, text
+
+    from connector import kv
+    from connector.db.models import Base
+    from connector.db.session import engine_for, session_scope
+
+    engine = engine_for(url)
+    tables = set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        ours = "kv" in tables and conn.execute(
+            text("SELECT 1 FROM kv WHERE key = :key"), {"key": DEMO_MARK}).first() is not None
+        has_work = "jobs" in tables and conn.execute(text("SELECT 1 FROM jobs LIMIT 1")).first() is not None
+    if has_work and not ours:
+        raise click.ClickException(
+            f"DATABASE_URL names a database with connector state the demo did not make "
+            f"({url.rsplit('@', 1)[-1]}); point it at a new, empty database for the demo")
+    Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate(url)
+    with session_scope(url) as session:
+        kv.put(session, DEMO_MARK, "ifs-shipbob demo")
 
 
 def _embedded_defaults() -> dict:
@@ -305,15 +337,19 @@ class _Day:
             time.sleep(1)
 
     def _progress(self) -> str:
+        """Per flow: items done at least once, of the items known. Both only
+        grow (an item done and then asked to run again, by a later webhook,
+        still counts as done), so the line never goes backwards."""
         with self.ctx.session() as session:
-            rows = session.execute(select(Job.flow, Job.state, func.count()).group_by(Job.flow, Job.state)).all()
-        by_flow: dict[str, dict[str, int]] = defaultdict(dict)
-        for flow, state, n in rows:
-            by_flow[flow][state] = n
-        parts = [f"{flow} {s.get('done', 0)} done" + (f"/{s['pending']} pending" if s.get("pending") else "")
-                 + (f"/{s['attention']} attention" if s.get("attention") else "")
-                 for flow, s in sorted(by_flow.items())]
-        return "progress: " + ("; ".join(parts) or "waiting for the first poll")
+            known = dict(session.execute(select(Job.flow, func.count()).group_by(Job.flow)).all())
+            done = dict(session.execute(
+                select(Job.flow, func.count(func.distinct(JobAttempt.job_id)))
+                .join(Job, Job.id == JobAttempt.job_id).where(JobAttempt.outcome == "done").group_by(Job.flow)
+            ).all())
+        parts = [f"{flow} {done.get(flow, 0)}/{n} done" for flow, n in sorted(known.items())]
+        parked = self._attention()
+        return ("progress: " + ("; ".join(parts) or "waiting for the first poll")
+                + (f" ({parked} parked for attention)" if parked else ""))
 
     def summary(self) -> str:
         with self.ctx.session() as session:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli.common import emit, json_option, make_context
+from cli.common import STDERR, emit, json_option, make_context, timestamp
 from connector.reconcile import DEFAULT_DAYS, CheckResult
 from connector.reconcile import reconcile as run_reconcile
-
-
-def register(main: click.Group) -> None:
-    main.add_command(reconcile)
-    main.add_command(sync_inventory)
 
 
 def summary_rows(results: list[CheckResult]) -> list[dict]:
@@ -53,10 +48,12 @@ def sync_inventory(site: str | None, dry_run: bool, as_json: bool) -> None:
     """Compare stock per SKU, push shortfalls as WROs, send levels to IFS, write the drift report."""
     from connector.flows.inventory_sync import sync_inventory as run_sync
 
-    result = run_sync(make_context(), site=site, dry_run=dry_run, progress=_progress_line())
-    click.echo("", err=True)
+    try:
+        result = run_sync(make_context(), site=site, dry_run=dry_run, progress=_progress_line())
+    finally:
+        STDERR.end_progress()
     if as_json:
-        emit(result.summary(), True)
+        emit({**result.summary(), "run_at": timestamp(result.run_at)}, True)  # the CLI's one time format
     else:
         click.echo(result.summary_text())
 
@@ -64,6 +61,6 @@ def sync_inventory(site: str | None, dry_run: bool, as_json: bool) -> None:
 def _progress_line():
     """One updating line on stderr: the phase and how many rows it has done."""
     def show(phase: str, count: int) -> None:
-        click.echo(f"\r{phase.replace('_', ' ')}: {count:,}".ljust(40), nl=False, err=True)
+        STDERR.progress(f"{phase.replace('_', ' ')}: {count:,}")
 
     return show

@@ -5,10 +5,6 @@ from __future__ import annotations
 import click
 
 
-def register(main: click.Group) -> None:
-    main.add_command(sandbox)
-
-
 @click.group()
 def sandbox() -> None:
     """Run a local stand-in for IFS Cloud or ShipBob."""
@@ -20,12 +16,18 @@ def sandbox() -> None:
 @click.option("--seed-orders", default=0, show_default=True, help="Seed this many released orders.")
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False),
               help="Serve the IFS names of this mapping file (a renamed tenant).")
-def ifs(port: int, host: str, seed_orders: int, mapping_file: str | None) -> None:
+@click.option("--next-link-form", type=click.Choice(["absolute", "root-relative", "relative"]),
+              default="absolute", show_default=True, help="How @odata.nextLink is written.")
+@click.option("--date-entered-type", type=click.Choice(["Edm.DateTimeOffset", "Edm.Date"]),
+              default="Edm.DateTimeOffset", show_default=True, help="The Edm type of DateEntered.")
+def ifs(port: int, host: str, seed_orders: int, mapping_file: str | None, next_link_form: str,
+        date_entered_type: str) -> None:
     """IFS Cloud OData stand-in (projections, ETags, client-credentials tokens)."""
     from connector.mapping import load_mapping
     from sandbox.ifs import run
 
-    run(port=port, host=host, seed_orders=seed_orders, names=load_mapping(mapping_file).ifs)
+    run(port=port, host=host, seed_orders=seed_orders, names=load_mapping(mapping_file).ifs,
+        next_link_form=next_link_form, date_entered_type=date_entered_type)
 
 
 @sandbox.command()

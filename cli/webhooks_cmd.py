@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.common import emit, json_option, make_context
+from cli.common import emit, json_option, make_context, timestamp
 from connector import kv
-
-
-def register(main: click.Group) -> None:
-    main.add_command(webhooks)
 
 
 @click.group()
@@ -45,7 +41,7 @@ def list_(as_json: bool) -> None:
     """The current subscriptions (ShipBob never returns their secrets)."""
     ctx = make_context()
     rows = [{"id": w.get("id"), "url": w.get("url"), "topics": ",".join(w.get("topics") or []),
-             "created": w.get("created_at")} for w in ctx.shipbob.webhooks()]
+             "created": timestamp(w.get("created_at"))} for w in ctx.shipbob.webhooks()]
     emit(rows, as_json, ["id", "url", "topics", "created"])
 
 

@@ -247,6 +247,23 @@ def replay(session: Session, job_id: int) -> bool:
     return result.rowcount == 1
 
 
+CLOSABLE = (JobState.ATTENTION.value, JobState.FAILED.value)
+
+
+def close(session: Session, job_id: int, state: JobState, by: str, note: str) -> bool:
+    """A person closes a parked or failed job (RESOLVED: fixed by hand;
+    IGNORED: nothing to do), recording who, when and why. False when the job
+    is not parked or failed. A replay reopens it."""
+    assert state in (JobState.RESOLVED, JobState.IGNORED)
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_(CLOSABLE))
+        .values(state=state.value, resolved_by=by, resolved_at=utcnow(), resolution_note=note)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def _job_ref(flow: str, key: str) -> str:
     """How Job.waits_for names the awaited job."""
     return f"{flow}:{key}"

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.errors import ConfigError
 
 
 class _Strict(BaseModel):
@@ -47,18 +49,29 @@ class FulfillmentNames(_Strict):
     voucher_projection: str = "FulfillmentVoucherHandling"
     voucher_set: str = "FulfillmentVoucherSet"
     voucher_key: str = "VoucherNo"
+    # The voucher's lines: a collection navigation, so never in a collection
+    # read (IFS expands one-to-one navigations only, ifs-cloud.md §8).
+    voucher_lines_nav: str = "FulfillmentVoucherLineArray"
+    voucher_line_qty_field: str = "Qty"
 
 
 class ReturnNames(_Strict):
-    """Projection name confirmed; sets, keys and the receive action are stand-in
-    inventions."""
+    """Projection name confirmed; sets, keys, states and the release and
+    receive actions are stand-in inventions."""
 
     projection: str = "ReturnMaterialAuthorizationHandling"
     rma_set: str = "ReturnMaterialSet"
     rma_key: str = "RmaNo"
     lines_nav: str = "ReturnMaterialLineArray"
     receive_action: str = "ReturnMaterial_Receive"
+    # IFS receives only a released RMA (ifs-cloud.md §6, AboutRMA): this bound
+    # action runs before the receive unless the RMA is released already.
+    # None turns the step off (a tenant that releases RMAs some other way).
+    release_action: str | None = "ReturnMaterial_Release"
     state_enum: str = "ReturnMaterialState"
+    state_field: str = "Objstate"
+    released_state: str = "Released"
+    received_state: str = "Received"
 
 
 class PurchaseNames(_Strict):
@@ -131,7 +144,32 @@ class Mapping(_Strict):
 
 
 def load_mapping(path: str | Path | None) -> Mapping:
-    """Load the mapping file (YAML or JSON); the packaged default when None."""
+    """Load the mapping file (YAML or JSON); the packaged default when None.
+
+    Every problem is a ConfigError naming the file and the key path
+    (`mapping.yaml: sites.S01: Input should be a valid integer`), since the
+    person fixing it edits that file, not an environment variable."""
     source = Path(path) if path else Path(__file__).with_name("default_mapping.yaml")
-    data = yaml.safe_load(source.read_text()) or {}
-    return Mapping.model_validate(data)
+    try:
+        data = yaml.safe_load(source.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"MAPPING_FILE {source}: cannot read it ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: not valid YAML: {where}{problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the mapping must be a YAML mapping of keys, not {type(data).__name__}")
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(error) for error in exc.errors()]
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise ConfigError(f"{source}: " + "; ".join(problems[:3]) + more) from None
+
+
+def _problem(error) -> str:
+    """`key.path: what is wrong` of one pydantic error."""
+    key_path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    return f"{key_path}: " + ("unknown key" if error["type"] == "extra_forbidden" else error["msg"])

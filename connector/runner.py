@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from connector import jobs, logs, metrics
+from connector import fencing, jobs, logs, metrics
 from connector.context import Context
 from connector.db.models import Job
 from connector.errors import NeedsAttention, PermanentError, RateLimited, TransientError, WaitingFor
@@ -24,7 +24,7 @@ FlowFn = Callable[[Context, Job], "str | None"]
 
 @dataclass(frozen=True)
 class RunResult:
-    status: str                      # done | again | retry | attention | failed | skipped
+    status: str                      # done | again | retry | attention | failed | skipped | lost
     retry_in: float | None = None    # seconds, for status "retry"
     detail: str | None = None
     flow: str | None = None
@@ -63,17 +63,27 @@ def run_job(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None = None
 
 def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunResult:
     lease = ctx.settings.job_lease_seconds
+    claimed_at = time.monotonic()
     with ctx.session() as session:
         job = jobs.claim(session, job_id, lease)
     if job is None:
         return RunResult("skipped")
+    fence = fencing.Fence(lambda: _confirm_lease(ctx, job, lease), lease, ctx.settings.fence_margin_seconds)
+    fence.confirmed(claimed_at)
     flow = (registry or flows())[job.flow]
     logctx = {"job_id": job.id, "flow": job.flow, "key": job.key, "ifs_ref": job.ifs_ref,
               "shipbob_ref": job.shipbob_ref, "webhook_id": (job.payload or {}).get("webhook_id")}
     # No database session is held while the flow talks to the APIs.
     try:
-        with logs.bound(**logctx), _Heartbeat(ctx, job, lease):
+        with logs.bound(**logctx), _Heartbeat(ctx, job, lease, fence), fencing.active(fence):
             detail = flow(ctx, job)
+    except fencing.LeaseLost as exc:
+        log.warning("stopped before a write: %s", exc, extra=logctx)
+        try:  # fenced by the run token: a no-op if another run owns the row now
+            _retry_or_fail(ctx, job, f"LeaseLost: {exc}", None, logctx, count=False)
+        except Exception:  # the database is still away: the lease runs out, the sweeper re-runs it
+            log.warning("could not hand the job back", exc_info=True, extra=logctx)
+        return RunResult("lost", detail=str(exc), flow=job.flow)
     except NeedsAttention as exc:
         with ctx.session() as session:
             again = jobs.park(session, job, exc.reason)
@@ -101,24 +111,35 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
     return RunResult("again" if again else "done", detail=detail, flow=job.flow, woken=tuple(woken))
 
 
+def _confirm_lease(ctx: Context, job: Job, lease: float) -> bool:
+    with ctx.session() as session:
+        return jobs.extend_lease(session, job, lease)
+
+
 class _Heartbeat:
     """Extends the job's lease while the flow runs, so a long run (rate-limit
     waits, a large sync) is not taken over by the sweeper as if its worker
-    had died; a killed worker stops beating and its lease runs out."""
+    had died; a killed worker stops beating and its lease runs out. A beat
+    that fails breaks the fence: the run writes nothing more."""
 
-    def __init__(self, ctx: Context, job: Job, lease: float):
-        self.ctx, self.job, self.lease = ctx, job, lease
+    def __init__(self, ctx: Context, job: Job, lease: float, fence: fencing.Fence):
+        self.ctx, self.job, self.lease, self.fence = ctx, job, lease, fence
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True)
 
     def _beat(self) -> None:
         while not self.stopped.wait(self.lease / 3):
+            started = time.monotonic()
             try:
-                with self.ctx.session() as session:
-                    if not jobs.extend_lease(session, self.job, self.lease):
-                        return
-            except Exception:  # the database is away: the lease may lapse, the fence holds
+                held = _confirm_lease(self.ctx, self.job, self.lease)
+            except Exception:  # the database is away: the lease may lapse
                 log.warning("lease heartbeat failed", exc_info=True, extra={"job_id": self.job.id})
+                self.fence.broken("the lease heartbeat could not reach the database")
+                return
+            if not held:
+                self.fence.broken("another run took the job over")
+                return
+            self.fence.confirmed(started)
 
     def __enter__(self):
         self.thread.start()

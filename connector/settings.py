@@ -8,16 +8,18 @@ and the local sandboxes with their sandbox credentials.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from connector.errors import ConfigError
 from connector.mapping import Mapping, load_mapping
 
 STATE_DIR = Path("state")
+_FIELD_IN_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
 
 
 class Settings(BaseSettings):
@@ -73,6 +75,9 @@ class Settings(BaseSettings):
     sweep_grace_seconds: float = Field(default=60, ge=0)
     # A claimed job not finished within its lease is taken over (a killed worker).
     job_lease_seconds: float = Field(default=300, gt=0)
+    # Time allowed for a lease confirmation's round trip and the clock skew
+    # between worker hosts (connector/fencing.py).
+    fence_margin_seconds: float = Field(default=5, ge=0)
     webhook_body_limit_bytes: int = Field(default=1024 * 1024, gt=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")
@@ -83,6 +88,16 @@ class Settings(BaseSettings):
         if any(oauth) and not all(oauth):
             raise ValueError(
                 "SHIPBOB_CLIENT_ID, SHIPBOB_CLIENT_SECRET and SHIPBOB_REFRESH_TOKEN go together"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_write(self) -> "Settings":
+        # A write is only sent while the lease outlasts its timeout (fencing).
+        if self.job_lease_seconds <= self.http_timeout_seconds + self.fence_margin_seconds:
+            raise ValueError(
+                "JOB_LEASE_SECONDS must be more than HTTP_TIMEOUT_SECONDS + FENCE_MARGIN_SECONDS "
+                f"({self.job_lease_seconds:g} <= {self.http_timeout_seconds:g} + {self.fence_margin_seconds:g})"
             )
         return self
 
@@ -130,10 +145,14 @@ def load_settings(**overrides) -> Settings:
         settings.mapping  # noqa: B018 - load the mapping file now, not mid-flow
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "_".join(str(p) for p in first["loc"]).upper() or "settings"
+        name = "_".join(str(p) for p in first["loc"]).upper()
+        if not name:  # a rule across settings: its message names them
+            raise ConfigError(f"invalid settings: {first['msg'].removeprefix('Value error, ')}") from None
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"invalid setting MAPPING_FILE: {exc}") from None
+    except SettingsError as exc:  # a list or dict setting that is not JSON, e.g. SITES=S01
+        field = _FIELD_IN_SETTINGS_ERROR.search(str(exc))
+        name = field.group(1).upper() if field else "settings"
+        raise ConfigError(f"invalid setting {name}: expected a JSON list, e.g. {name}='[\"S01\", \"S02\"]'") from None
     for site in settings.mapped_sites():
         if site not in settings.mapping.sites:
             raise ConfigError(f"invalid setting SITES: site {site!r} has no fulfillment center in the mapping")

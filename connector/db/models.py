@@ -33,6 +33,10 @@ class JobState(str, enum.Enum):
     DONE = "done"
     ATTENTION = "attention"  # parked: a business exception a person must fix
     FAILED = "failed"        # permanent error or retries exhausted
+    # Closed by a person (`ifs-shipbob resolve` / `ignore`): no longer counted
+    # as waiting; who, when and why are in resolved_by/_at/resolution_note.
+    RESOLVED = "resolved"    # fixed by hand outside the connector
+    IGNORED = "ignored"      # needs nothing done
 
 
 class Flow(str, enum.Enum):
@@ -79,6 +83,10 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     ifs_ref: Mapped[str | None] = mapped_column(String(200), default=None)
     shipbob_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The audit of a resolve/ignore (kept after a later replay reopens it).
+    resolved_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
     payload: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

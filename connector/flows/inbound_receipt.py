@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from connector import jobs
 from connector.context import Context
 from connector.db.models import Flow, Job
-from connector.errors import NeedsAttention
+from connector.errors import NeedsAttention, TransientError
 from connector.flows.inventory_sync import PO_PREFIX as INVENTORY_SYNC_PREFIX
 from connector.flows.replenishment import base_po, chunk_wros
 from connector.ifs import odata
@@ -94,7 +94,7 @@ def run(ctx: Context, job: Job) -> str:
             remaining -= target
             delta = target - ours
             if delta > 0:
-                _post_receipt(ctx, po, key, delta, target)
+                _post_receipt(ctx, po, key, delta, target, ours)
                 receipts += 1
         if remaining > 0:
             excess.append(f"{remaining:g} of {part} stowed beyond what the order has open in IFS")
@@ -137,9 +137,15 @@ def _posted_by_line(ctx: Context, po: str) -> dict[tuple[str, str], float]:
     return posted
 
 
-def _post_receipt(ctx: Context, po: str, key: tuple[str, str], qty: float, cumulative: float) -> None:
+def _post_receipt(ctx: Context, po: str, key: tuple[str, str], qty: float, cumulative: float,
+                  posted_before: float) -> None:
     names = ctx.names.purchase
     line_no, release_no = key
+    # IFS has no idempotency key: what the line holds is read again right
+    # before the write (the fence then guards the write itself).
+    if _posted_by_line(ctx, po).get(key, 0) != posted_before:
+        raise TransientError(f"purchase order {po} line {line_no}/{release_no}: receipts changed "
+                             "while this run computed them; computing again")
     try:
         ctx.ifs.create(names.receipt_projection, names.receipt_set, {
             "OrderNo": po,

@@ -51,7 +51,8 @@ def run(ctx: Context, job: Job) -> str:
 
     rma = _rma_in_ifs(ctx, return_id) or _create_rma(ctx, ret)
     rma_no = rma[ctx.names.returns.rma_key]
-    if rma.get("Objstate") != "Received":
+    if rma.get(ctx.names.returns.state_field) != ctx.names.returns.received_state:
+        _release(ctx, rma_no)
         _receive(ctx, rma_no)
     with ctx.session() as session:
         bind(session, "return", str(rma_no), str(return_id), {"order_no": rma.get("OrderNo")})
@@ -187,6 +188,11 @@ def _create_rma(ctx: Context, ret: dict) -> dict:
     if not lines:
         raise NeedsAttention(f"return {return_id} completed with nothing processed")
     names = ctx.names.returns
+    # IFS has no idempotency key: look for the RMA again right before the
+    # write (the fence then guards the write itself).
+    existing = _rma_in_ifs(ctx, return_id)
+    if existing is not None:
+        return existing
     try:
         return ctx.ifs.create(names.projection, names.rma_set, {
             "OrderNo": order_no,
@@ -201,11 +207,26 @@ def _create_rma(ctx: Context, ret: dict) -> dict:
                              f"{exc.ifs_message or exc}") from None
 
 
+def _release(ctx: Context, rma_no) -> None:
+    """IFS receives only a released RMA (ifs-cloud.md §6); skipped when the
+    mapping turns the step off or the RMA is released (or received) already."""
+    names = ctx.names.returns
+    if not names.release_action:
+        return
+    path = odata.key_path(names.rma_set, **{names.rma_key: rma_no})
+    past_release = {names.released_state, names.received_state}
+    try:
+        ctx.ifs.bound_action(names.projection, path, names.release_action, {},
+                             check=lambda rma: rma.get(names.state_field) in past_release)
+    except IfsBusinessError as exc:
+        raise NeedsAttention(f"IFS refused to release RMA {rma_no}: {exc.ifs_message or exc}") from None
+
+
 def _receive(ctx: Context, rma_no) -> None:
     names = ctx.names.returns
     path = odata.key_path(names.rma_set, **{names.rma_key: rma_no})
     try:
         ctx.ifs.bound_action(names.projection, path, names.receive_action, {},
-                             check=lambda rma: rma.get("Objstate") == "Received")
+                             check=lambda rma: rma.get(names.state_field) == names.received_state)
     except IfsBusinessError as exc:
         raise NeedsAttention(f"IFS refused to receive RMA {rma_no}: {exc.ifs_message or exc}") from None

@@ -6,7 +6,7 @@ one token shared by the whole worker pool (design.md invariant 6).
   sample); renew early; simply request a new token rather than refreshing;
   on a 401 retry once with a new token.
 - The token lives in the Coordinator cache (Redis for a pool), under a key
-  holding the client id. Refreshes are single-flight under a Coordinator lock
+  holding the client id and a hash of the token URL, client id and secret. Refreshes are single-flight under a Coordinator lock
   and re-check the cache once the lock is held, so N workers whose token
   ran out together fetch one new token, not N.
 - Nothing here ever puts the token or the secret in a message or a log line.
@@ -76,10 +76,14 @@ class IfsTokenProvider:
         self._session = session or requests.Session()
         self._clock = clock
         # The cache key names the client id; the token URL hash keeps two
-        # tenants (or realms) with the same client id apart. The coordinator
-        # adds the deployment's Redis prefix.
+        # tenants (or realms) with the same client id apart, and the hash of
+        # the secret makes a changed secret fetch its own token instead of
+        # reusing one granted to the old secret. The coordinator adds the
+        # deployment's Redis prefix.
         tenant = hashlib.sha256(self._url.encode()).hexdigest()[:12]
-        self.cache_key = f"ifs:token:{self._client_id}:{tenant}"
+        secret = hashlib.sha256(f"{self._url}\0{self._client_id}\0{self._secret.get_secret_value()}"
+                                .encode()).hexdigest()[:16]
+        self.cache_key = f"ifs:token:{self._client_id}:{tenant}:{secret}"
         self._lock_name = f"ifs:token-refresh:{self._client_id}:{tenant}"
         self._local: CachedToken | None = None  # saves a cache round trip per request
         self._local_mutex = threading.Lock()
@@ -97,6 +101,11 @@ class IfsTokenProvider:
             self._remember(cached)
             return cached.access_token
         return self._refresh()
+
+    def fresh_token(self) -> str:
+        """A token from a new grant, the cache neither read nor written: proof
+        that the configured client id and secret work now (`doctor`)."""
+        return self._fetch().access_token
 
     def invalidate(self, token: str | None = None) -> None:
         """Forget `token` (the one a 401 came back for). The next `token()`

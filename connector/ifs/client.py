@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from connector import fencing
 from connector.errors import RateLimited, TransientError
 from connector.ifs import batch, odata
 from connector.ifs.auth import IfsTokenProvider
@@ -348,9 +349,12 @@ class IfsClient:
         if raw is not None:
             data, request_headers["Content-Type"] = raw
         reauthenticated = retried_modified = False
-        read_retries = READ_RETRIES if (method == "GET" if read_only is None else read_only) else 0
+        reads = method == "GET" if read_only is None else read_only
+        read_retries = READ_RETRIES if reads else 0
         while True:
             token = self.auth.token()
+            if not reads:
+                fencing.before_write(self._timeout)
             started = time.monotonic()
             try:
                 response = self._session.request(
@@ -390,14 +394,16 @@ class IfsClient:
         return f"{url}?{odata.encode_query(params)}" if params else url
 
     def _next_link(self, current: str, data: Any) -> str | None:
-        """`@odata.nextLink` (absolute, or relative to the request URL), re-based
-        onto the configured host: IFS behind a proxy reports its internal host
-        in links (see the §1 @odata.context example), and the bearer token must
-        only ever go to our base URL."""
+        """`@odata.nextLink` resolved as OData JSON 4.01 §4.3 says (absolute,
+        root-relative, or relative to the payload's `@odata.context`, i.e. the
+        service root; the request URL only when there is no context), then
+        re-based onto the configured host: IFS behind a proxy reports its
+        internal host in links (see the §1 @odata.context example), and the
+        bearer token must only ever go to our base URL."""
         link = data.get("@odata.nextLink") if isinstance(data, dict) else None
         if not link:
             return None
-        parts = urlsplit(urljoin(current, link))
+        parts = urlsplit(urljoin(_base_url(current, data), link))
         origin = urlsplit(self._base)
         nxt = f"{origin.scheme}://{origin.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
         if nxt == current:
@@ -406,6 +412,14 @@ class IfsClient:
 
 
 # ---------------------------------------------------------------- helpers
+
+def _base_url(request_url: str, data: dict) -> str:
+    """The base of relative URLs in a payload (OData JSON 4.01 §4.3): its
+    context URL (itself resolved against the request URL), else the request
+    URL. RFC 3986 resolution drops the context's `$metadata#...` part."""
+    context = data.get("@odata.context")
+    return urljoin(request_url, context) if isinstance(context, str) and context else request_url
+
 
 def _json(response: requests.Response, what: str) -> Any:
     try:

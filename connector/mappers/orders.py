@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connector.errors import NeedsAttention
+from connector.mappers.dates import shipbob_date_time
 from connector.mapping import Mapping
 
 _REQUIRED_ADDRESS = {"Name": "name", "Address1": "address1", "City": "city", "Country": "country"}
@@ -100,6 +101,12 @@ def plan_orders(
     except NeedsAttention as exc:
         problems.append(exc.reason)
         to = {}
+    try:
+        # Edm.Date or Edm.DateTimeOffset, whichever the tenant has: ShipBob wants a date-time.
+        purchase_date = shipbob_date_time(header.get("DateEntered"))
+    except ValueError as exc:
+        problems.append(f"DateEntered: {exc}")
+        purchase_date = None
     ship_via = header.get("ShipViaCode")
     method = mapping.ship_via.get(ship_via or "")
     if method is None:
@@ -138,7 +145,7 @@ def plan_orders(
             "type": mapping.order_type,
             "shipping_method": method,
             "location_id": mapping.sites[site],
-            "purchase_date": header.get("DateEntered"),
+            "purchase_date": purchase_date,
             "recipient": to,
             "products": [
                 _drop_none({

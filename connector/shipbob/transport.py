@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 
 import requests
 
-from connector import metrics
+from connector import fencing, metrics
 from connector.coordination import Coordinator
 from connector.errors import PermanentError, RateLimited, TransientError
 from connector.shipbob import ratelimit
@@ -148,6 +148,8 @@ class Transport:
         while True:
             self._throttle()
             token = self._auth.token()
+            if method != "GET":
+                fencing.before_write(self._settings.http_timeout_seconds)
             started = time.monotonic()
             try:
                 resp = self._session.request(

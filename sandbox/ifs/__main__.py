@@ -17,13 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-id", default="ifs-shipbob")
     parser.add_argument("--token-ttl", type=int, default=180, help="token lifetime, seconds")
     parser.add_argument("--page-size", type=int, default=500, help="server-driven page size")
+    parser.add_argument("--next-link-form", choices=("absolute", "root-relative", "relative"),
+                        default="absolute", help="how @odata.nextLink is written")
+    parser.add_argument("--date-entered-type", choices=("Edm.DateTimeOffset", "Edm.Date"),
+                        default="Edm.DateTimeOffset", help="the Edm type of CustomerOrder.DateEntered")
     parser.add_argument("--mapping", help="mapping file whose `ifs:` names to serve")
     args = parser.parse_args(argv)
 
     from sandbox.ifs.app import run
 
     config = {"realm": args.realm, "client_id": args.client_id,
-              "token_ttl_seconds": args.token_ttl, "page_size": args.page_size}
+              "token_ttl_seconds": args.token_ttl, "page_size": args.page_size,
+              "next_link_form": args.next_link_form, "date_entered_type": args.date_entered_type}
     # The secret comes from the environment, not argv (visible in `ps`).
     if os.environ.get("IFS_SANDBOX_CLIENT_SECRET"):
         config["client_secret"] = os.environ["IFS_SANDBOX_CLIENT_SECRET"]

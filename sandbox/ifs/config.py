@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from connector.mapping import IfsNames
+
+NextLinkForm = Literal["absolute", "root-relative", "relative"]
+NEXT_LINK_FORMS: tuple[str, ...] = ("absolute", "root-relative", "relative")
 
 
 class IfsSandboxConfig(BaseModel):
@@ -24,6 +29,12 @@ class IfsSandboxConfig(BaseModel):
     token_ttl_seconds: int = Field(default=180, ge=1)
     # Server-driven page limit: longer results get an @odata.nextLink.
     page_size: int = Field(default=500, ge=1)
+    # How @odata.nextLink is written (OData JSON 4.01 §4.3 allows each form):
+    # an absolute URL, a root-relative path, or relative to the context URL
+    # (the service root). The `next_link_form` fault hook overrides it.
+    next_link_form: NextLinkForm = "absolute"
+    # The Edm type of CustomerOrder.DateEntered: IFS tenants differ.
+    date_entered_type: Literal["Edm.DateTimeOffset", "Edm.Date"] = "Edm.DateTimeOffset"
     names: IfsNames = IfsNames()
     # URL prefixes served; `names.prefix` is always served too (§1).
     prefixes: tuple[str, ...] = ("main", "int")

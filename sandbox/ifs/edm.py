@@ -267,8 +267,14 @@ def to_json(prop: Prop, value: Any) -> Any:
     if prop.type == DTO:
         return format_dto(value)
     if prop.type == DATE:
-        return value.isoformat()
+        return as_date(value).isoformat()
     return value
+
+
+def as_date(value: Any) -> Any:
+    """The day of a timestamp: a tenant may type a field the sandbox keeps as
+    a timestamp (DateEntered) as an Edm.Date."""
+    return value.date() if isinstance(value, datetime) else value
 
 
 def from_json(prop: Prop, value: Any) -> Any:

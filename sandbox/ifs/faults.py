@@ -5,6 +5,8 @@ Counters answer the next n matching requests with a fault: MI_MODIFIED_ERROR
 Retry-After, a stale ETag (a simulated concurrent edit before an ETag check),
 or a lost response (the write is done, the client sees 504). `latency_ms`
 delays every projection call; `error_rate` answers a random 5xx.
+`next_link_form` ("absolute", "root-relative" or "relative") changes how
+@odata.nextLink is written until the next reset.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ import random
 import threading
 from collections import Counter, defaultdict
 
+from sandbox.ifs.config import NEXT_LINK_FORMS
+
 COUNTERS = ("mi_modified", "unavailable", "too_many", "stale_etag", "lost_response")
 
 
 class Faults:
-    def __init__(self, lock: threading.RLock, seed: int, retry_after: int):
+    def __init__(self, lock: threading.RLock, seed: int, retry_after: int,
+                 next_link_form: str = "absolute"):
         self.lock = lock
         self.seed = seed
         self.default_retry_after = retry_after
+        self.default_next_link_form = next_link_form
         self.clear()
 
     def clear(self) -> None:
@@ -29,12 +35,14 @@ class Faults:
             self.latency_ms = 0.0
             self.error_rate = 0.0
             self.retry_after = self.default_retry_after
+            self.next_link_form = self.default_next_link_form
             self.served: Counter = Counter()
             self._rng = random.Random(self.seed)
 
     def configure(self, body: dict) -> dict:
         """Set the given knobs (others stay); ValueError on a bad value."""
-        unknown = set(body) - set(COUNTERS) - {"latency_ms", "error_rate", "retry_after"}
+        unknown = set(body) - set(COUNTERS) - {"latency_ms", "error_rate", "retry_after",
+                                               "next_link_form"}
         if unknown:
             raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
         with self.lock:
@@ -47,6 +55,10 @@ class Faults:
                 self.error_rate = _number("error_rate", body["error_rate"], 0, 1)
             if "retry_after" in body:
                 self.retry_after = _count("retry_after", body["retry_after"])
+            if "next_link_form" in body:
+                if body["next_link_form"] not in NEXT_LINK_FORMS:
+                    raise ValueError(f"next_link_form must be one of {', '.join(NEXT_LINK_FORMS)}")
+                self.next_link_form = body["next_link_form"]
             return self.snapshot()
 
     def take(self, name: str) -> bool:
@@ -68,7 +80,7 @@ class Faults:
     def snapshot(self) -> dict:
         with self.lock:
             return {**self.pending, "latency_ms": self.latency_ms, "error_rate": self.error_rate,
-                    "retry_after": self.retry_after}
+                    "retry_after": self.retry_after, "next_link_form": self.next_link_form}
 
 
 def _count(name, value) -> int:

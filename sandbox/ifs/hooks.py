@@ -231,7 +231,9 @@ def stats():
 
 @bp.get("/dump/<set_name>")
 def dump(set_name: str):
-    """All rows of a set, unpaged, key order (for assertions)."""
+    """All rows of a set, unpaged, key order (for assertions). `?expand=Nav`
+    (comma-separated) inlines each row's navigation children under the
+    navigation's name: a test convenience the OData API does not offer."""
     sandbox = _sandbox()
     matches = sandbox.model.find_sets(set_name)
     if "projection" in request.args:
@@ -239,10 +241,29 @@ def dump(set_name: str):
     if not matches:
         raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"No entity set named {set_name!r}.")
     etype = matches[0][1].type
+    expand = [n for n in request.args.get("expand", "").split(",") if n]
+    unknown = [n for n in expand if n not in etype.navigations]
+    if unknown:
+        raise bad_request(f"'{unknown[0]}' is not a navigation of {etype.name}.")
     with sandbox.store.lock:
         table = sandbox.store.table(etype.name)
         rows = sorted(table.rows.values(), key=table.key)
-        return jsonify({"value": [entity_json(etype, row) for row in rows]})
+        return jsonify({"value": [_with_children(sandbox.store, etype, row, expand) for row in rows]})
+
+
+def _with_children(store, etype: EntityType, row: dict, expand: list[str]) -> dict:
+    out = entity_json(etype, row)
+    for name in expand:
+        nav = etype.navigations[name]
+        children = store.table(nav.target.name)
+        parent_attr, child_attr = nav.link[0]
+        candidates = children.candidates(child_attr, [row[parent_attr]])
+        if candidates is None:
+            candidates = list(children.rows.values())
+        out[name] = [entity_json(nav.target, child)
+                     for child in sorted(candidates, key=children.key)
+                     if all(row[p] == child.get(c) for p, c in nav.link)]
+    return out
 
 
 @bp.post("/expire_tokens")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector.mapping import IfsNames
+from connector.mapping import IfsNames, ReturnNames
 from sandbox.ifs import crud, orders, purchasing, returns
 from sandbox.ifs.edm import (
     BOOL,
@@ -58,9 +58,11 @@ class Model:
                 if name in (entity_set.name, entity_set.type.name)]
 
 
-def build_model(names: IfsNames, company: str = "10") -> Model:
+def build_model(names: IfsNames, company: str = "10", date_entered_type: str = DTO) -> Model:
+    """`date_entered_type`: Edm.DateTimeOffset, or Edm.Date as some tenants have it."""
     co, ful, ret, pur, stk = (names.customer_order, names.fulfillment, names.returns,
                               names.purchase, names.stock)
+    release_action = ret.release_action or ReturnNames().release_action
 
     # ------------------------------------------------------------- enums
     order_state = EnumType(co.state_enum, _ORDER_STATES, _renamed("Released", co.released_state))
@@ -68,7 +70,7 @@ def build_model(names: IfsNames, company: str = "10") -> Model:
     yes_no = EnumType("GenYesNo", ("Yes", "No"))
     part_type = EnumType("SalesPartType", ("InventoryPart", "NonInventoryPart", "PackagePart"))
     voucher_state = EnumType("FulfillmentVoucherState", ("Shipped", "Delivered"))
-    rma_state = EnumType(ret.state_enum, _RMA_STATES)
+    rma_state = EnumType(ret.state_enum, _RMA_STATES, _renamed("Released", ret.released_state))
     rma_line_state = EnumType("ReturnMaterialLineState", _RMA_STATES)
     return_action = EnumType("ReturnMaterialAction", ("Restock", "Quarantine", "Dispose"))
     po_state = EnumType(pur.state_enum, ("Planned", "Released", "Received", "Closed", "Cancelled"),
@@ -97,7 +99,8 @@ def build_model(names: IfsNames, company: str = "10") -> Model:
         P("ExternalRef", flags="iu"), P("BillAddrNo", flags="iu"), P("ShipAddrNo", flags="iu"),
         P("DeliveryCountryCode"), P("CurrencyCode", flags="i"), P("ShipViaCode", flags="iu"),
         P("DeliveryTerms", flags="iu"), P("PayTermId", flags="iu"), P("AuthorizeCode", flags="iu"),
-        P("OrderId", flags="i"), P("DateEntered", DTO), P("WantedDeliveryDate", DTO, "iu"),
+        P("OrderId", flags="i"), P("DateEntered", date_entered_type),
+        P("WantedDeliveryDate", DTO, "iu"),
         E("Objstate", order_state),
         # The custom field the connector writes the ShipBob order id into.
         P(co.shipbob_id_field, flags="iu", attr="Cf_Shipbob_Order_Id"),
@@ -124,15 +127,21 @@ def build_model(names: IfsNames, company: str = "10") -> Model:
     ])
 
     # ------------------------------------------------- fulfillment voucher
-    voucher_line = ComplexType("FulfillmentVoucherLine", [
-        P("LineNo"), P("RelNo"), P("LineItemNo", DECIMAL), P("Qty", DECIMAL)])
+    # Its lines are entities behind a collection navigation, so (as in IFS,
+    # ifs-cloud.md §8) a read of the voucher set never carries them.
+    voucher_line = EntityType("FulfillmentVoucherLine", [
+        P(ful.voucher_key, flags="k", attr="VoucherNo"), P("VoucherLineNo", DECIMAL, "k"),
+        P("OrderNo"), P("LineNo"), P("RelNo"), P("LineItemNo", DECIMAL),
+        P(ful.voucher_line_qty_field, DECIMAL, attr="Qty"),
+    ])
     voucher = EntityType("FulfillmentVoucher", [
         P(ful.voucher_key, flags="k", attr="VoucherNo"), P("OrderNo"), P("Contract"),
         P("ExternalRef"), P("ShipmentRef"), P("Carrier", flags="u"), P("TrackingNo", flags="u"),
         P("TrackingUrl", flags="u"), P("ShipDate", DATE), P("DeliveredDate", DATE, "u"),
         P("DateCreated", DTO), E("Objstate", voucher_state),
-        P("Lines", "Collection", complex=voucher_line),
-    ], update=orders.update_voucher)
+    ], navigations={ful.voucher_lines_nav: Navigation(ful.voucher_lines_nav, voucher_line,
+                                                      (("VoucherNo", "VoucherNo"),))},
+        update=orders.update_voucher)
 
     # ---------------------------------------------------------------- RMA
     rma_line = EntityType("ReturnMaterialLine", [
@@ -147,10 +156,13 @@ def build_model(names: IfsNames, company: str = "10") -> Model:
             P(ret.rma_key, DECIMAL, "s", attr="RmaNo"), P("OrderNo", flags="i"), P("CustomerNo"),
             P("Contract", flags="i"), P("ExternalRef", flags="iu"),
             P("ReturnReasonCode", flags="iu"), P("Notes", flags="iu"), P("DateRequested", DATE),
-            P("ReceivedDate", DATE), E("Objstate", rma_state),
+            P("ReceivedDate", DATE), P(ret.state_field, rma_state.name, enum=rma_state, attr="Objstate"),
         ],
         navigations={ret.lines_nav: Navigation(ret.lines_nav, rma_line, (("RmaNo", "RmaNo"),))},
-        actions={ret.receive_action: Action(ret.receive_action, [], None, returns.receive_rma)},
+        actions={
+            # IFS has a release step whether or not the connector is told to call it.
+            release_action: Action(release_action, [], None, returns.release_rma),
+            ret.receive_action: Action(ret.receive_action, [], None, returns.receive_rma)},
         create=returns.create_rma, update=returns.update_rma)
 
     # ---------------------------------------------------------- purchasing

@@ -12,8 +12,9 @@ from __future__ import annotations
 from sandbox.ifs.errors import ORA_EXIST, ORA_GENERAL, ORA_NOT_EXIST, ORA_STATE, BusinessError
 from sandbox.ifs.store import Store
 
-ORDERS, LINES, ADDRESSES, VOUCHERS = (
-    "CustomerOrder", "CustomerOrderLine", "CustomerOrderAddress", "FulfillmentVoucher")
+ORDERS, LINES, ADDRESSES, VOUCHERS, VOUCHER_LINES = (
+    "CustomerOrder", "CustomerOrderLine", "CustomerOrderAddress", "FulfillmentVoucher",
+    "FulfillmentVoucherLine")
 DELIVERABLE_STATES = frozenset({"Released", "Reserved", "PartiallyDelivered"})
 CLOSED_LINE_STATES = frozenset({"Cancelled", "Invoiced"})
 ORDER_NUMBER_START = 1000000
@@ -164,9 +165,12 @@ def register_fulfillment(store: Store, order: dict, params: dict) -> str:
         "Carrier": params.get("Carrier"), "TrackingNo": params.get("TrackingNo"),
         "TrackingUrl": params.get("TrackingUrl"), "ShipDate": params["ShipDate"],
         "DeliveredDate": None, "DateCreated": store.now(), "Objstate": "Shipped",
-        "Lines": [{"LineNo": i["LineNo"], "RelNo": i["RelNo"], "LineItemNo": i["LineItemNo"],
-                   "Qty": i["Qty"]} for i in requested],
     })
+    for number, item in enumerate(requested, start=1):
+        store.insert(VOUCHER_LINES, {
+            "VoucherNo": voucher_no, "VoucherLineNo": number, "OrderNo": order_no,
+            "LineNo": item["LineNo"], "RelNo": item["RelNo"], "LineItemNo": item["LineItemNo"],
+            "Qty": item["Qty"]})
     for key, qty in totals.items():
         line = table.get(key)
         line["QtyShipped"] = line["QtyShipped"] + qty

@@ -1,4 +1,4 @@
-"""Return material authorisations (RMA): create with lines, then receive.
+"""Return material authorisations (RMA): create with lines, release, then receive.
 
 Sets, keys, states and the receive action are stand-in inventions
 (ifs-cloud.md §6, §10). The quantity rule counts open RMA lines too, so a
@@ -95,11 +95,31 @@ def _open_return_qty(store: Store, co_key: tuple) -> float:
     return total
 
 
+def release_rma(store: Store, rma: dict, params: dict) -> None:
+    """ReturnMaterial_Release: a Planned RMA with lines becomes Released, and
+    only then can it be received (AboutRMA: "released before receipt")."""
+    if rma["Objstate"] != "Planned":
+        raise BusinessError(ORA_STATE, RMAS, "RELEASENOTALLOWED",
+                            f"RMA {rma['RmaNo']} is {rma['Objstate']}; only a Planned RMA can be "
+                            "released.")
+    lines = lines_of(store, rma["RmaNo"])
+    if not lines:
+        raise BusinessError(ORA_GENERAL, RMAS, "NOLINES", f"RMA {rma['RmaNo']} has no lines.")
+    for line in lines:
+        line["Objstate"] = "Released"
+        store.touch(RMA_LINES, line)
+    rma["Objstate"] = "Released"
+    store.touch(RMAS, rma)
+
+
 def receive_rma(store: Store, rma: dict, params: dict) -> None:
-    """ReturnMaterial_Receive: return the goods to stock and to the order line."""
-    if rma["Objstate"] not in OPEN_STATES:
+    """ReturnMaterial_Receive: return the goods to stock and to the order line.
+    IFS documents that an RMA "must be released before receipt" (ifs-cloud.md
+    §6, docs.ifs.com .../Shipment/AboutRMA.htm): a Planned one is refused."""
+    if rma["Objstate"] != "Released":
         raise BusinessError(ORA_STATE, RMAS, "RECEIVENOTALLOWED",
-                            f"RMA {rma['RmaNo']} is {rma['Objstate']} and cannot be received.")
+                            f"RMA {rma['RmaNo']} is {rma['Objstate']} and cannot be received; "
+                            "an RMA must be released before receipt.")
     lines = lines_of(store, rma["RmaNo"])
     if not lines:
         raise BusinessError(ORA_GENERAL, RMAS, "NOLINES", f"RMA {rma['RmaNo']} has no lines.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from sandbox.ifs.edm import EntityType, Navigation, Projection
 from sandbox.ifs.errors import (
@@ -180,7 +180,8 @@ class Provider:
         body["value"] = [entity_json(etype, row, query.select) for row in page.rows]
         headers = {}
         if page.next_skiptoken is not None:
-            body["@odata.nextLink"] = _next_link(req, page.next_skiptoken)
+            body["@odata.nextLink"] = _next_link(req, page.next_skiptoken,
+                                                 self.sandbox.faults.next_link_form)
         if page_size != self.sandbox.config.page_size:
             headers["Preference-Applied"] = f"odata.maxpagesize={page_size}"
         return Reply(200, body, headers)
@@ -341,9 +342,17 @@ def _page_size(prefer: str | None, server_limit: int) -> int:
     return server_limit
 
 
-def _next_link(req: ODataRequest, skiptoken: int) -> str:
+def _next_link(req: ODataRequest, skiptoken: int, form: str = "absolute") -> str:
+    """The next page's URL in one of the forms OData JSON 4.01 §4.3 allows:
+    absolute, root-relative (`/main/.../X.svc/...`), or relative to the
+    context URL, i.e. to the service root (`Set(Key)/Nav?...`)."""
     params = [(k, v) for k, v in req.raw_query if k != "$skiptoken"]
     params.append(("$skiptoken", str(skiptoken)))
     query = "&".join(f"{quote(k, safe='$')}={quote(v, safe=chr(39) + '$(),:/@*!;=')}"
                      for k, v in params)
-    return f"{req.url_no_query}?{query}"
+    url = req.url_no_query
+    if form == "root-relative":
+        url = urlsplit(url).path
+    elif form == "relative" and url.startswith(req.service_root):
+        url = url[len(req.service_root):]
+    return f"{url}?{query}"

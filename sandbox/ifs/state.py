@@ -13,11 +13,12 @@ from sandbox.ifs.store import Store
 class Sandbox:
     def __init__(self, config: IfsSandboxConfig):
         self.config = config
-        self.model = build_model(config.names, config.company)
+        self.model = build_model(config.names, config.company, config.date_entered_type)
         self.store = Store(company=config.company)
         lock = self.store.lock  # one lock for everything
         self.auth = TokenIssuer(config, lock)
-        self.faults = Faults(lock, config.fault_seed, config.retry_after_seconds)
+        self.faults = Faults(lock, config.fault_seed, config.retry_after_seconds,
+                             config.next_link_form)
         self.stats = Stats(lock)
         self.provider = Provider(self)
 

@@ -23,6 +23,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "CustomerOrderLine": (("OrderNo", "LineNo", "RelNo", "LineItemNo"), ("OrderNo",)),
     "CustomerOrderAddress": (("OrderNo",), ()),
     "FulfillmentVoucher": (("VoucherNo",), ("OrderNo", "ExternalRef")),
+    "FulfillmentVoucherLine": (("VoucherNo", "VoucherLineNo"), ("VoucherNo",)),
     "ReturnMaterial": (("RmaNo",), ("OrderNo", "ExternalRef")),
     "ReturnMaterialLine": (("RmaNo", "RmaLineNo"), ("RmaNo",)),
     "PurchaseOrder": (("OrderNo",), ()),

@@ -10,6 +10,8 @@ members, so a strict validator rejects ShipBob's own examples. Relaxed mode:
 - reads `oneOf` as `anyOf`: without `additionalProperties: false` the generated branches
   overlap (a by-reference product line also matches nothing-but-optional parents), so
   "exactly one" no longer discriminates anything;
+- checks `format: date-time` in requests strictly (RFC 3339: date, time and offset), so
+  a bare date where a date-time is declared is refused as the API refuses it;
 - for responses only, accepts `null` for a property that is a bare `$ref` to an object:
   the generator cannot mark those nullable, yet the API sends them as null (a new
   shipment's `tracking: null`, shipbob.md §10.4).
@@ -62,11 +64,19 @@ def load(path: str) -> "SpecValidator":
     return SpecValidator(json.loads(p.read_text()))
 
 
+# OpenAPI's `format: date-time` is RFC 3339 §5.6 `date-time`: a full date, "T", a time
+# and an offset. A bare date ("2026-12-05") or a time without offset is not one.
+_RFC3339_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def _date_time_ok(value) -> bool:
     if not isinstance(value, str):
         return True
+    if not _RFC3339_DATE_TIME.fullmatch(value):
+        return False
     try:
-        timeutil.parse(value)
+        timeutil.parse(value.upper())
     except ValueError:
         return False
     return True

@@ -141,7 +141,7 @@ def stack(oauth_settings, ifs_sandbox, oauth_shipbob, tmp_path):
     env = env_for(oauth_settings, broker_url=REDIS_URL, shipbob_token="",
                   order_poll_seconds=1, tracking_poll_seconds=3600, replenishment_poll_seconds=3600,
                   receiving_poll_seconds=3600, returns_poll_seconds=3600,
-                  sweep_seconds=1, sweep_grace_seconds=2, job_lease_seconds=10,
+                  sweep_seconds=1, sweep_grace_seconds=2, job_lease_seconds=10, http_timeout_seconds=6, fence_margin_seconds=1,
                   worker_metrics_port=0)
     with Stack(env=env, logdir=tmp_path / "logs", ifs=ifs_sandbox, shipbob=oauth_shipbob) as running:
         yield running

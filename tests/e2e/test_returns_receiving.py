@@ -38,7 +38,7 @@ N_ORDERS = 16
 def stack(settings, sandboxes, tmp_path):
     ifs, shipbob = sandboxes
     env = env_for(settings, broker_url=REDIS_URL, sweep_seconds=1, sweep_grace_seconds=2,
-                  job_lease_seconds=10, order_poll_seconds=3600, tracking_poll_seconds=3600,
+                  job_lease_seconds=10, http_timeout_seconds=5, fence_margin_seconds=1, order_poll_seconds=3600, tracking_poll_seconds=3600,
                   replenishment_poll_seconds=2, receiving_poll_seconds=2, worker_metrics_port=0)
     with Stack(env=env, logdir=tmp_path / "logs", ifs=ifs, shipbob=shipbob) as running:
         running.start_receiver()

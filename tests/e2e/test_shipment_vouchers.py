@@ -32,7 +32,7 @@ TOPICS = ["order.shipped", "order.shipment.delivered", "order.shipment.exception
 def stack(settings, sandboxes, tmp_path):
     ifs, shipbob = sandboxes
     env = env_for(settings, broker_url=REDIS_URL, sweep_seconds=1, sweep_grace_seconds=2,
-                  job_lease_seconds=30, order_poll_seconds=3600, tracking_poll_seconds=3600,
+                  job_lease_seconds=30, http_timeout_seconds=10, order_poll_seconds=3600, tracking_poll_seconds=3600,
                   replenishment_poll_seconds=3600, receiving_poll_seconds=3600,
                   worker_metrics_port=0)
     with Stack(env=env, logdir=tmp_path / "logs", ifs=ifs, shipbob=shipbob) as running:
@@ -77,7 +77,7 @@ def deliver_webhooks(shipbob) -> None:
 
 def vouchers_by_shipment(ifs) -> dict[str, list[dict]]:
     found = defaultdict(list)
-    for voucher in ifs_rows(ifs, "FulfillmentVoucherSet"):
+    for voucher in ifs_rows(ifs, "FulfillmentVoucherSet?expand=FulfillmentVoucherLineArray"):
         found[voucher["ExternalRef"]].append(voucher)
     return found
 
@@ -109,7 +109,7 @@ def assert_exactly_one_voucher_per_shipment(ctx, ifs, shipbob, shipped):
     lines = ifs_rows(ifs, "CustomerOrderLineSet")
     for shipment_id, qty in shipped.items():
         [voucher] = vouchers[str(shipment_id)]
-        assert sum(l["Qty"] for l in voucher["Lines"]) == sum(qty.values())
+        assert sum(l["Qty"] for l in voucher["FulfillmentVoucherLineArray"]) == sum(qty.values())
         assert voucher["TrackingNo"]
     for line in lines:
         if line["OrderNo"] in {v[0]["OrderNo"] for v in vouchers.values()}:

@@ -16,7 +16,8 @@ from tests.helpers import hook, seed_world
 
 
 @pytest.fixture
-def cli(settings, monkeypatch):
+def cli(settings, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the CLI reads ./.env: not a developer's own
     for name, value in env_for(settings, broker_url="memory://").items():
         monkeypatch.setenv(name, value)
 
@@ -82,7 +83,48 @@ def test_doctor_checks_everything_and_names_a_missing_ifs_field(ctx, sandboxes, 
     monkeypatch.setenv("MAPPING_FILE", str(mapping))
     result = cli("doctor", ok=False)
     assert result.exit_code == 1
-    assert "missing field Cf_Not_There" in result.output
+    assert "property Cf_Not_There on CustomerOrderSet" in result.output
+
+
+# A tenant's names (the sandbox serves the default model) against a mapping
+# with one wrong name of each configurable kind: doctor names every one.
+WRONG_IFS_NAMES = {
+    "customer_order": {"lines_nav": "OrderLineArray", "state_enum": "CustOrderState"},
+    "fulfillment": {"voucher_key": "VoucherId", "voucher_lines_nav": "LineArray"},
+    "returns": {"rma_key": "RmaId", "lines_nav": "RmaLineArray", "released_state": "Releasd",
+                "release_action": "ReturnMaterial_Approve"},
+    "purchase": {"receipt_set": "PurchaseReceiptLineSet"},
+    "stock": {"quantity_field": "QtyOnHand"},
+}
+EXPECTED_FAILURES = [
+    "navigation OrderLineArray on CustomerOrderSet",
+    "enum type CustOrderState",
+    "key VoucherId on FulfillmentVoucherSet",
+    "navigation LineArray on FulfillmentVoucherSet",
+    "key RmaId on ReturnMaterialSet",
+    "navigation RmaLineArray on ReturnMaterialSet",
+    "enum member ReturnMaterialState'Releasd'",
+    "action ReturnMaterial_Approve on ReturnMaterialSet",
+    "entity set PurchaseReceiptLineSet",
+    "property QtyOnHand on InventoryPartInStockSet",
+]
+
+
+def test_doctor_fails_on_each_wrong_ifs_name_in_the_mapping(ctx, sandboxes, cli, monkeypatch, tmp_path):
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"sites": {"S01": 156}, "ship_via": {"UPS-GND": "Standard"},
+                                   "ifs": WRONG_IFS_NAMES}))
+    monkeypatch.setenv("MAPPING_FILE", str(mapping))
+    result = cli("doctor", ok=False)
+    assert result.exit_code == 1
+    failed = [line for line in result.output.splitlines() if line.startswith("FAIL")]
+    named = [item for item in EXPECTED_FAILURES if item in result.output]
+    assert named == EXPECTED_FAILURES, result.output
+    # every wrong name fails its projection's check, and nothing else fails
+    assert sorted(line.split(":", 1)[0] for line in failed) == sorted(
+        f"FAIL ifs $metadata {p}" for p in ("CustomerOrderHandling", "FulfillmentVoucherHandling",
+                                             "ReturnMaterialAuthorizationHandling",
+                                             "PurchaseReceiptHandling", "InventoryPartInStockHandling"))
 
 
 def test_a_bad_setting_fails_with_one_line_naming_it(cli, monkeypatch):

@@ -9,6 +9,7 @@ our bookkeeping.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from sqlalchemy import delete, select
@@ -513,3 +514,67 @@ def test_the_returns_poll_recovers_completions_whose_webhook_was_lost(ctx, sandb
     assert set(rmas_by_return(ifs)) == {str(never_heard), str(heard_early), str(posted)}
     assert return_voucher.poll_completed_returns(ctx) == []
     assert returned_by_line(ifs, "C6301") == {"RN-1": 3}
+
+
+def ctx_with_ifs_names(ctx, tmp_path, **sections):
+    """The same context with the mapping's `ifs:` sections overridden."""
+    from connector.context import Context
+    from connector.mapping import load_mapping
+
+    data = load_mapping(None).model_dump(mode="json")
+    for section, names in sections.items():
+        data["ifs"][section].update(names)
+    path = tmp_path / "mapping.json"
+    path.write_text(json.dumps(data))
+    settings = ctx.settings.model_copy(update={"mapping_file": path})
+    settings.__dict__.pop("mapping", None)  # the copy must load its own mapping
+    return Context(settings)
+
+
+def rma_actions(ifs) -> dict[str, int]:
+    actions = hook(ifs, "stats", method="GET")["actions"]
+    return {name.rsplit(".", 1)[-1]: count for name, count in actions.items() if "ReturnMaterial_" in name}
+
+
+def test_the_rma_is_released_before_it_is_received(ctx, sandboxes):
+    """IFS receives only a released RMA (ifs-cloud.md §6): the flow releases
+    the RMA it created, then receives it."""
+    ifs, shipbob = sandboxes
+    world = ship_orders(ctx, sandboxes, {"C6301": {"lines": {"RN-1": 2}}})
+    [shipment] = world["C6301"]["shipments"]
+    return_id = create_return(shipbob, "RMA-6301", shipment, {world["C6301"]["inventory"]["RN-1"]: 2})
+    complete(shipbob, return_id)
+
+    result = run_return(ctx, return_id)
+
+    assert result.status == "done", result
+    rma, lines = the_rma(ctx, ifs, return_id)
+    assert rma["Objstate"] == "Received" and summary(lines) == [("RN-1", "Restock", 2, 2)]
+    assert rma_actions(ifs) == {"ReturnMaterial_Release": 1, "ReturnMaterial_Receive": 1}
+    assert stock_at(ifs, "RETURNS") == {"RN-1": 2}
+
+
+def test_the_release_step_can_be_turned_off_and_is_skipped_for_a_released_rma(ctx, sandboxes, tmp_path):
+    """A tenant that releases RMAs another way turns the step off
+    (`release_action: null`); the receive then waits for that release. A
+    replay of an RMA released meanwhile does not release it again."""
+    ifs, shipbob = sandboxes
+    world = ship_orders(ctx, sandboxes, {"C6401": {"lines": {"RO-1": 1}}})
+    [shipment] = world["C6401"]["shipments"]
+    return_id = create_return(shipbob, "RMA-6401", shipment, {world["C6401"]["inventory"]["RO-1"]: 1})
+    complete(shipbob, return_id)
+    no_release = ctx_with_ifs_names(ctx, tmp_path, returns={"release_action": None})
+
+    job_id = request_return_job(no_release, return_id)
+    parked = run_job(no_release, job_id)
+
+    assert parked.status == "attention" and "released before receipt" in parked.detail, parked
+    rma, _ = the_rma(ctx, ifs, return_id)
+    assert rma["Objstate"] == "Planned" and rma_actions(ifs) == {}
+    # someone releases it in IFS; the replay (default mapping) only receives it
+    names = ctx.names.returns
+    ctx.ifs.bound_action(names.projection, odata.key_path(names.rma_set, RmaNo=rma["RmaNo"]),
+                         "ReturnMaterial_Release", {})
+    assert replay(ctx, job_id).status == "done"
+    assert rma_actions(ifs) == {"ReturnMaterial_Release": 1, "ReturnMaterial_Receive": 1}
+    assert the_rma(ctx, ifs, return_id)[0]["Objstate"] == "Received"

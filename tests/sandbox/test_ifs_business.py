@@ -68,7 +68,13 @@ def test_partial_then_full_fulfillment(ifs, two_lines):
         "OrderNo": two_lines, "ExternalRef": "SHP-1", "ShipmentRef": "SB-77", "Carrier": "UPS",
         "TrackingNo": "1Z999", "ShipDate": "2026-02-03", "DeliveredDate": None,
         "Objstate": "Shipped"}
-    assert voucher["Lines"] == [line("1", 1)]
+    # the lines are behind a collection navigation: never inline, not expandable (§8)
+    assert "Lines" not in voucher and "FulfillmentVoucherLineArray" not in voucher
+    voucher_path = f"FulfillmentVoucherSet(VoucherNo='{voucher_no}')"
+    assert ifs.get(FV, "FulfillmentVoucherSet",
+                   {"$expand": "FulfillmentVoucherLineArray"}).status_code == 501
+    voucher_lines = ifs.get(FV, f"{voucher_path}/FulfillmentVoucherLineArray").json()["value"]
+    assert [{k: vl[k] for k in line("1", 1)} for vl in voucher_lines] == [line("1", 1)]
 
     assert fulfil(ifs, two_lines, [line("1", 1), line("2", 1)], ref="SHP-2").status_code == 200
     assert ifs.get(CO, path).json()["Objstate"] == "Delivered"
@@ -180,7 +186,17 @@ def test_rma_create_and_receive(ifs):
         (1, 2, "Restock"), (2, 1, "Quarantine"), (3, 1, "Dispose")]
 
     receive = f"{path}/IfsApp.{RMA}.ReturnMaterial_Receive"
+    release = f"{path}/IfsApp.{RMA}.ReturnMaterial_Release"
     assert ifs.post(RMA, receive, {}).status_code == 428
+    # AboutRMA: an RMA must be released before receipt
+    unreleased = ifs.post(RMA, receive, {}, headers={"If-Match": "*"})
+    assert unreleased.status_code == 500
+    assert "released before receipt" in error_of(unreleased)["details"][0]["message"]
+    assert ifs.get(RMA, path).json()["Objstate"] == "Planned"
+    etag = ifs.get(RMA, path).json()["@odata.etag"]
+    assert ifs.post(RMA, release, {}, headers={"If-Match": etag}).status_code == 204
+    assert ifs.get(RMA, path).json()["Objstate"] == "Released"
+    assert ifs.post(RMA, release, {}, headers={"If-Match": "*"}).status_code == 500  # only once
     etag = ifs.get(RMA, path).json()["@odata.etag"]
     assert ifs.post(RMA, receive, {}, headers={"If-Match": etag}).status_code == 204
     assert ifs.get(RMA, path).json()["Objstate"] == "Received"

@@ -68,3 +68,10 @@ def test_cache_key_names_the_client_and_the_tenant():
     a = IfsTokenProvider(Settings(ifs_client_id="c1"), LocalCoordinator())
     b = IfsTokenProvider(Settings(ifs_client_id="c1", ifs_realm="other"), LocalCoordinator())
     assert "c1" in a.cache_key and a.cache_key != b.cache_key
+
+
+def test_a_changed_secret_never_reuses_the_old_secrets_token():
+    old = IfsTokenProvider(Settings(ifs_client_secret="old-secret-1"), LocalCoordinator())
+    new = IfsTokenProvider(Settings(ifs_client_secret="new-secret-2"), LocalCoordinator())
+    assert old.cache_key != new.cache_key
+    assert "secret" not in old.cache_key  # a hash, never the secret itself

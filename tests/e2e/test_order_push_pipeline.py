@@ -11,7 +11,7 @@ IFS answers stale ETags, ShipBob sends two 429 bursts and expires every
 access token twice, and a worker is SIGKILLed while all four of the pool's
 tasks wait inside POST /order (held there by a gate in the test's own
 ShipBob sandbox, which still creates the orders: answers lost with their
-worker), then restarted. Its claims run out (10 s lease), the sweeper hands
+worker), then restarted. Its claims run out (20 s lease), the sweeper hands
 them to a live worker, which meets ShipBob's duplicate-reference 422 and
 adopts the orders.
 
@@ -60,6 +60,11 @@ PUSH_QUEUE = Flow.ORDER_PUSH.value
 # expire_tokens fault retires one, and the next call presenting it gets a 401.
 ACCESS_TOKEN_TTL = 3600
 SLOTS = 4  # two push workers, concurrency 2 each
+# A request held at the gate must not time out (its worker would move on and
+# the gate would count a request nobody waits for); the lease must outlast
+# the timeout plus the fence margin.
+HTTP_TIMEOUT_SECONDS = 15
+LEASE_SECONDS = 20
 
 
 class PostOrderGate:
@@ -141,7 +146,8 @@ def stack(oauth_settings, ifs_sandbox, oauth_shipbob, tmp_path):
     env = env_for(oauth_settings, broker_url=REDIS_URL, shipbob_token="",
                   order_poll_seconds=1, tracking_poll_seconds=3600, replenishment_poll_seconds=3600,
                   receiving_poll_seconds=3600, returns_poll_seconds=3600,
-                  sweep_seconds=1, sweep_grace_seconds=2, job_lease_seconds=10, http_timeout_seconds=6, fence_margin_seconds=1,
+                  sweep_seconds=1, sweep_grace_seconds=2, job_lease_seconds=LEASE_SECONDS,
+                  http_timeout_seconds=HTTP_TIMEOUT_SECONDS, fence_margin_seconds=1,
                   worker_metrics_port=0)
     with Stack(env=env, logdir=tmp_path / "logs", ifs=ifs_sandbox, shipbob=oauth_shipbob) as running:
         yield running
@@ -176,6 +182,11 @@ def release_late(ifs, count: int) -> set[str]:
          "lines": [{"PartNo": f"P{1 + i % PARTS:05d}", "BuyQtyDue": 1 + i % 3}]}
         for i in range(count)]})["orders"]
     return {o["OrderNo"] for o in created}
+
+
+def worker_ready(stack: Stack, name: str) -> bool:
+    log = stack.logdir / f"{name}.log"
+    return log.exists() and " ready." in log.read_text(errors="replace")
 
 
 def running_jobs(ctx) -> set[int]:
@@ -238,9 +249,13 @@ def test_released_orders_reach_shipbob_exactly_once_whatever_goes_wrong(
     hook(ifs, "faults", {"stale_etag": 25})
     post_gate.close()
 
-    stack.start_worker("polls", concurrency=1, queues=["polls"])
+    # Both push workers are up before there is any job, so the pool's four
+    # slots reach the gate together, however slowly a worker boots.
     stack.start_worker("push1", concurrency=2, queues=[PUSH_QUEUE])
     stack.start_worker("push2", concurrency=2, queues=[PUSH_QUEUE])
+    eventually(lambda: worker_ready(stack, "push1") and worker_ready(stack, "push2"), 120,
+               "both push workers to be ready")
+    stack.start_worker("polls", concurrency=1, queues=["polls"])
     stack.start_beat()
 
     # The beat's poll records a job per order (the overlap window makes every

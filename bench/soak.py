@@ -468,6 +468,7 @@ class Soak:
         }
         logs = [path.read_text(errors="replace") for path in (self.run_dir / "logs").glob("*.log")]
         refreshes = sum(text.count("shipbob oauth: access token refreshed") for text in logs)
+        fenced = sum(text.count('"msg": "stopped before a write') for text in logs)
         connector_429s = sum(len(re.findall(r'"msg": "shipbob [A-Z]+ \S+ -> 429 ', text)) for text in logs)
         p = self.profile
         knobs = (f"SIGKILL every {p.kill_every[0]:g}-{p.kill_every[1]:g}s, ShipBob fault every "
@@ -475,6 +476,7 @@ class Soak:
                  f"{p.ifs_fault_every[0]:g}-{p.ifs_fault_every[1]:g}s + {p.ifs_error_rate:.0%} random 5xx, "
                  f"sweep grace {p.sweep_grace_seconds:g}s, job lease {p.job_lease_seconds:g}s")
         run = {"profile": self.profile.name, "knobs": knobs, "token_refreshes": refreshes,
+               "writes_stopped_by_the_fence": fenced,
                "connector_429s": connector_429s, "orders": self.profile.orders, "seed": self.seed,
                "rate_limits": self.limits_text, "drain_timed_out": not drained, "reconcile": rec,
                "day_errors": self.day.record.errors[:10], "cli_status": status,

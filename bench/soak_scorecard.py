@@ -667,7 +667,8 @@ def render(card: dict) -> str:
         f"unexpected exits {f['unexpected_process_exits']}")
     add(f"  Redis restarts {f['redis_restarts']}; PostgreSQL restarts {f['postgres_restarts']}")
     add(f"  lease takeovers {f['lease_takeovers']} (a worker frozen mid-run past its lease, then thawed): "
-        f"{f['lease_takeovers_list']}")
+        f"{f['lease_takeovers_list']}; runs stopped by the fence before a write: "
+        f"{run.get('writes_stopped_by_the_fence')}")
     add(f"  database partitions {f['db_partitions']}: {f['db_partitions_list']}")
     add(f"  killed OAuth refreshes {f['killed_refreshes']}: {f['killed_refreshes_list']}")
     if f["stall_errors"]:

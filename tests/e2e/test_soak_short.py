@@ -27,7 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOAK = ROOT / "bench" / "soak.py"
-BUDGET_SECONDS = 280
+BUDGET_SECONDS = 330  # ~160 s on a quiet machine, ~240 s on a loaded one
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(BUDGET_SECONDS + 15)]
 

@@ -61,9 +61,11 @@ class PartitionableProxy:
                     pass
 
     def _accept(self) -> None:
+        listener = self._listener
+        assert listener is not None, "start() first"
         while not self._stop.is_set():
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except TimeoutError:
                 continue
             except OSError:

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -174,7 +175,7 @@ class Stalls:
     def start(self) -> None:
         self.started_at = time.monotonic()
         p = self.profile
-        plan = [(self._takeovers, (flow,)) for flow in TAKEOVER_FLOWS]
+        plan: list[tuple[Callable[..., None], tuple]] = [(self._takeovers, (flow,)) for flow in TAKEOVER_FLOWS]
         plan.append((self._partition, (p.partition_at,)))
         if p.kill_refresh_at is not None:
             plan.append((self._killed_refresh, (p.kill_refresh_at,)))

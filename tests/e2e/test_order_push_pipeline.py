@@ -16,7 +16,7 @@ them to a live worker, which meets ShipBob's duplicate-reference 422 and
 adopts the orders.
 
 Every fault is certain to be met, however slow the machine: the first round
-is switched on while the gate holds the pool (200 orders still need their
+is switched on while the gate holds the pool (196 orders still need their
 POST and PATCH), the second just before the 20 late orders are released.
 Access tokens live an hour, so the cached one is replaced only after ShipBob
 rejected it: each expiry is seen as a 401. (Tokens running out on their own

@@ -305,7 +305,9 @@ class Stalls:
         frozen_at = time.monotonic()
         self.say(f"{worker} frozen (SIGSTOP) holding the answer of its {flow} check for {key}; "
                  f"waiting past its {self.profile.job_lease_seconds:g}s lease for a takeover")
-        limit = self.profile.job_lease_seconds + 30
+        # The sweeper re-publishes a job at most once per grace period: a takeover
+        # may wait for the lease and a grace period.
+        limit = self.profile.job_lease_seconds + self.profile.sweep_grace_seconds + 30
         taken = self._wait_taken_over(flow, key, job[1] if job else None, limit)
         with self._lock:
             self._signal(group, signal.SIGCONT)

@@ -3,7 +3,7 @@
     .venv/bin/python bench/soak.py              # the full soak (make soak): >= 1,000 orders
     .venv/bin/python bench/soak.py --short      # ~150 orders in a few minutes (make soak-short, CI)
         [--orders N] [--seed S] [--shipbob-rate-limit R] [--run-dir DIR] [--json FILE] [--keep-services]
-        [--kill-refresh]
+        [--no-kill-refresh]
 
 What runs: a private PostgreSQL cluster and a private Redis (bench/soak_services.py, so
 restarting them never touches the machine's own), both sandboxes, the webhook receiver
@@ -23,9 +23,9 @@ MI_MODIFIED_ERROR, 5xx, 429, lost responses and slow responses. And the stalls
 that precedes a write, past its lease, until another worker took the job over and ran
 it, then thawed - in replenishment, inbound receipt and return voucher; one worker's
 PostgreSQL link (through bench/soak_proxy.py) cut while its API call is in flight, past
-its lease; with --kill-refresh, a worker killed while ShipBob's answer to its refresh
-grant is on the way (the stored refresh token is retired), then the operator's
-re-authorisation (`ifs-shipbob auth shipbob --code ...`).
+its lease; a worker killed while ShipBob's answer to its refresh grant is on the way
+(the stored refresh token is retired; jobs wait), then the operator's re-authorisation
+(`ifs-shipbob auth shipbob --code ...`; --no-kill-refresh leaves it out).
 
 Then the faults stop, workers and beat keep running, webhooks are flushed, and the soak
 waits until nothing is pending, running or unrouted and reconcile finds no unexplained
@@ -106,7 +106,7 @@ class Profile:
     fence_margin_seconds: float = 2.0
     takeovers_per_flow: int = 1                   # replenishment, inbound receipt, return voucher
     partition_at: float = 20.0                    # seconds into the fault phase
-    kill_refresh_at: float | None = None          # None: no killed OAuth refresh (--kill-refresh)
+    kill_refresh_at: float | None = 12.0          # a refresh grant's answer lost; None: not (--no-kill-refresh)
     stall_overtime: float = 60.0                  # the fault phase waits this long past fault_max for stalls
 
 
@@ -123,8 +123,7 @@ FULL = replace(
     shipbob_fault_every=(8, 16), ifs_fault_every=(4, 8), sweep_grace_seconds=30,
     redis_restart_at=90, postgres_restart_at=170, inventory_sync_at=30, drain_timeout=900,
     shipbob_rate_limit=1200, neighbour_bursts_at=(60, 210), neighbour_burst_seconds=10,
-    takeovers_per_flow=3, partition_at=120)
-KILL_REFRESH_AT = {"short": 12.0, "full": 60.0}
+    takeovers_per_flow=3, partition_at=120, kill_refresh_at=60.0)
 
 
 def rate_limits(profile: Profile) -> tuple[int, int, str]:
@@ -541,17 +540,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, help="logs, reports and the scorecard (default state/soak/<time>)")
     parser.add_argument("--json", type=Path, help="also write the scorecard JSON here")
     parser.add_argument("--keep-services", action="store_true", help="keep the PostgreSQL/Redis data directory")
-    parser.add_argument("--kill-refresh", action=argparse.BooleanOptionalAction, default=False,
-                        help="also lose a refresh grant's answer (kill its worker) and re-authorise "
-                             "with `ifs-shipbob auth shipbob`")
+    parser.add_argument("--kill-refresh", action=argparse.BooleanOptionalAction, default=True,
+                        help="lose a refresh grant's answer (kill its worker) and re-authorise "
+                             "with `ifs-shipbob auth shipbob` (default: on)")
     args = parser.parse_args(argv)
     profile = SHORT if args.short else FULL
     if args.orders:
         profile = replace(profile, orders=args.orders)
     if args.shipbob_rate_limit:
         profile = replace(profile, shipbob_rate_limit=args.shipbob_rate_limit)
-    if args.kill_refresh:
-        profile = replace(profile, kill_refresh_at=KILL_REFRESH_AT[profile.name])
+    if not args.kill_refresh:
+        profile = replace(profile, kill_refresh_at=None)
     run_dir = args.run_dir or ROOT / "state" / "soak" / datetime.now().strftime("%Y%m%d-%H%M%S")
     signal.signal(signal.SIGTERM, _terminate)
     # Also when started in the background, where SIGINT arrives ignored: Ctrl-C / kill -INT clean up.

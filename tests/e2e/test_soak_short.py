@@ -5,7 +5,9 @@ cancellations, returns and receipts and a daily inventory sync, while workers
 are SIGKILLed, Redis and PostgreSQL are restarted once each, both APIs
 misbehave, a worker is frozen past its job lease in each of replenishment,
 inbound receipt and return voucher (another takes the job over, then it
-wakes up), and one worker's database link is cut mid-run past its lease. It
+wakes up), one worker's database link is cut mid-run past its lease, and a
+refresh grant's answer is lost after ShipBob rotated the token (the soak
+re-authorises with `ifs-shipbob auth shipbob`; the jobs waited). It
 must end with nothing lost, doubled or stuck, every quantity adding up (WROs
 against the IFS purchase order lines, stock per SKU against ShipBob's) and
 only the items parked that are parked by design; and the faults must really
@@ -78,6 +80,8 @@ def test_the_short_soak_loses_doubles_and_strands_nothing(tmp_path):
     assert faults["worker_sigkills"] >= 3
     assert faults["lease_takeovers"] == 3, faults["lease_takeovers_list"]  # one per flow
     assert faults["db_partitions"] == 1 and faults["stall_errors"] == []
+    assert faults["killed_refreshes"] == 1, faults["killed_refreshes_list"]  # and re-authorised:
+    assert "re-authorised ok" in faults["killed_refreshes_list"][0]
     assert len(faults["redis_restarts"]) == 1 and len(faults["postgres_restarts"]) == 1
     assert faults["shipbob_429_injected"] > 0 and faults["shipbob_5xx_injected"] > 0
     assert sum(faults["ifs_faults_served"].values()) > 0 and faults["job_retries"] > 0

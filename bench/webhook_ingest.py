@@ -1,10 +1,10 @@
 """Benchmark of webhook ingestion through gunicorn on loopback. Not a test.
 
     .venv/bin/python bench/webhook_ingest.py [--duration 10] [--warmup 3] [--clients 4]
-        [--workers 2] [--worker-class sync] [--threads 1] [--targets bare postgres sqlite]
+        [--workers 2] [--worker-class gthread] [--threads 8] [--targets bare postgres sqlite]
 
 Targets, each served by gunicorn with the same settings (by default those of
-docker-compose.yml: 2 sync workers, timeout 20):
+webhooks/gunicorn_conf.py: 2 gthread workers x 8 threads, timeout 20):
 
 - bare      a Flask app whose POST /webhooks/shipbob only answers 200 (the floor:
             gunicorn + Flask + loopback + the load generator);
@@ -562,8 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the targets are interleaved in each")
     parser.add_argument("--clients", type=int, default=4, help="client processes, one connection each")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (compose: 2)")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (compose: sync)")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (compose: gthread)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (compose: 8)")
     parser.add_argument("--targets", nargs="+", default=["bare", "postgres", "sqlite"],
                         choices=["bare", "postgres", "sqlite"])
     parser.add_argument("--max-rate", type=float, default=8000,

@@ -30,7 +30,7 @@ class Context:
         return self.settings.mapping.ifs
 
     def session(self) -> AbstractContextManager[Session]:
-        return session_scope(self.settings.database_url)
+        return session_scope(self.settings.database_url, self.settings.database_statement_timeout_seconds)
 
     @functools.cached_property
     def coordinator(self):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Flask, Response
 
 from connector.settings import Settings, load_settings
-from webhooks.health import celery_broker_check, database_check, health_blueprint
+from webhooks.health import Readiness, celery_broker_check, database_check, health_blueprint
 from webhooks.metrics import ReceiverMetrics
 from webhooks.receiver import Receiver
 from webhooks.secrets import SecretSource
@@ -26,15 +26,20 @@ def create_app(
     broker_check: Callable[[], None] | None = None,
 ) -> Flask:
     settings = settings or load_settings()
-    if enqueue is None:
-        # Imported here, not at module level: it builds the Celery app.
-        from workers.dispatch import wake_webhook_event as enqueue
+    if enqueue is None or broker_check is None:
+        # Imported here, not at module level: it builds a Celery app.
+        from workers.dispatch import WebhookPublisher
+
+        publisher = WebhookPublisher(settings.webhook_publish_timeout_seconds)
+        enqueue = enqueue or publisher
+        broker_check = broker_check or (lambda: celery_broker_check(publisher.app))
+    statement_timeout = settings.webhook_statement_timeout_seconds
 
     configured = settings.webhook_secrets()
     if not configured:
         log.warning("SHIPBOB_WEBHOOK_SECRET is not set: only the secret stored by "
                     "`ifs-shipbob webhooks subscribe` can verify deliveries")
-    secrets = SecretSource(configured, settings.database_url)
+    secrets = SecretSource(configured, settings.database_url, statement_timeout=statement_timeout)
     metrics = ReceiverMetrics()
     receiver = Receiver(
         secrets=secrets,
@@ -42,20 +47,18 @@ def create_app(
         body_limit=settings.webhook_body_limit_bytes,
         enqueue=enqueue,
         metrics=metrics,
+        body_timeout=settings.webhook_body_timeout_seconds,
+        statement_timeout=statement_timeout,
     )
 
     app = Flask(__name__)
     app.register_blueprint(receiver.blueprint())
-    app.register_blueprint(
-        health_blueprint(
-            {
-                "database": database_check(settings.database_url),
-                "broker": broker_check or celery_broker_check,
-            }
-        )
-    )
+    readiness = Readiness({"database": database_check(settings.database_url, statement_timeout),
+                           "broker": broker_check})
+    app.register_blueprint(health_blueprint(readiness))
     app.add_url_rule(
         "/metrics", "metrics", lambda: Response(metrics.render(), content_type=metrics.content_type)
     )
     app.extensions["ifs_shipbob_metrics"] = metrics  # for tests and embedding apps
+    app.extensions["ifs_shipbob_readiness"] = readiness
     return app

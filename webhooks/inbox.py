@@ -22,7 +22,8 @@ class Stored:
         return self.event_id is None
 
 
-def store_event(database_url: str, webhook_id: str, topic: str, body: str, handled: bool) -> Stored:
+def store_event(database_url: str, webhook_id: str, topic: str, body: str, handled: bool,
+                statement_timeout: float | None = None) -> Stored:
     """Insert and commit; a duplicate webhook-id inserts nothing.
 
     An unhandled topic is stored already processed (outcome "ignored"), so
@@ -31,7 +32,7 @@ def store_event(database_url: str, webhook_id: str, topic: str, body: str, handl
     values = {"webhook_id": webhook_id, "topic": topic[:_TOPIC_MAX], "body": body}
     if not handled:
         values.update(outcome=IGNORED, processed_at=utcnow())
-    with session_scope(database_url) as session:
+    with session_scope(database_url, statement_timeout) as session:
         insert = dialect_insert(session)
         statement = (
             insert(WebhookEvent)

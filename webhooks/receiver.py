@@ -4,6 +4,9 @@
 Order matters: size and signature are checked before anything is parsed or
 stored, the row is committed before the wake-up call, and a failed wake-up
 still answers 2xx because the sweeper re-publishes stored rows.
+
+The body is read under a hard deadline (webhooks/deadline.py): a client that
+stalls or trickles its body gets 408 and frees its thread.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from dataclasses import dataclass, field
 from flask import Blueprint, Request, jsonify, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import ClientDisconnected
 
 from webhooks import signature
+from webhooks.deadline import read_deadline
 from webhooks.inbox import WEBHOOK_ID_MAX, store_event
 from webhooks.metrics import ReceiverMetrics
 from webhooks.secrets import SecretSource
@@ -49,10 +54,14 @@ class Receiver:
         body_limit: int,
         enqueue: Callable[[int], None],
         metrics: ReceiverMetrics,
+        body_timeout: float,
+        statement_timeout: float | None = None,
     ):
         self._secrets = secrets
         self._database_url = database_url
         self._body_limit = body_limit
+        self._body_timeout = body_timeout
+        self._statement_timeout = statement_timeout
         self._enqueue = enqueue
         self._metrics = metrics
         self._warned_no_secret = False
@@ -86,7 +95,23 @@ class Receiver:
             signed = signature.parse_headers(req.headers)
         except signature.SignatureError as exc:
             return _unauthorized(exc.reason)
-        raw = _read_capped(req, self._body_limit)
+        # gunicorn hands the client's socket over; the dev server too.
+        client = req.environ.get("gunicorn.socket") or req.environ.get("werkzeug.socket")
+        raw: bytes | None = None
+        idle = False
+        with read_deadline(client, self._body_timeout) as deadline:
+            try:
+                raw = _read_capped(req, self._body_limit)
+            except (BlockingIOError, TimeoutError):  # silent past the server's read timeout
+                idle = True
+            except (OSError, ClientDisconnected):  # the deadline cut the read short
+                if not deadline.expired:
+                    raise
+        if idle or deadline.expired:
+            # Whatever was read is incomplete (or complete at the very
+            # deadline): 408, and a real sender simply retries.
+            return Result("body_timeout", 408, {"error": "request body not received in time"},
+                          logging.WARNING, {"timeout_seconds": self._body_timeout})
         if raw is None:
             return _too_large()
 
@@ -116,7 +141,8 @@ class Receiver:
 
         handled = topic in HANDLED_TOPICS
         try:
-            stored = store_event(self._database_url, signed.webhook_id, topic, body, handled)
+            stored = store_event(self._database_url, signed.webhook_id, topic, body, handled,
+                                 statement_timeout=self._statement_timeout)
         except _DB_ERRORS as exc:
             return _db_unavailable(exc)
         if stored.duplicate:

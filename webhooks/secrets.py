@@ -31,6 +31,7 @@ class SecretSource:
         database_url: str,
         ttl: float = DB_SECRET_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        statement_timeout: float | None = None,
     ):
         self._configured_keys = []
         for position, secret in enumerate(configured):
@@ -42,6 +43,7 @@ class SecretSource:
                 names = ("SHIPBOB_WEBHOOK_SECRET", "SHIPBOB_WEBHOOK_SECRET_PREVIOUS")
                 raise ConfigError(f"invalid setting {names[position]}: {exc}") from None
         self._database_url = database_url
+        self._statement_timeout = statement_timeout
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
@@ -67,7 +69,7 @@ class SecretSource:
             return self._db_key
 
     def _read_stored_key(self) -> bytes | None:
-        with session_scope(self._database_url) as session:
+        with session_scope(self._database_url, self._statement_timeout) as session:
             value = kv.get(session, KV_SECRET_KEY)
         if not value:
             return None

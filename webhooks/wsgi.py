@@ -11,3 +11,6 @@ from webhooks.app import create_app
 settings = load_settings()
 logs.configure(settings)
 app = create_app(settings)
+# Once at boot, never failing it (bounded like /readyz): the imports and
+# connections are made now, not by the first delivery after a (re)start.
+app.extensions["ifs_shipbob_readiness"].check()

@@ -26,16 +26,27 @@ def queue_for(flow: str) -> str:
     return flow if flow in QUEUES else "polls"
 
 
-def _transport_options(settings) -> dict:
+def _transport_options(settings, publish_timeout: float | None = None) -> dict:
     # Kombu passes these to the transport: only Redis understands them (the
     # SQLAlchemy transport of the embedded default hands them to create_engine).
     if not settings.effective_broker_url.startswith("redis"):
         return {}
-    return {
+    options = {
         "visibility_timeout": VISIBILITY_TIMEOUT,
         # Our keys only, so deployments and test runs can share a Redis.
         "global_keyprefix": settings.redis_prefix,
     }
+    if publish_timeout is not None:
+        options.update(
+            # Without these a broker that accepts connections but never
+            # answers holds a publish forever (kombu's redis transport notes).
+            socket_timeout=publish_timeout,
+            socket_connect_timeout=publish_timeout,
+            socket_keepalive=True,
+            # kombu retries connecting forever by default.
+            max_retries=0,
+        )
+    return options
 
 
 def beat_schedule(settings) -> dict:
@@ -63,7 +74,9 @@ def beat_schedule(settings) -> dict:
     return schedule
 
 
-def make_app() -> Celery:
+def make_app(publish_timeout: float | None = None) -> Celery:
+    """`publish_timeout`: an app that only publishes (the receiver), whose
+    every broker socket operation gives up after that many seconds."""
     settings = load_settings()
     celery = Celery("ifs_shipbob", broker=settings.effective_broker_url,
                     include=["workers.tasks", "workers.metrics"])
@@ -75,7 +88,7 @@ def make_app() -> Celery:
         task_queues=None,
         task_create_missing_queues=True,
         task_ignore_result=True,
-        broker_transport_options=_transport_options(settings),
+        broker_transport_options=_transport_options(settings, publish_timeout),
         broker_connection_retry_on_startup=True,
         task_serializer="json",
         accept_content=["json"],
@@ -83,6 +96,8 @@ def make_app() -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule=beat_schedule(settings),
     )
+    if publish_timeout is not None:
+        celery.conf.broker_connection_timeout = publish_timeout
     return celery
 
 

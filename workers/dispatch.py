@@ -7,8 +7,10 @@ swallow broker errors after logging them.
 
 from __future__ import annotations
 
+from celery import Celery
+
 from connector.db.models import Flow
-from workers.app import app, queue_for
+from workers.app import app, make_app, queue_for
 
 PROCESS_WEBHOOK = "workers.tasks.process_webhook_event"
 RUN_JOB = "workers.tasks.run_job"
@@ -16,6 +18,19 @@ RUN_JOB = "workers.tasks.run_job"
 
 def wake_webhook_event(event_id: int) -> None:
     app.send_task(PROCESS_WEBHOOK, args=[event_id], queue="webhooks")
+
+
+class WebhookPublisher:
+    """The receiver's wake-up call: a failed or silent broker costs a
+    delivery at most about `timeout` seconds (each broker socket operation,
+    Redis), tried once. The event row is committed first, so a wake-up that
+    gives up is published by the sweeper instead."""
+
+    def __init__(self, timeout: float):
+        self.app: Celery = make_app(publish_timeout=timeout)
+
+    def __call__(self, event_id: int) -> None:
+        self.app.send_task(PROCESS_WEBHOOK, args=[event_id], queue="webhooks", retry=False)
 
 
 def wake_job(job_id: int, flow: str, countdown: float | None = None) -> None:

@@ -13,6 +13,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
+# PostgreSQL only. A statement running longer than this is cancelled by the
+# server (settings DATABASE_STATEMENT_TIMEOUT_SECONDS for workers and the CLI,
+# WEBHOOK_STATEMENT_TIMEOUT_SECONDS for the receiver; 0 = no limit).
+DEFAULT_STATEMENT_TIMEOUT_SECONDS = 30.0
+# libpq options: give up connecting after 5 s, and notice a peer that vanished
+# (host down, network partition) instead of waiting on its socket forever:
+# keepalive probes after 10 s idle, every 5 s, dead after 3 unanswered; data
+# sent and not acknowledged for 30 s also ends the connection.
+_PG_CONNECT_ARGS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+
 
 def normalize_url(url: str) -> str:
     """SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; we ship psycopg2."""
@@ -23,7 +40,9 @@ def normalize_url(url: str) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, statement_timeout: float | None = None) -> Engine:
+    """The process's engine for `url`; `statement_timeout` in seconds
+    (PostgreSQL; None = DEFAULT_STATEMENT_TIMEOUT_SECONDS, 0 = none)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -46,13 +65,26 @@ def engine_for(url: str) -> Engine:
         return engine
     # Short connect/pool timeouts: the receiver must answer ShipBob within 15 s
     # (a 503 makes ShipBob retry) rather than hang on an unreachable database.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,
-                         connect_args={"connect_timeout": 5}, hide_parameters=True)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,
+                           connect_args=dict(_PG_CONNECT_ARGS), hide_parameters=True)
+    if statement_timeout is None:
+        statement_timeout = DEFAULT_STATEMENT_TIMEOUT_SECONDS
+    timeout_ms = round(statement_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _statement_timeout(dbapi_conn, _record):
+        # SET rather than the `options` startup parameter, which PgBouncer
+        # refuses unless told to ignore it.
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET statement_timeout = %s", (timeout_ms,))
+        dbapi_conn.commit()  # psycopg2 opened a transaction; the SET outlives it
+
+    return engine
 
 
 @functools.lru_cache(maxsize=8)
-def session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+def session_factory(url: str, statement_timeout: float | None = None) -> sessionmaker[Session]:
+    return sessionmaker(engine_for(url, statement_timeout), expire_on_commit=False)
 
 
 def dialect_insert(session: Session):
@@ -62,9 +94,9 @@ def dialect_insert(session: Session):
 
 
 @contextlib.contextmanager
-def session_scope(url: str):
+def session_scope(url: str, statement_timeout: float | None = None):
     """A transaction: commit on success, roll back on error."""
-    session = session_factory(url)()
+    session = session_factory(url, statement_timeout)()
     try:
         yield session
         session.commit()

@@ -3,6 +3,7 @@
     .venv/bin/python bench/soak.py              # the full soak (make soak): >= 1,000 orders
     .venv/bin/python bench/soak.py --short      # ~150 orders in a few minutes (make soak-short, CI)
         [--orders N] [--seed S] [--shipbob-rate-limit R] [--run-dir DIR] [--json FILE] [--keep-services]
+        [--no-kill-refresh]
 
 What runs: a private PostgreSQL cluster and a private Redis (bench/soak_services.py, so
 restarting them never touches the machine's own), both sandboxes, the webhook receiver
@@ -17,13 +18,22 @@ received in parts with a warehouse split, a daily inventory sync - while the fau
 SIGKILL of a random worker every few seconds, Redis restarted empty once, PostgreSQL
 restarted once, ShipBob 429 bursts, 5xx and expired tokens, webhooks duplicated,
 reordered, delayed, some never delivered and some badly signed, IFS stale ETags,
-MI_MODIFIED_ERROR, 5xx, 429, lost responses and slow responses.
+MI_MODIFIED_ERROR, 5xx, 429, lost responses and slow responses. And the stalls
+(bench/soak_stalls.py; job lease 12 s, HTTP timeout 6 s): a worker frozen (SIGSTOP) right after the read
+that precedes a write, past its lease, until another worker took the job over and ran
+it, then thawed - in replenishment, inbound receipt and return voucher; one worker's
+PostgreSQL link (through bench/soak_proxy.py) cut while its API call is in flight, past
+its lease; a worker killed while ShipBob's answer to its refresh grant is on the way
+(the stored refresh token is retired; jobs wait), then the operator's re-authorisation
+(`ifs-shipbob auth shipbob --code ...`; --no-kill-refresh leaves it out).
 
 Then the faults stop, workers and beat keep running, webhooks are flushed, and the soak
 waits until nothing is pending, running or unrouted and reconcile finds no unexplained
-difference (time to drain). The scorecard (bench/soak_scorecard.py) compares both
-sandboxes with each other and with what the warehouse did. Exit 1 on any loss,
-duplicate, stuck item, quantity mismatch or unexpected parked item.
+difference (time to drain); a closing inventory sync runs. The scorecard
+(bench/soak_scorecard.py) compares both sandboxes with each other and with what the
+warehouse did: WROs per IFS purchase order (no line on two WROs, quantities equal to the
+PO lines) and stock per SKU and site (IFS planning levels against ShipBob's). Exit 1 on
+any loss, duplicate, stuck item, quantity mismatch or unexpected parked item.
 """
 
 from __future__ import annotations
@@ -49,8 +59,10 @@ sys.path[:0] = [p for p in (str(BENCH), str(ROOT)) if p not in sys.path]
 from soak_day import Chaos, Day, hook, ifs_rows  # noqa: E402
 from soak_scorecard import compute, failures, render  # noqa: E402
 from soak_services import Services  # noqa: E402
+from soak_stalls import Stalls  # noqa: E402
 
 WORKERS = ["w1", "w2", "w3", "w4"]
+PARTITIONED_WORKER = "w4"   # reaches PostgreSQL through a proxy the soak can cut
 PARKED_SHIP_VIA = "C-SOAK-SHIPVIA"
 PARKED_NEW_SKU = "C-SOAK-NEWSKU"
 NEW_SKU = "P-NEW-001"
@@ -87,6 +99,15 @@ class Profile:
     sweep_grace_seconds: float = 10.0
     neighbour_bursts_at: tuple[float, ...] = ()   # another installation eats the rate limit...
     neighbour_burst_seconds: float = 8.0          # ...for at most this long
+    # Short, so a frozen or partitioned run is taken over within the fault phase; the
+    # fence needs the lease to outlast a write's timeout plus the margin (one host: no skew).
+    job_lease_seconds: float = 12.0
+    http_timeout_seconds: float = 6.0
+    fence_margin_seconds: float = 2.0
+    takeovers_per_flow: int = 1                   # replenishment, inbound receipt, return voucher
+    partition_at: float = 20.0                    # seconds into the fault phase
+    kill_refresh_at: float | None = 12.0          # a refresh grant's answer lost; None: not (--no-kill-refresh)
+    stall_overtime: float = 60.0                  # the fault phase waits this long past fault_max for stalls
 
 
 SHORT = Profile(
@@ -101,7 +122,8 @@ FULL = replace(
     cancel_rate=0.02, return_rate=0.05, fault_min=240, fault_max=900, kill_every=(5, 10),
     shipbob_fault_every=(8, 16), ifs_fault_every=(4, 8), sweep_grace_seconds=30,
     redis_restart_at=90, postgres_restart_at=170, inventory_sync_at=30, drain_timeout=900,
-    shipbob_rate_limit=1200, neighbour_bursts_at=(60, 210), neighbour_burst_seconds=10)
+    shipbob_rate_limit=1200, neighbour_bursts_at=(60, 210), neighbour_burst_seconds=10,
+    takeovers_per_flow=3, partition_at=120, kill_refresh_at=60.0)
 
 
 def rate_limits(profile: Profile) -> tuple[int, int, str]:
@@ -131,6 +153,9 @@ class Soak:
         self.ctx = None
         self.day: Day | None = None
         self.chaos: Chaos | None = None
+        self.stalls: Stalls | None = None
+        self.proxy = None
+        self.sandboxes: list = []
         self.expected_refs: int | None = None
         self.timings: dict[str, float] = {}
         self.unexpected_exits: list = []
@@ -148,12 +173,19 @@ class Soak:
         return self.finish(drained)
 
     def setup(self) -> None:
+        import soak_stalls
+        from soak_proxy import PartitionableProxy
+
         from cli.stack import Stack, env_for
         from connector.context import Context
         from connector.db.session import migrate
+        from connector.mapping import IfsNames
         from connector.settings import Settings, load_settings
         from sandbox.ifs import IfsSandboxConfig
+        from sandbox.ifs.app import create_app as ifs_app
+        from sandbox.server import BackgroundServer
         from sandbox.shipbob import ShipBobSandboxConfig
+        from sandbox.shipbob import create_app as shipbob_app
 
         p = self.profile
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -165,13 +197,15 @@ class Soak:
         sandbox_limit, connector_limit, limits_text = rate_limits(p)
         self.limits_text = limits_text
         self.say(limits_text)
-        self.stack = Stack(
-            env={}, logdir=self.run_dir / "logs",
-            ifs_config=IfsSandboxConfig(token_ttl_seconds=30, fault_seed=self.seed),
-            shipbob_config=ShipBobSandboxConfig(rate_limit_per_minute=sandbox_limit, access_token_ttl_seconds=20,
-                                                webhook_retry_time_scale=0.01, webhook_workers=8,
-                                                random_seed=self.seed))
-        self.stack.start_sandboxes()
+        ifs = ifs_app(IfsSandboxConfig(token_ttl_seconds=30, fault_seed=self.seed))
+        shipbob = shipbob_app(ShipBobSandboxConfig(rate_limit_per_minute=sandbox_limit, access_token_ttl_seconds=20,
+                                                   webhook_retry_time_scale=0.01, webhook_workers=8,
+                                                   random_seed=self.seed))
+        self.holds, self.refused = soak_stalls.install(ifs, shipbob, IfsNames())
+        self.sandboxes = [BackgroundServer(ifs).start(), BackgroundServer(shipbob).start()]
+        self.stack = Stack(env={}, logdir=self.run_dir / "logs", ifs=self.sandboxes[0], shipbob=self.sandboxes[1])
+        self.stack.env.update(IFS_BASE_URL=self.stack.ifs.url, SHIPBOB_BASE_URL=self.stack.shipbob.url)
+        self.proxy = PartitionableProxy(self.services.postgres.port).start()
         overrides = dict(
             database_url=self.services.postgres.url, redis_url=self.services.redis.url,
             broker_url=self.services.redis.url, redis_prefix="soak:",
@@ -180,7 +214,8 @@ class Soak:
             shipbob_refresh_token="sandbox-refresh-0", shipbob_rate_limit_per_minute=connector_limit,
             order_poll_seconds=2, tracking_poll_seconds=5, shipments_poll_seconds=10, replenishment_poll_seconds=5,
             receiving_poll_seconds=5, sweep_seconds=2, sweep_grace_seconds=p.sweep_grace_seconds,
-            job_lease_seconds=30, http_timeout_seconds=10,
+            job_lease_seconds=p.job_lease_seconds, http_timeout_seconds=p.http_timeout_seconds,
+            fence_margin_seconds=p.fence_margin_seconds,
             order_poll_overlap_minutes=10, reports_dir=str(self.run_dir / "reports"),
             inventory_sync_hour_utc=(datetime.now(timezone.utc).hour + 12) % 24,  # beat's cron stays quiet
         )
@@ -201,10 +236,20 @@ class Soak:
             self.start_worker(name)
         self.stack.start_beat()
         self.say("4 worker processes (prefork, 1 child each) and beat are up: polls every 2-5 s, "
-                 f"sweep every 2 s (grace {p.sweep_grace_seconds:.0f} s), job lease 30 s")
+                 f"sweep every 2 s (grace {p.sweep_grace_seconds:.0f} s), job lease {p.job_lease_seconds:g} s; "
+                 f"{PARTITIONED_WORKER} reaches PostgreSQL through a proxy on :{self.proxy.port}")
 
     def start_worker(self, name: str) -> None:
-        self.stack.start_worker(name, concurrency=1, pool="prefork")
+        if name != PARTITIONED_WORKER:
+            self.stack.start_worker(name, concurrency=1, pool="prefork")
+            return
+        shared = self.stack.env
+        self.stack.env = {**shared, "DATABASE_URL": shared["DATABASE_URL"].replace(
+            f":{self.services.postgres.port}/", f":{self.proxy.port}/")}
+        try:
+            self.stack.start_worker(name, concurrency=1, pool="prefork")
+        finally:
+            self.stack.env = shared
 
     def seed_world(self) -> None:
         from collections import defaultdict
@@ -243,12 +288,18 @@ class Soak:
         self.day.plan(wave_orders, wave_span=p.fault_min * 0.6, late_pos=p.late_purchase_orders)
         self.chaos = Chaos(self.stack, self.services, WORKERS, self.start_worker, p, random.Random(self.seed + 2),
                            self.say, self.proc_lock, self.day)
+        self.stalls = Stalls(self, self.holds, self.refused, self.proxy, PARTITIONED_WORKER)
+        refresh = (f", a refresh grant's answer lost (worker killed) at {p.kill_refresh_at:.0f}s"
+                   if p.kill_refresh_at is not None else "")
         self.say(f"fault phase: at least {p.fault_min:.0f}s, {wave_orders} more orders in waves; "
                  f"SIGKILL a worker every {p.kill_every[0]:.0f}-{p.kill_every[1]:.0f}s, Redis restart at "
-                 f"{p.redis_restart_at:.0f}s, PostgreSQL restart at {p.postgres_restart_at:.0f}s")
+                 f"{p.redis_restart_at:.0f}s, PostgreSQL restart at {p.postgres_restart_at:.0f}s; "
+                 f"{p.takeovers_per_flow} lease takeover(s) per flow, {PARTITIONED_WORKER}'s database "
+                 f"partitioned at {p.partition_at:.0f}s{refresh}")
         started = time.monotonic()
         self.day.start()
         self.chaos.start()
+        self.stalls.start()
         sync_requested, last_progress = False, 0.0
         while True:
             time.sleep(1)
@@ -262,10 +313,15 @@ class Soak:
             if t < p.fault_min:
                 continue
             outstanding = self.day.outstanding(self.expected_shipbob_orders())
+            if self.stalls.busy():
+                if t < p.fault_max + p.stall_overtime:
+                    continue  # every stall happens (its flow's work comes when it comes)
+                outstanding.append("stalls still to happen")
             if not outstanding or t >= p.fault_max:
                 if outstanding:
                     self.say(f"fault phase capped at {p.fault_max:.0f}s; still to do: {'; '.join(outstanding)}")
                 break
+        self.stalls.stop()
         self.chaos.stop()
         self.timings["fault_seconds"] = time.monotonic() - started
         self.say(f"faults off after {self.timings['fault_seconds']:.0f}s: {len(self.chaos.record.kills)} worker "
@@ -388,9 +444,15 @@ class Soak:
     # -- the end ----------------------------------------------------------------------
 
     def finish(self, drained: bool) -> int:
+        from connector.flows.inventory_sync import sync_inventory
         from connector.reconcile import reconcile
 
         self.day.stop()
+        try:  # what the next day's cron does; the scorecard compares the levels it wrote
+            closing_sync = sync_inventory(self.ctx).summary_line()
+        except Exception as exc:  # noqa: BLE001 - shows up as level mismatches
+            closing_sync = f"failed: {type(exc).__name__}: {exc}"
+        self.say(f"closing inventory sync: {closing_sync}")
         results = reconcile(self.ctx)
         rec = {"unexplained": sum(len(r.unexplained) for r in results),
                "lines": [f"{r.name}: checked {r.checked}, differences {len(r.differences)}, "
@@ -408,18 +470,21 @@ class Soak:
         }
         logs = [path.read_text(errors="replace") for path in (self.run_dir / "logs").glob("*.log")]
         refreshes = sum(text.count("shipbob oauth: access token refreshed") for text in logs)
+        fenced = sum(text.count('"msg": "stopped before a write') for text in logs)
         connector_429s = sum(len(re.findall(r'"msg": "shipbob [A-Z]+ \S+ -> 429 ', text)) for text in logs)
         p = self.profile
         knobs = (f"SIGKILL every {p.kill_every[0]:g}-{p.kill_every[1]:g}s, ShipBob fault every "
                  f"{p.shipbob_fault_every[0]:g}-{p.shipbob_fault_every[1]:g}s, IFS fault every "
                  f"{p.ifs_fault_every[0]:g}-{p.ifs_fault_every[1]:g}s + {p.ifs_error_rate:.0%} random 5xx, "
-                 f"sweep grace {p.sweep_grace_seconds:g}s, job lease 30s")
+                 f"sweep grace {p.sweep_grace_seconds:g}s, job lease {p.job_lease_seconds:g}s")
         run = {"profile": self.profile.name, "knobs": knobs, "token_refreshes": refreshes,
+               "writes_stopped_by_the_fence": fenced,
                "connector_429s": connector_429s, "orders": self.profile.orders, "seed": self.seed,
                "rate_limits": self.limits_text, "drain_timed_out": not drained, "reconcile": rec,
-               "day_errors": self.day.record.errors[:10], "cli_status": status, **self.timings}
+               "day_errors": self.day.record.errors[:10], "cli_status": status,
+               "closing_inventory_sync": closing_sync, **self.timings}
         card = compute(self.ctx, self.stack.ifs.url, self.stack.shipbob.url, self.day, self.chaos,
-                       expected_parked, run)
+                       self.stalls.record, expected_parked, run)
         text = render(card)
         print(text, flush=True)
         (self.run_dir / "scorecard.txt").write_text(text + "\n")
@@ -444,6 +509,8 @@ class Soak:
                 self.stack.stop_process(name, signal.SIGTERM, timeout=10)
 
     def cleanup(self) -> None:
+        if self.stalls is not None:
+            self.stalls.stop()
         for thread in (self.chaos, self.day):
             if thread is not None:
                 thread.stop_event.set()
@@ -452,6 +519,10 @@ class Soak:
                 for name in list(self.stack.processes):
                     self.stack.stop_process(name, signal.SIGKILL, timeout=10)
             self.stack.stop()
+        for server in self.sandboxes:
+            server.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
         if self.services is not None:
             self.services.stop()
 
@@ -469,12 +540,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, help="logs, reports and the scorecard (default state/soak/<time>)")
     parser.add_argument("--json", type=Path, help="also write the scorecard JSON here")
     parser.add_argument("--keep-services", action="store_true", help="keep the PostgreSQL/Redis data directory")
+    parser.add_argument("--kill-refresh", action=argparse.BooleanOptionalAction, default=True,
+                        help="lose a refresh grant's answer (kill its worker) and re-authorise "
+                             "with `ifs-shipbob auth shipbob` (default: on)")
     args = parser.parse_args(argv)
     profile = SHORT if args.short else FULL
     if args.orders:
         profile = replace(profile, orders=args.orders)
     if args.shipbob_rate_limit:
         profile = replace(profile, shipbob_rate_limit=args.shipbob_rate_limit)
+    if not args.kill_refresh:
+        profile = replace(profile, kill_refresh_at=None)
     run_dir = args.run_dir or ROOT / "state" / "soak" / datetime.now().strftime("%Y%m%d-%H%M%S")
     signal.signal(signal.SIGTERM, _terminate)
     # Also when started in the background, where SIGINT arrives ignored: Ctrl-C / kill -INT clean up.

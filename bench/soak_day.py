@@ -95,6 +95,7 @@ class DayRecord:
     completed_webhook_lost: set[int] = field(default_factory=set)     # return.completed dropped on purpose
     stow_rounds: Counter = field(default_factory=Counter)      # PO -> rounds done
     split_wros: int = 0
+    split_off_wros: set[int] = field(default_factory=set)       # WROs the warehouse split off, not the connector's
     invsync_wros_stowed: set[int] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
@@ -427,7 +428,9 @@ class Day(threading.Thread):
             split = rounds == 0 and sorted(self.ifs_pos).index(po) % 2 == 0
             for wro in its:
                 if wro["status"] not in ("Completed", "Cancelled"):
-                    self.warehouse.receive(wro, 0.5 if rounds == 0 else 1.0, split=split)
+                    touched = self.warehouse.receive(wro, 0.5 if rounds == 0 else 1.0, split=split)
+                    if split and touched:
+                        self.record.split_off_wros |= {w["id"] for w in touched["wros"] if w["id"] != wro["id"]}
             self.record.split_wros += int(split)
             self.record.stow_rounds[po] += 1
             self._po_due[po] = now + self.rng.uniform(6, 12)
@@ -493,6 +496,7 @@ class Chaos(threading.Thread):
         self.record = ChaosRecord()
         self.stop_event = threading.Event()
         self.down: dict[str, float] = {}   # killed worker -> when to start it again
+        self.spared: set[str] = set()      # frozen by the stalls: not to be killed meanwhile
         self.started_at = 0.0
 
     def t(self) -> float:
@@ -592,14 +596,21 @@ class Chaos(threading.Thread):
 
     def _kill_one(self, now: float) -> None:
         with self.proc_lock:
-            alive = [w for w in self.workers if w not in self.down
+            alive = [w for w in self.workers if w not in self.down and w not in self.spared
                      and (proc := self.stack.processes.get(w)) is not None and proc.poll() is None]
-            if len(alive) <= 1:
+            if len(alive) <= 1 + len(self.spared):  # a frozen worker does no work either
                 return
             victim = self.rng.choice(alive)
             self.stack.stop_process(victim, signal.SIGKILL)
         self.record.kills.append((self.t(), victim))
         self.down[victim] = now + self.rng.uniform(*self.profile.restart_after)
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL one given worker (a stall's), restarted like the others."""
+        with self.proc_lock:
+            self.stack.stop_process(name, signal.SIGKILL)
+        self.record.kills.append((self.t(), name))
+        self.down[name] = time.monotonic() + self.rng.uniform(*self.profile.restart_after)
 
     def _restart_due(self, now: float) -> None:
         for name, due in list(self.down.items()):

@@ -32,7 +32,7 @@ def _sample(items) -> list:
     return items[:LIST_LIMIT] + ([f"... {len(items) - LIST_LIMIT} more"] if len(items) > LIST_LIMIT else [])
 
 
-def compute(ctx, ifs_url: str, sb_url: str, day, chaos, expected_parked: dict[tuple[str, str], str],
+def compute(ctx, ifs_url: str, sb_url: str, day, chaos, stalls, expected_parked: dict[tuple[str, str], str],
             run: dict) -> dict:
     ifs = _IfsView(ifs_url)
     sb_orders = hook(sb_url, "dump/orders", method="GET")
@@ -50,10 +50,12 @@ def compute(ctx, ifs_url: str, sb_url: str, day, chaos, expected_parked: dict[tu
     card["shipments"] = _shipments(ifs, ours, sb_shipments, day.record)
     card["returns"] = _returns(ctx, ifs, sb_returns, sb_shipments, day.record)
     card["receipts"] = _receipts(ctx, ifs, sb_wros, day)
+    card["wros"] = _wros(ifs, _po_lines(ctx, ifs.pos), sb_wros, day.record.split_off_wros)
     card["inventory_sync"] = _inventory_sync(ctx)
+    card["stock"] = _stock(ctx, ifs_url, sb_url)
     card["webhooks"] = _webhooks(messages, sb_stats, ours, sb_shipments, sb_returns, ifs, day.record)
     card["work"] = _work(ctx, expected_parked)
-    card["faults"] = _faults(chaos.record, sb_stats, ifs_stats, card["work"])
+    card["faults"] = _faults(chaos.record, stalls, sb_stats, ifs_stats, card["work"])
     card["reconcile"] = run.pop("reconcile", None)
     return card
 
@@ -282,6 +284,61 @@ def _receipts(ctx, ifs: _IfsView, sb_wros: list[dict], day) -> dict:
     }
 
 
+# -------------------------------------------------------- WROs per purchase order
+
+def _po_lines(ctx, pos) -> list[dict]:
+    """Every purchase order's lines (IFS has them only under their order)."""
+    from connector.ifs import odata
+
+    names = ctx.names.purchase
+    return [line for po in sorted(pos) for line in ctx.ifs.query(
+        names.projection, f"{odata.key_path(names.order_set, OrderNo=po)}/{names.lines_nav}")]
+
+
+def _wros(ifs: _IfsView, po_lines: list[dict], sb_wros: list[dict], split_off: set[int]) -> dict:
+    """ShipBob's WROs against IFS's purchase order lines: every line on one
+    WRO the connector made (the warehouse's split-offs aside), the quantities
+    expected at ShipBob equal to the PO's; and each inventory-sync day's
+    shortfall WRO holds a SKU once."""
+    lines: dict[str, Counter] = defaultdict(Counter)
+    for line in po_lines:
+        lines[line["OrderNo"]][line["PartNo"]] += float(line.get("BuyQtyDue") or 0)
+    made: dict[str, Counter] = defaultdict(Counter)      # base number -> SKU -> WROs the connector made
+    expected: dict[str, Counter] = defaultdict(Counter)  # base number -> SKU -> units expected
+    ids: dict[str, list[int]] = defaultdict(list)
+    for wro in sb_wros:
+        number = wro.get("purchase_order_number") or ""
+        if not number or wro.get("status") == "Cancelled":
+            continue
+        base = base_po(number)
+        ids[base].append(wro["id"])
+        for q in wro.get("inventory_quantities") or []:
+            expected[base][q["sku"]] += float(q.get("expected_quantity") or 0)
+            if wro["id"] not in split_off:
+                made[base][q["sku"]] += 1
+    doubled, qty_wrong, invsync_doubled = [], [], []
+    for base, skus in sorted(made.items()):
+        twice = sorted(sku for sku, n in skus.items() if n > 1)
+        if not twice:
+            continue
+        line = f"{base}: {', '.join(twice)} on {max(skus.values())} WROs ({sorted(ids[base])})"
+        (invsync_doubled if base not in ifs.pos else doubled).append(line)
+    for po in sorted(ifs.pos):
+        if not ids.get(po):
+            continue  # counted as purchase_orders_without_wro when it should have one
+        want = {sku: qty for sku, qty in lines[po].items() if qty}
+        got = {sku: qty for sku, qty in expected[po].items() if qty}
+        if want != got:
+            qty_wrong.append(f"{po}: IFS lines {want}, WROs expect {got}")
+    return {
+        "purchase_orders_with_wros": sum(1 for po in ifs.pos if ids.get(po)),
+        "wros_per_purchase_order": dict(Counter(len(ids[po]) for po in ifs.pos if ids.get(po))),
+        "po_doubled": len(doubled), "po_doubled_list": _sample(doubled),
+        "po_qty_mismatch": len(qty_wrong), "po_qty_mismatch_list": _sample(qty_wrong),
+        "invsync_doubled": len(invsync_doubled), "invsync_doubled_list": _sample(invsync_doubled),
+    }
+
+
 # ---------------------------------------------------------- inventory sync
 
 def _inventory_sync(ctx) -> dict:
@@ -296,6 +353,37 @@ def _inventory_sync(ctx) -> dict:
     return {"jobs": [f"{k}: {s} after {a} attempt(s)" for k, s, a in jobs],
             "done": bool(jobs) and all(s == JobState.DONE.value for _, s, _ in jobs),
             "summary": {k: v for k, v in summary.items() if not isinstance(v, (list, dict))}}
+
+
+def _stock(ctx, ifs_url: str, sb_url: str) -> dict:
+    """Stock on hand per SKU and site after the closing inventory sync
+    (bench/soak.py runs it once everything drained): IFS's planning levels
+    against ShipBob's own, read from both sandboxes. (Only on hand: the
+    sync writes the levels it read, before its own shortfall WROs raise
+    ShipBob's awaiting.)"""
+    fc_of = {site: int(fc) for site, fc in ctx.mapping.sites.items()}
+    shipbob: dict[tuple[int, str], float] = {}
+    for item in hook(sb_url, "dump/inventory", method="GET"):
+        for loc in item.get("locations") or []:
+            shipbob[(int(loc["location_id"]), item["sku"])] = float(loc["on_hand_quantity"])
+    rows = ifs_rows(ifs_url, "ExternalStockLevelSet")
+    wrong = []
+    for row in rows:
+        fc = fc_of.get(row["Contract"])
+        if fc is None:
+            continue
+        ifs = float(row.get("OnHandQty") or 0)
+        sb = shipbob.get((fc, row.get("Sku") or row["PartNo"]))
+        if sb != ifs:
+            wrong.append(f"{row['Contract']}/{row['PartNo']}: IFS on hand {ifs:g}, ShipBob {sb}")
+    covered = {(fc_of.get(r["Contract"]), r.get("Sku") or r["PartNo"]) for r in rows}
+    missing = sorted(f"{fc}/{sku}" for (fc, sku), on_hand in shipbob.items()
+                     if fc in fc_of.values() and on_hand and (fc, sku) not in covered)
+    return {
+        "ifs_level_rows": len(rows), "shipbob_sku_locations": len(shipbob),
+        "level_mismatch": len(wrong) + len(missing),
+        "level_mismatch_list": _sample(wrong + [f"{m}: stocked at ShipBob, no IFS level" for m in missing]),
+    }
 
 
 # ---------------------------------------------------------------- webhooks
@@ -414,9 +502,20 @@ def _cause(detail: str | None) -> str:
 
 # ------------------------------------------------------------------ faults
 
-def _faults(chaos_record, sb_stats, ifs_stats, work) -> dict:
+def _faults(chaos_record, stalls, sb_stats, ifs_stats, work) -> dict:
     limited = sb_stats.get("rate_limited", {})
     return {
+        "lease_takeovers": sum(1 for t in stalls.takeovers if t["taken_over"]),
+        "lease_takeovers_list": [f"{t['flow']} {t['key']}: {t['worker']} frozen {t['frozen_seconds']:g}s at "
+                                 f"{t['at']:g}s{'' if t['taken_over'] else ', NOT taken over'}"
+                                 for t in stalls.takeovers],
+        "db_partitions": len(stalls.partitions),
+        "db_partitions_list": [f"{p['worker']} at {p['at']:g}s for {p['seconds']:g}s" for p in stalls.partitions],
+        "killed_refreshes": len(stalls.killed_refreshes),
+        "killed_refreshes_list": [f"{k['worker']} at {k['at']:g}s; refusal seen {k['refused_seen']}; "
+                                  f"re-authorised {'ok' if k['recovered'] else 'FAILED'} after "
+                                  f"{k['recovery_after_seconds']:g}s" for k in stalls.killed_refreshes],
+        "stall_errors": stalls.errors[:5],
         "worker_sigkills": len(chaos_record.kills),
         "worker_starts_after_kill": chaos_record.worker_starts,
         "unexpected_process_exits": len(chaos_record.unexpected_exits),
@@ -489,6 +588,10 @@ ZERO_LINES = [
     ("purchase orders without a WRO", "receipts", "purchase_orders_without_wro"),
     ("stowed at ShipBob != received in IFS", "receipts", "stowed_vs_received_mismatch"),
     ("completed WROs not marked synced", "receipts", "completed_wros_not_synced"),
+    ("purchase orders with two WROs for the same lines", "wros", "po_doubled"),
+    ("WRO quantities != IFS purchase order lines", "wros", "po_qty_mismatch"),
+    ("inventory-sync WROs with a SKU twice", "wros", "invsync_doubled"),
+    ("stock on hand per SKU/site: IFS levels != ShipBob's", "stock", "level_mismatch"),
     ("stuck (jobs pending/running, inbox unrouted)", "work", "stuck"),
     ("failed jobs", "work", "failed"),
     ("parked without a legitimate reason", "work", "parked_unexpected"),
@@ -535,7 +638,11 @@ def render(card: dict) -> str:
     add(f"  purchase orders {rc['ifs_purchase_orders']}, WROs {rc['wros']} ({rc['wros_split_by_the_warehouse']} split "
         f"by the warehouse; {rc['inventory_sync_wros_stowed']} inventory-sync WROs stowed), units stowed "
         f"{rc['units_stowed']:g} = received {rc['units_received_in_ifs']:g} in {rc['ifs_receipts']} receipts")
+    add(f"  WROs per purchase order {card['wros']['wros_per_purchase_order']} "
+        f"({card['wros']['purchase_orders_with_wros']} POs)")
     add(f"  inventory sync: {'; '.join(inv['jobs']) or 'never ran'}; {json.dumps(inv['summary'])}")
+    add(f"  stock after the closing sync: {card['stock']['ifs_level_rows']} IFS level rows, "
+        f"{card['stock']['shipbob_sku_locations']} ShipBob SKU/FC")
     add("")
     add("Parked for attention (legitimate: expected by design)")
     for line in wk["parked_legitimate_list"]:
@@ -559,6 +666,13 @@ def render(card: dict) -> str:
     add(f"  worker SIGKILLs {f['worker_sigkills']} (restarted {f['worker_starts_after_kill']}), "
         f"unexpected exits {f['unexpected_process_exits']}")
     add(f"  Redis restarts {f['redis_restarts']}; PostgreSQL restarts {f['postgres_restarts']}")
+    add(f"  lease takeovers {f['lease_takeovers']} (a worker frozen mid-run past its lease, then thawed): "
+        f"{f['lease_takeovers_list']}; runs stopped by the fence before a write: "
+        f"{run.get('writes_stopped_by_the_fence')}")
+    add(f"  database partitions {f['db_partitions']}: {f['db_partitions_list']}")
+    add(f"  killed OAuth refreshes {f['killed_refreshes']}: {f['killed_refreshes_list']}")
+    if f["stall_errors"]:
+        add(f"  stall errors: {f['stall_errors']}")
     add(f"  ShipBob: {f['shipbob_requests']} requests ({f['neighbour_calls']} by the neighbour); 429s: "
         f"{f['shipbob_429_from_its_rate_limit']} from the sandbox's limiter ({f['neighbour_429s']} of them to the "
         f"neighbour), {f['shipbob_429_injected']} injected; the connector received {card['run'].get('connector_429s')}; "

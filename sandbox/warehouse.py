@@ -87,16 +87,18 @@ class Warehouse:
     def wros(self) -> list[dict]:
         return self.hook("dump/receiving", method="GET")
 
-    def receive(self, wro: dict, fraction: float = 1.0, split: bool = False) -> None:
-        """Stow a fraction of what is still expected on each line of a WRO."""
+    def receive(self, wro: dict, fraction: float = 1.0, split: bool = False) -> dict | None:
+        """Stow a fraction of what is still expected on each line of a WRO;
+        returns the hook's answer (the WROs touched), None when nothing was open."""
         items = []
         for q in wro["inventory_quantities"]:
             open_qty = q["expected_quantity"] - q["stowed_quantity"]
             qty = open_qty if fraction >= 1 else int(open_qty * fraction)
             if qty > 0:
                 items.append({"inventory_id": q["inventory_id"], "stowed": qty})
-        if items:
-            self.hook(f"receiving/{wro['id']}/receive", {"items": items, "split_into_new_wro": split})
+        if not items:
+            return None
+        return self.hook(f"receiving/{wro['id']}/receive", {"items": items, "split_into_new_wro": split})
 
     def flush_webhooks(self) -> dict:
         return self.hook("webhooks/flush", {"fast_forward": True})

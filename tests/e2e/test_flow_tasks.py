@@ -12,10 +12,12 @@ import threading
 
 import pytest
 import redis as redis_lib
+import requests
 from celery import Celery
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from cli.stack import Stack, env_for
+from cli.stack import Stack, env_for, free_port
 from connector.context import Context
 from connector.db.models import Flow, Job, JobState
 from tests.conftest import REDIS_URL
@@ -68,7 +70,11 @@ def world(settings, sandboxes, tmp_path):
     ifs, shipbob = sandboxes
     env = env_for(settings, broker_url=REDIS_URL, order_poll_seconds=3600, unpushed_poll_seconds=3600,
                   tracking_poll_seconds=3600, shipments_poll_seconds=3600, replenishment_poll_seconds=3600,
-                  receiving_poll_seconds=3600, returns_poll_seconds=3600, worker_metrics_port=0)
+                  receiving_poll_seconds=3600, returns_poll_seconds=3600, worker_metrics_port=free_port())
+    # As in docker-compose.yml: prefork children count into files the
+    # worker's main process sums on its metrics port.
+    (tmp_path / "metrics").mkdir()
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
     # The test's own client of the workers' broker (same key prefix).
     app = Celery("flower-like", broker=REDIS_URL,
                  broker_transport_options={"global_keyprefix": settings.redis_prefix})
@@ -88,6 +94,14 @@ def seed_one_good_one_parked(ifs, shipbob) -> tuple[str, str]:
     ]})["orders"]
     assert {o["OrderNo"] for o in ifs_rows(ifs, "CustomerOrderSet")} == {good["OrderNo"], bad["OrderNo"]}
     return good["OrderNo"], bad["OrderNo"]
+
+
+def worker_runs(stack: Stack) -> dict[tuple[str, str], float]:
+    """ifs_shipbob_job_runs_total by (flow, outcome) from the worker's endpoint."""
+    text = requests.get(f"http://127.0.0.1:{stack.env['WORKER_METRICS_PORT']}/metrics", timeout=10).text
+    return {(s.labels["flow"], s.labels["outcome"]): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name == "ifs_shipbob_job_runs_total"}
 
 
 def job_of(ctx, key: str) -> Job:
@@ -139,3 +153,8 @@ def test_each_flow_has_its_own_task_with_the_key_and_a_parked_item_is_not_succes
     failed = eventually(lambda: events.task(legacy, "task-failed"), 60, "the legacy task to run")
     assert failed["exception"] == f"Parked({PARKED_REASON!r})"
     assert len([e for e in events.of("task-received") if e["uuid"] == bad_uuid]) == 1
+
+    # Worker metrics under prefork: the runs of both children, summed.
+    workers = {e["pid"] for e in events.of("task-succeeded") + events.of("task-failed")}
+    runs = eventually(lambda: worker_runs(stack), 30, "the worker's metrics endpoint")
+    assert runs == {("order_push", "done"): 1, ("order_push", "attention"): 2}, (runs, workers)

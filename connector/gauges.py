@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -35,7 +36,7 @@ SHIPBOB_LIMITER = "shipbob"
 
 
 class StateCollector(Collector):
-    def __init__(self, session: Callable[[], object], read_limiter: Callable[[], dict[str, str]] | None,
+    def __init__(self, session: Callable[[], AbstractContextManager[Session]], read_limiter: Callable[[], dict[str, str]] | None,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         """`session`: a context manager factory for a database session;
         `read_limiter`: the pool-wide ShipBob limiter stats (None when they
@@ -109,7 +110,7 @@ class StateCollector(Collector):
 
     def _oldest(self, session: Session, now: datetime, name: str, doc: str, state: JobState, column):
         family = GaugeMetricFamily(name, doc, labels=["flow"])
-        oldest = dict(session.execute(
+        oldest: dict[str, datetime] = dict(session.execute(
             select(Job.flow, func.min(column)).where(Job.state == state.value).group_by(Job.flow)).all())
         for flow in Flow:
             family.add_metric([flow.value], _age(now, oldest[flow.value]) if oldest.get(flow.value) else 0)

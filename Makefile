@@ -1,17 +1,18 @@
 # The two commands of the README:
 #   make demo   set up and run the main job on the embedded default
 #   make test   set up and run the test suite (needs PostgreSQL and Redis)
+#   make compose-check  run docker-compose.yml's services as rendered (tests/compose/)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit soak soak-short bench compose-check clean
+.PHONY: install demo test test-unit lint soak soak-short bench compose-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[sandbox,test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,11 +20,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ifs-shipbob demo
 
+# The compose check has its own target (.ci/run runs both).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --ignore=tests/compose
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Renders docker-compose.yml with docker compose (or docker-compose) and runs
+# every service as its container would (bubblewrap, as root); see tests/compose/.
+compose-check: $(STAMP)
+	$(BIN)/python -m pytest -q tests/compose
 
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py
@@ -36,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/inventory_sync.py
 
 clean:
-	rm -rf $(VENV) state reports .pytest_cache
+	rm -rf $(VENV) state reports .pytest_cache .cache

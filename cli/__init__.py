@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("cli.sandboxes:sandbox", "Run a local stand-in for IFS Cloud or ShipBob."),
     "webhooks": ("cli.webhooks_cmd:webhooks", "Manage the ShipBob webhook subscription of this connector."),
     "demo": ("cli.demo:demo", "Run a realistic day through every flow and reconcile both systems."),
+    "auth": ("cli.auth:auth", "Store API credentials."),
 }
 
 

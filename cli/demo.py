@@ -17,6 +17,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import func, select
@@ -29,7 +30,9 @@ from connector.context import Context
 from connector.db.models import Job, JobAttempt, JobState, WebhookEvent
 from connector.db.session import migrate
 from connector.settings import load_settings
-from sandbox.warehouse import Warehouse
+
+if TYPE_CHECKING:  # the sandboxes are the [sandbox] extra, absent in the image
+    from sandbox.warehouse import Warehouse
 
 STATE = Path("state/demo")
 
@@ -42,8 +45,12 @@ STATE = Path("state/demo")
 @click.option("--timeout", default=420, show_default=True, help="Seconds before giving up.")
 def demo(orders: int, seed: int, shipbob_rate_limit: int, timeout: int) -> None:
     """Run a realistic day through every flow and reconcile both systems."""
+    from cli.sandboxes import require_sandbox_extra
+
+    require_sandbox_extra()
     from sandbox.ifs import IfsSandboxConfig
     from sandbox.shipbob import ShipBobSandboxConfig
+    from sandbox.warehouse import Warehouse
 
     embedded_state = not os.environ.get("DATABASE_URL")
     overrides = _embedded_defaults()
@@ -171,6 +178,8 @@ class _Day:
     # -- the morning ------------------------------------------------------------
 
     def seed(self) -> None:
+        from sandbox.warehouse import Warehouse
+
         ifs = Warehouse(self.stack.ifs.url, self.rng)
         summary = ifs.hook("seed", {"orders": self.n_orders, "parts": 40, "seed": self.rng.randint(1, 10**6),
                                     "sites": ["S01", "S02"], "split_ratio": 0.15, "purchase_orders": 2})
@@ -226,6 +235,8 @@ class _Day:
         self._wait(self._settled, deadline, "the day to settle")
 
     def _expected_shipbob_orders(self) -> int:
+        from sandbox.warehouse import Warehouse
+
         ifs = Warehouse(self.stack.ifs.url, self.rng)
         released = {o["OrderNo"] for o in ifs.hook("dump/CustomerOrderSet", method="GET")["value"]
                     if o["Objstate"] == "Released" and o["OrderNo"] != self.parked_order}
@@ -266,6 +277,8 @@ class _Day:
                  "(restock, quarantine, dispose, mixed, partial)")
 
     def _receive_replenishment(self, deadline: float) -> None:
+        from sandbox.warehouse import Warehouse
+
         pos = {o["OrderNo"] for o in Warehouse(self.stack.ifs.url, self.rng)
                .hook("dump/PurchaseOrderSet", method="GET")["value"] if o["Objstate"] == "Released"}
 

@@ -13,6 +13,8 @@ from cli.params import ISO_DATETIME
 from connector import jobs, kv
 from connector.db.models import Flow, InventorySnapshot, Job, JobAttempt, JobState
 from connector.polls import POLL_NAMES
+from connector.shipbob.ratelimit import WINDOW_SECONDS
+from connector.shipbob.reauthorise import oauth_status
 
 
 @click.command()
@@ -44,6 +46,7 @@ def status(as_json: bool) -> None:
             select(InventorySnapshot.run_at).where(InventorySnapshot.dry_run == 0)
             .order_by(InventorySnapshot.id.desc()).limit(1)
         ).scalar_one_or_none()
+        oauth = oauth_status(session)
     flows = []
     for flow in Flow:
         row = {"flow": flow.value, **{s.value: 0 for s in JobState},
@@ -53,9 +56,12 @@ def status(as_json: bool) -> None:
                 row[state] = n
         flows.append(row)
     limiter = {k: timestamp(v) if k.endswith("_at") else v for k, v in ctx.coordinator.read("shipbob").items()}
+    limiter["calls_in_window"] = ctx.coordinator.window_count("shipbob", WINDOW_SECONDS)
     polls = {name: timestamp(value) for name, value in polls.items()}
+    oauth["reauthorisation_needed_since"] = timestamp(oauth["reauthorisation_needed_since"])
     data = {"flows": flows, "last_polls": polls, "last_inventory_sync": timestamp(last_sync),
-            "shipbob_rate_limit": {"limit_per_minute": ctx.settings.shipbob_rate_limit_per_minute, **limiter}}
+            "shipbob_rate_limit": {"limit_per_minute": ctx.settings.shipbob_rate_limit_per_minute, **limiter},
+            "shipbob_oauth": oauth}
     if as_json:
         emit(data, True)
         return
@@ -64,6 +70,9 @@ def status(as_json: bool) -> None:
     emit({**{f"last poll: {k}": v for k, v in polls.items()}, "last inventory sync": data["last_inventory_sync"]},
          False)
     emit({f"shipbob {k}": v for k, v in data["shipbob_rate_limit"].items()}, False)
+    if oauth["reauthorisation_needed_since"]:
+        click.secho(f"ShipBob re-authorisation needed since {oauth['reauthorisation_needed_since']}: "
+                    f"{oauth['waiting_items']} item(s) wait; run `ifs-shipbob auth shipbob`", fg="red")
 
 
 def _listing(state: JobState, flow: str | None, limit: int | None = None, text: str | None = None) -> list[dict]:

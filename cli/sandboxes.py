@@ -5,6 +5,18 @@ from __future__ import annotations
 import click
 
 
+def require_sandbox_extra() -> None:
+    """The sandboxes are an optional extra, not in the production install."""
+    try:
+        import jsonschema  # noqa: F401 - the ShipBob sandbox's validator
+
+        import sandbox  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the sandboxes are not installed ({exc.name} is missing): pip install 'ifs-shipbob[sandbox]'"
+        ) from None
+
+
 @click.group()
 def sandbox() -> None:
     """Run a local stand-in for IFS Cloud or ShipBob."""
@@ -23,6 +35,7 @@ def sandbox() -> None:
 def ifs(port: int, host: str, seed_orders: int, mapping_file: str | None, next_link_form: str,
         date_entered_type: str) -> None:
     """IFS Cloud OData stand-in (projections, ETags, client-credentials tokens)."""
+    require_sandbox_extra()
     from connector.mapping import load_mapping
     from sandbox.ifs import run
 
@@ -36,6 +49,7 @@ def ifs(port: int, host: str, seed_orders: int, mapping_file: str | None, next_l
 @click.option("--seed-skus", default=0, show_default=True, help="Seed this many products with stock.")
 def shipbob(port: int, host: str, seed_skus: int) -> None:
     """ShipBob 2026-01 API stand-in (OAuth/PAT, rate limit, signed webhooks)."""
+    require_sandbox_extra()
     from sandbox.shipbob import run
 
     run(port=port, host=host, seed_skus=seed_skus)

@@ -15,10 +15,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
-from sandbox.server import BackgroundServer
+if TYPE_CHECKING:  # the sandboxes are the [sandbox] extra, absent in the image
+    from sandbox.server import BackgroundServer
+
 
 BIN = Path(sys.executable).parent
 
@@ -47,6 +50,7 @@ class Stack:
 
     def start_sandboxes(self) -> None:
         from sandbox.ifs.app import create_app as ifs_app
+        from sandbox.server import BackgroundServer
         from sandbox.shipbob import create_app as shipbob_app
 
         self.ifs = BackgroundServer(ifs_app(self.ifs_config)).start()

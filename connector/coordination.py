@@ -22,6 +22,7 @@ import random
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Callable, ContextManager, Iterator, Protocol, TypeVar
 
 import redis
@@ -36,14 +37,34 @@ _LOCK_POLL_SECONDS = 0.05
 _WAIT_JITTER_SECONDS = 0.02
 
 
-class Coordinator(Protocol):
-    def acquire(self, name: str, limit: int, window: float) -> float:
-        """Take a slot in the sliding window `name` (at most `limit` slots in
-        any `window` seconds). 0.0 = taken now; else seconds to wait first."""
+@dataclass(frozen=True)
+class Floor:
+    """At least `calls` slots were taken in the window that ended `age`
+    seconds ago (from the API's own count, e.g. ShipBob's x-remaining-calls).
 
-    def wait_for_slot(self, name: str, limit: int, window: float, max_wait: float) -> None:
+    The shared window lives in Redis, which may be flushed or restarted at
+    any time; a window that forgot its slots would let the pool spend the
+    whole limit again at once. Each acquire carries its caller's floor, and
+    the window is topped up to it with slots stamped at that moment: after a
+    flush the pool starts as conservatively as the API's last word allows."""
+
+    calls: int
+    age: float
+
+
+class Coordinator(Protocol):
+    def acquire(self, name: str, limit: int, window: float, floor: Floor | None = None) -> float:
+        """Take a slot in the sliding window `name` (at most `limit` slots in
+        any `window` seconds). 0.0 = taken now; else seconds to wait first.
+        `floor`: what the API last said about the window (see Floor)."""
+
+    def wait_for_slot(self, name: str, limit: int, window: float, max_wait: float,
+                      floor: Floor | None = None) -> None:
         """Block until a slot is taken, honouring `pause(name)`; raises
         RateLimited when that would take longer than `max_wait` seconds."""
+
+    def window_count(self, name: str, window: float) -> int:
+        """Slots of `name` taken in the last `window` seconds (restored ones included)."""
 
     def pause(self, name: str, seconds: float) -> None:
         """Make every process wait `seconds` before its next slot (a 429's
@@ -69,14 +90,15 @@ class Coordinator(Protocol):
 
 
 def wait_for_slot(coordinator: Coordinator, name: str, limit: int, window: float,
-                  max_wait: float, sleep: Callable[[float], None] = time.sleep) -> None:
+                  max_wait: float, sleep: Callable[[float], None] = time.sleep,
+                  floor: Floor | None = None) -> None:
     """The loop both implementations share: wait out a pause, then acquire."""
     deadline = time.monotonic() + max_wait
     while True:
         delay = coordinator.paused_for(name)
         reason = "paused after a 429"
         if delay <= 0:
-            delay = coordinator.acquire(name, limit, window)
+            delay = coordinator.acquire(name, limit, window, floor)
             reason = f"rate limit {limit}/{window:g}s reached"
             if delay <= 0:
                 return
@@ -92,8 +114,10 @@ def _lock_timeout(name: str, wait: float) -> TransientError:
 
 # --------------------------------------------------------------------- Redis
 
-# KEYS[1] sorted set of slot timestamps (microseconds, Redis server clock).
-# ARGV: limit, window in microseconds, a unique member.
+# KEYS[1] sorted set of slot timestamps (microseconds, Redis server clock),
+# kept for two windows so a floor's window (which ended at most one window
+# ago) can be counted. ARGV: limit, window in microseconds, a unique member,
+# floor calls, floor age in microseconds (calls 0: no floor).
 # Returns 0 when the slot is taken, else microseconds until enough entries
 # have left the window for one more.
 _ACQUIRE_LUA = """
@@ -101,15 +125,28 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local taken = redis.call('ZCARD', KEYS[1])
+local floor = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 2 * window)
+if floor > 0 then
+  local at = now - tonumber(ARGV[5])
+  if at > now - window then
+    -- slots the API counted in (at - window, at] that this window forgot
+    -- (a flush): restore them, stamped at `at`, so they leave no earlier
+    local missing = math.min(limit, floor) - redis.call('ZCOUNT', KEYS[1], string.format('(%.0f', at - window), at)
+    for i = 1, missing do
+      redis.call('ZADD', KEYS[1], at, ARGV[3] .. ':floor:' .. i)
+    end
+  end
+end
+local since = string.format('(%.0f', now - window)  -- '..' would print 14 digits only
+local taken = redis.call('ZCOUNT', KEYS[1], since, '+inf')
 if taken < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(2 * window / 1000) + 1000)
   return 0
 end
 -- the entry that must leave the window before `taken` drops below `limit`
-local entry = redis.call('ZRANGE', KEYS[1], taken - limit, taken - limit, 'WITHSCORES')
+local entry = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'WITHSCORES', 'LIMIT', taken - limit, 1)
 return math.max(1, math.ceil(tonumber(entry[2]) + window - now))
 """
 
@@ -155,14 +192,26 @@ class RedisCoordinator:
         except redis.RedisError as exc:
             raise TransientError(f"redis unavailable during {what}: {type(exc).__name__}") from None
 
-    def acquire(self, name: str, limit: int, window: float) -> float:
+    def acquire(self, name: str, limit: int, window: float, floor: Floor | None = None) -> float:
         member = uuid.uuid4().hex
+        calls, age = (floor.calls, floor.age) if floor is not None else (0, 0.0)
         waited = self._call("acquire", lambda: self._acquire(
-            keys=[self._key("rate", name)], args=[int(limit), int(window * 1_000_000), member]))
+            keys=[self._key("rate", name)],
+            args=[int(limit), int(window * 1_000_000), member, max(0, int(calls)),
+                  max(0, int(age * 1_000_000))]))
         return int(waited) / 1_000_000
 
-    def wait_for_slot(self, name: str, limit: int, window: float, max_wait: float) -> None:
-        wait_for_slot(self, name, limit, window, max_wait)
+    def wait_for_slot(self, name: str, limit: int, window: float, max_wait: float,
+                      floor: Floor | None = None) -> None:
+        wait_for_slot(self, name, limit, window, max_wait, floor=floor)
+
+    def window_count(self, name: str, window: float) -> int:
+        """Slots taken in the last `window` seconds (for `status`)."""
+        def count() -> int:
+            seconds, micros = self._redis.time()
+            now = seconds * 1_000_000 + micros
+            return self._redis.zcount(self._key("rate", name), f"({now - int(window * 1_000_000)}", "+inf")
+        return self._call("window_count", count)
 
     def pause(self, name: str, seconds: float) -> None:
         ms = int(seconds * 1000)
@@ -227,7 +276,9 @@ class LocalCoordinator:
         self._locks: dict[str, tuple[str, float]] = {}
         self._stats: dict[str, dict[str, str]] = collections.defaultdict(dict)
 
-    def acquire(self, name: str, limit: int, window: float) -> float:
+    def acquire(self, name: str, limit: int, window: float, floor: Floor | None = None) -> float:
+        # `floor` is for a shared window that can be flushed; this one lives
+        # and dies with the process (and its x-remaining-calls readings).
         with self._mutex:
             now = self._clock()
             slots = self._windows[name]
@@ -238,8 +289,14 @@ class LocalCoordinator:
                 return 0.0
             return max(1e-6, slots[-limit] + window - now)
 
-    def wait_for_slot(self, name: str, limit: int, window: float, max_wait: float) -> None:
-        wait_for_slot(self, name, limit, window, max_wait)
+    def wait_for_slot(self, name: str, limit: int, window: float, max_wait: float,
+                      floor: Floor | None = None) -> None:
+        wait_for_slot(self, name, limit, window, max_wait, floor=floor)
+
+    def window_count(self, name: str, window: float) -> int:
+        with self._mutex:
+            now = self._clock()
+            return sum(1 for at in self._windows.get(name, ()) if at > now - window)
 
     def pause(self, name: str, seconds: float) -> None:
         with self._mutex:

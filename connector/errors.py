@@ -28,11 +28,38 @@ class TransientError(ConnectorError):
 
 class WaitingFor(TransientError):
     """The item depends on another job's work (events arrive in any order):
-    retry with backoff, and sooner, as soon as that job (`flow`, `key`) is done."""
+    retry with backoff, and sooner, as soon as that job (`flow`, `key`) is done.
+
+    `counts_attempt` False: the wait may last as long as it must (a person has
+    to act), so it never uses up the item's retries; `recheck_seconds` caps
+    the backoff so the item looks again at least that often."""
+
+    counts_attempt = True
+    recheck_seconds: float | None = None
 
     def __init__(self, message: str, flow: str, key: str):
         super().__init__(message)
         self.flow, self.key = flow, key
+
+
+# What jobs waiting for a ShipBob re-authorisation wait for (Job.waits_for);
+# storing a new refresh token wakes them (`ifs-shipbob auth shipbob`).
+SHIPBOB_AUTHORISATION = ("shipbob-oauth", "authorisation")
+
+
+class ReauthorisationNeeded(WaitingFor):
+    """ShipBob refused every refresh token the connector has (`invalid_grant`,
+    e.g. the rotated one was lost with a worker killed mid-refresh). Not a
+    failure of the item: it waits, re-checking every minute, and is woken as
+    soon as a person stores a new token."""
+
+    counts_attempt = False
+    recheck_seconds = 60.0
+
+    def __init__(self):
+        super().__init__("waiting: ShipBob re-authorisation needed "
+                         "(run `ifs-shipbob auth shipbob`)", *SHIPBOB_AUTHORISATION)
+        self.retry_after = self.recheck_seconds
 
 
 class RateLimited(TransientError):

@@ -9,7 +9,6 @@ where a worker service scaled to N would report every gauge N times.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -23,15 +22,13 @@ from sqlalchemy.orm import Session
 from connector import kv
 from connector.db.models import Flow, Job, JobState, WebhookEvent
 from connector.polls import POLL_NAMES
+from connector.shipbob.auth import refusal_state
 
 log = logging.getLogger(__name__)
 
 # States that mean "not settled": the counts stay cheap (the (state,
 # next_run_at) index), where done rows grow without bound.
 OPEN_STATES = (JobState.PENDING, JobState.RUNNING, JobState.ATTENTION, JobState.FAILED)
-# Where the ShipBob OAuth code records that ShipBob refuses every refresh
-# token the connector has (JSON {"since": ..., ...}); absent = authorised.
-OAUTH_REFUSED_KEY = "shipbob.refresh_token.refused"
 SHIPBOB_LIMITER = "shipbob"
 
 
@@ -104,9 +101,12 @@ class StateCollector(Collector):
                                 value=_age(now, oldest_event) if oldest_event else 0)
         yield GaugeMetricFamily("ifs_shipbob_webhook_inbox_unprocessed",
                                 "Stored webhook events not yet processed", value=waiting)
-        yield GaugeMetricFamily("ifs_shipbob_shipbob_oauth_reauth_needed",
+        # The workers' gauge of the same name (connector/metrics.py) exists
+        # only in a process that met the refusal; this one is read from the
+        # refusal record, so it is right after restarts too.
+        yield GaugeMetricFamily("ifs_shipbob_shipbob_reauthorisation_needed",
                                 "1 while ShipBob refuses every stored OAuth refresh token "
-                                "(re-authorise the app), else 0", value=_reauth_needed(session))
+                                "(re-authorise the app), else 0", value=1 if refusal_state(session) else 0)
 
     def _oldest(self, session: Session, now: datetime, name: str, doc: str, state: JobState, column):
         family = GaugeMetricFamily(name, doc, labels=["flow"])
@@ -130,15 +130,6 @@ class StateCollector(Collector):
         yield CounterMetricFamily("ifs_shipbob_shipbob_pool_rate_limited",
                                   "429 answers from ShipBob across the pool (kept in Redis; "
                                   "a Redis flush resets it)", value=float(stats.get("rate_limited_count", 0)))
-
-
-def _reauth_needed(session: Session) -> int:
-    raw = kv.get(session, OAUTH_REFUSED_KEY)
-    try:
-        state = json.loads(raw) if raw else {}
-    except ValueError:
-        return 0
-    return 1 if isinstance(state, dict) and state else 0
 
 
 def _age(now: datetime, then: datetime) -> float:

@@ -94,7 +94,8 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx, count=False)
     except WaitingFor as exc:
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx,
-                              waits_for=(exc.flow, exc.key))
+                              count=exc.counts_attempt, waits_for=(exc.flow, exc.key),
+                              recheck=exc.recheck_seconds)
     except TransientError as exc:
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx)
     except PermanentError as exc:
@@ -153,13 +154,16 @@ class _Heartbeat:
 
 
 def _retry_or_fail(ctx: Context, job: Job, error: str, retry_after: float | None, logctx,
-                   count: bool = True, waits_for: tuple[str, str] | None = None) -> RunResult:
+                   count: bool = True, waits_for: tuple[str, str] | None = None,
+                   recheck: float | None = None) -> RunResult:
     with ctx.session() as session:
         if count and job.attempts >= jobs.MAX_ATTEMPTS:
             jobs.fail(session, job, f"gave up after {job.attempts} attempts: {error}")
             log.error("retries exhausted: %s", error, extra=logctx)
             return RunResult("failed", detail=error, flow=job.flow, key=job.key)
         delay = jobs.retry_delay(job.attempts, retry_after)
+        if recheck is not None:
+            delay = min(delay, recheck)
         jobs.retry_later(session, job, error, delay, count_attempt=count, waits_for=waits_for)
     log.warning("retry in %.1fs: %s", delay, error, extra=logctx)
     return RunResult("retry", retry_in=delay, detail=error, flow=job.flow, key=job.key)

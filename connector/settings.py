@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from connector.errors import ConfigError
@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     database_statement_timeout_seconds: float = Field(default=30, ge=0)
     inventory_sync_hour_utc: int = Field(default=2, ge=0, le=23)
     reports_dir: Path = Path("reports")
+
+    @field_validator(
+        "redis_url", "broker_url", "ifs_token_url", "shipbob_token", "shipbob_token_url",
+        "shipbob_client_id", "shipbob_client_secret", "shipbob_refresh_token",
+        "shipbob_webhook_secret", "shipbob_webhook_secret_previous", "mapping_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value):
+        # An optional setting given as '' is not set: compose renders an
+        # unset `${NAME:-}` as NAME='' and .env.example leaves blanks.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _oauth_is_complete(self) -> "Settings":

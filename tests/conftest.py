@@ -117,10 +117,10 @@ def ctx(settings):
     return Context(settings)
 
 
-# ShipBob's OpenAPI document is read from ../shared/api/specs/ (or
-# SHIPBOB_SPECS_DIR), never copied into the repo. Without it the ShipBob
-# sandbox cannot validate: outside CI the tests that need it are skipped with
-# the reason; in CI (CI set, as .ci/run does) the run fails.
+# ShipBob's OpenAPI document is vendored in sandbox/shipbob/specs/; only a
+# SHIPBOB_SPECS_DIR pointing elsewhere can leave the sandbox without it. Then
+# outside CI the tests that need it are skipped with the reason; in CI (CI
+# set, as .ci/run does) the run fails.
 _SHIPBOB_FIXTURES = {"shipbob_sandbox", "sandboxes", "settings", "ctx", "stack"}
 
 

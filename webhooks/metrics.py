@@ -2,12 +2,14 @@
 
 Each app gets its own CollectorRegistry, so calling create_app() repeatedly
 (tests, several apps in one process) never hits duplicate registration.
-Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR: values are
-then written per process and /metrics aggregates them.
+Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR (compose
+does): values are then written per process and /metrics sums them, so the
+counters are the same whichever worker answers and survive worker restarts.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
 from prometheus_client import (
@@ -19,6 +21,10 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.registry import Collector
+
+from connector.metrics import MULTIPROC_ENV, ensure_multiproc_dir
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = (
     "accepted",
@@ -40,6 +46,7 @@ class ReceiverMetrics:
     def __init__(self, state: Collector | None = None) -> None:
         """`state`: the gauges computed from the database at scrape time
         (connector/gauges.py), added to every rendering."""
+        ensure_multiproc_dir()
         self.state = state
         self.registry = CollectorRegistry(auto_describe=True)
         self.received = Counter(
@@ -56,10 +63,13 @@ class ReceiverMetrics:
         )
 
     def count(self, topic_label: str, outcome: str) -> None:
-        self.received.labels(topic=topic_label, outcome=outcome).inc()
+        try:
+            self.received.labels(topic=topic_label, outcome=outcome).inc()
+        except OSError as exc:  # counting must never fail a delivery
+            log.warning("webhook metric not recorded: %s", exc.strerror or exc)
 
     def render(self) -> bytes:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
             body = generate_latest(registry)

@@ -12,6 +12,8 @@ import os
 
 from celery.signals import worker_ready
 
+from connector.metrics import ensure_multiproc_dir
+
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +25,7 @@ def serve_metrics(**_kwargs) -> None:
     from prometheus_client import CollectorRegistry, start_http_server
 
     registry = None
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if ensure_multiproc_dir():
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()

@@ -41,6 +41,7 @@ from connector.ifs.errors import (
     is_mi_modified,
     parse_error,
 )
+from connector.retrying import Again, in_call_policy
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class IfsClient:
         self._base = settings.ifs_base_url.rstrip("/")
         self._prefix = settings.mapping.ifs.prefix.strip("/")
         self.auth = IfsTokenProvider(settings, coordinator, self._session)
+        # In-call retries (connector/retrying.py); each loop counts its own budget.
+        self._retrying = in_call_policy(lambda seconds: time.sleep(seconds))
 
     # ------------------------------------------------------------------ URLs
 
@@ -255,25 +258,28 @@ class IfsClient:
         `current`, an entity the caller read by key moments ago, saves the
         first GET: if it is stale the PATCH answers 412 and the loop reads it
         again."""
-        for attempt in range(attempts):
-            entity = current if attempt == 0 and current is not None else self.get(projection, path)
-            changes = apply(entity)
-            if not changes:
-                return None
-            try:
-                return self.patch(projection, path, changes, _etag(entity, projection, path))
-            except EtagConflict:
-                log.info("IFS ETag conflict, re-reading", extra={"ifs_path": _clip(path), "attempt": attempt + 1})
-            except RateLimited:
-                raise  # the job waits; hammering would not help
-            except TransientError as exc:
+        for try_ in self._retrying.copy():
+            with try_:
+                attempt = try_.retry_state.attempt_number - 1
+                entity = current if attempt == 0 and current is not None else self.get(projection, path)
+                changes = apply(entity)
+                if not changes:
+                    return None
+                try:
+                    return self.patch(projection, path, changes, _etag(entity, projection, path))
+                except EtagConflict:
+                    log.info("IFS ETag conflict, re-reading", extra={"ifs_path": _clip(path), "attempt": attempt + 1})
+                except RateLimited:
+                    raise  # the job waits; hammering would not help
+                except TransientError as exc:
+                    if attempt + 1 >= attempts:
+                        raise
+                    log.info("IFS PATCH outcome unknown (%s), re-reading", type(exc).__name__,
+                             extra={"ifs_path": _clip(path), "attempt": attempt + 1})
                 if attempt + 1 >= attempts:
-                    raise
-                log.info("IFS PATCH outcome unknown (%s), re-reading", type(exc).__name__,
-                         extra={"ifs_path": _clip(path), "attempt": attempt + 1})
-            _pause(attempt, attempts)
-        raise EtagConflict(f"IFS PATCH {_clip(projection + '.svc/' + path)}: "
-                           f"entity kept changing ({attempts} attempts)")
+                    raise EtagConflict(f"IFS PATCH {_clip(projection + '.svc/' + path)}: "
+                                       f"entity kept changing ({attempts} attempts)")
+                raise Again(_conflict_wait(attempt))
 
     def bound_action(
         self,
@@ -295,21 +301,23 @@ class IfsClient:
         odata._check_name(action_name, "action")
         action_path = f"{entity_path}/IfsApp.{projection}.{action_name}"
         what = f"POST {projection}.svc/{action_path}"
-        for attempt in range(attempts):
-            entity = self.get(projection, entity_path)
-            if check is not None and check(entity):
-                return None
-            etag = _etag(entity, projection, entity_path)
-            try:
-                response = self._send("POST", self.url(projection, action_path), what=what,
-                                      body=body or {}, headers={"If-Match": etag})
-            except EtagConflict:
-                log.info("IFS ETag conflict on action, re-reading",
-                         extra={"ifs_action": action_name, "attempt": attempt + 1})
-                _pause(attempt, attempts)
-                continue
-            return _action_value(response, what)
-        raise EtagConflict(f"IFS {_clip(what)}: entity kept changing ({attempts} attempts)")
+        for try_ in self._retrying.copy():
+            with try_:
+                attempt = try_.retry_state.attempt_number - 1
+                entity = self.get(projection, entity_path)
+                if check is not None and check(entity):
+                    return None
+                etag = _etag(entity, projection, entity_path)
+                try:
+                    response = self._send("POST", self.url(projection, action_path), what=what,
+                                          body=body or {}, headers={"If-Match": etag})
+                except EtagConflict:
+                    log.info("IFS ETag conflict on action, re-reading",
+                             extra={"ifs_action": action_name, "attempt": attempt + 1})
+                    if attempt + 1 >= attempts:
+                        raise EtagConflict(f"IFS {_clip(what)}: entity kept changing ({attempts} attempts)") from None
+                    raise Again(_conflict_wait(attempt)) from None
+                return _action_value(response, what)
 
     def unbound_action(self, projection: str, action_name: str, body: Mapping[str, Any] | None) -> Any:
         """POST `<Projection>.svc/<action_name>` (e.g. StartReserveShipment, §4); returns `value`."""
@@ -351,43 +359,43 @@ class IfsClient:
         reauthenticated = retried_modified = False
         reads = method == "GET" if read_only is None else read_only
         read_retries = READ_RETRIES if reads else 0
-        while True:
-            token = self.auth.token()
-            if not reads:
-                fencing.before_write(self._timeout)
-            started = time.monotonic()
-            try:
-                response = self._session.request(
-                    method, url, data=data, timeout=self._timeout, allow_redirects=False,
-                    headers={**request_headers, "Authorization": f"Bearer {token}"},
-                )
-            except _TRANSPORT_ERRORS as exc:
-                if read_retries:
+        for try_ in self._retrying.copy():
+            with try_:
+                token = self.auth.token()
+                if not reads:
+                    fencing.before_write(self._timeout)
+                started = time.monotonic()
+                try:
+                    response = self._session.request(
+                        method, url, data=data, timeout=self._timeout, allow_redirects=False,
+                        headers={**request_headers, "Authorization": f"Bearer {token}"},
+                    )
+                except _TRANSPORT_ERRORS as exc:
+                    if read_retries:
+                        read_retries -= 1
+                        raise Again(_read_retry_wait(what, type(exc).__name__)) from None
+                    raise TransientError(f"IFS {what}: {type(exc).__name__}") from exc
+                status = response.status_code
+                log.debug("IFS request", extra={"ifs_request": what, "status": status,
+                                                "ms": round((time.monotonic() - started) * 1000)})
+                if 200 <= status < 300:
+                    return response
+                if status == 401 and not reauthenticated:
+                    # §2: on a 401, retry once with a new token.
+                    reauthenticated = True
+                    self.auth.invalidate(token)
+                    raise Again(0)
+                if status >= 500 and not retried_modified and is_mi_modified(parse_error(response)):
+                    # §9: stale projection metadata cache; the same request once more.
+                    retried_modified = True
+                    log.info("IFS MI_MODIFIED_ERROR, retrying once", extra={"ifs_request": what})
+                    raise Again(0)
+                error = classify(response, what)
+                if read_retries and isinstance(error, IfsServerError):
                     read_retries -= 1
-                    _pause_before_read_retry(what, type(exc).__name__)
-                    continue
-                raise TransientError(f"IFS {what}: {type(exc).__name__}") from exc
-            status = response.status_code
-            log.debug("IFS request", extra={"ifs_request": what, "status": status,
-                                            "ms": round((time.monotonic() - started) * 1000)})
-            if 200 <= status < 300:
-                return response
-            if status == 401 and not reauthenticated:
-                # §2: on a 401, retry once with a new token.
-                reauthenticated = True
-                self.auth.invalidate(token)
-                continue
-            if status >= 500 and not retried_modified and is_mi_modified(parse_error(response)):
-                # §9: stale projection metadata cache; the same request once more.
-                retried_modified = True
-                log.info("IFS MI_MODIFIED_ERROR, retrying once", extra={"ifs_request": what})
-                continue
-            error = classify(response, what)
-            if read_retries and isinstance(error, IfsServerError):
-                read_retries -= 1
-                _pause_before_read_retry(what, f"HTTP {status}")
-                continue
-            raise error
+                    raise Again(_read_retry_wait(what, f"HTTP {status}"))
+                raise error
+        raise AssertionError("unreachable: the retry policy never stops")
 
     @staticmethod
     def _with_query(url: str, params: Mapping[str, str]) -> str:
@@ -460,17 +468,15 @@ def _action_value(response: requests.Response, what: str) -> Any:
     return data
 
 
-def _pause(attempt: int, attempts: int) -> None:
+def _conflict_wait(attempt: int) -> float:
     """A short jittered pause before re-reading after a 412, so two writers
     racing on one entity do not collide again in lock-step."""
-    if attempt + 1 >= attempts:
-        return
-    time.sleep(random.uniform(0, min(1.0, 0.05 * 2 ** attempt)))
+    return random.uniform(0, min(1.0, 0.05 * 2 ** attempt))
 
 
-def _pause_before_read_retry(what: str, why: str) -> None:
+def _read_retry_wait(what: str, why: str) -> float:
     log.info("IFS read failed (%s), retrying", why, extra={"ifs_request": what})
-    time.sleep(random.uniform(0.2, 1.0))
+    return random.uniform(0.2, 1.0)
 
 
 def _clip(text: str) -> str:

@@ -5,24 +5,35 @@
   is single-flight under a coordinator lock, and every refresh ROTATES the
   refresh token: the new one is saved durably (DB `kv`) before the new
   access token is used, or the pool would be locked out after a crash.
+- A crash while ShipBob's answer is in flight loses the rotated token
+  anyway (ShipBob retired the old one, nobody saw the new one). ShipBob then
+  refuses every token we have (`invalid_grant`): that is recorded durably
+  (fingerprints of the refused tokens), jobs wait (ReauthorisationNeeded,
+  not a failure) without asking ShipBob again, and `ifs-shipbob auth
+  shipbob` stores a new token, which ends the wait.
 
 No token value ever reaches a log line or an exception message.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from datetime import datetime, timezone
 from typing import Protocol
 
 import requests
 
+from connector import metrics
 from connector.coordination import Coordinator
-from connector.errors import ConfigError, PermanentError, RateLimited, TransientError
+from connector.errors import ConfigError, PermanentError, RateLimited, ReauthorisationNeeded, TransientError
 from connector.shipbob.ratelimit import parse_retry_after
 
 log = logging.getLogger(__name__)
 
 REFRESH_TOKEN_KEY = "shipbob.refresh_token"          # DB kv key
+REFUSED_KEY = "shipbob.refresh_token.refused"         # DB kv: {"since", "fingerprints"}
 ACCESS_TOKEN_CACHE_KEY = "shipbob.access_token"      # coordinator cache
 UNSAVED_REFRESH_CACHE_KEY = "shipbob.refresh_token.unsaved"
 REFRESH_LOCK = "shipbob-token-refresh"
@@ -30,15 +41,27 @@ REFRESH_LOCK = "shipbob-token-refresh"
 _UNSAVED_TTL = 30 * 24 * 3600.0
 
 REAUTHORISE = ("re-authorise the app in ShipBob (OAuth consent with offline_access) "
-               "and set SHIPBOB_REFRESH_TOKEN to the new refresh token")
+               "and store the new refresh token with `ifs-shipbob auth shipbob`")
+
+
+def fingerprint(token: str) -> str:
+    """What is kept of a refused token: enough to recognise it, useless to anyone."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class TokenStore(Protocol):
-    """Durable home of the current (rotated) OAuth refresh token."""
+    """Durable home of the current (rotated) OAuth refresh token, and of the
+    fingerprints of the tokens ShipBob refused since the last one saved."""
 
     def load(self) -> str | None: ...
 
-    def save(self, refresh_token: str) -> None: ...
+    def save(self, refresh_token: str) -> None:
+        """Store the token; a newly saved token ends any refusal state."""
+
+    def refused(self) -> frozenset[str]: ...
+
+    def refuse(self, fingerprints: set[str]) -> bool:
+        """Record refused tokens; True when this starts the refusal state."""
 
 
 class DbTokenStore:
@@ -66,6 +89,40 @@ class DbTokenStore:
                 session.add(KeyValue(key=self.key, value=refresh_token))
             else:
                 row.value = refresh_token
+            refused = session.get(KeyValue, REFUSED_KEY)
+            if refused is not None:
+                session.delete(refused)
+
+    def refused(self) -> frozenset[str]:
+        from connector.db.session import session_scope
+
+        with session_scope(self.database_url) as session:
+            return frozenset(refusal_state(session).get("fingerprints", ()))
+
+    def refuse(self, fingerprints: set[str]) -> bool:
+        from connector import kv
+        from connector.db.session import session_scope
+
+        with session_scope(self.database_url) as session:
+            state = refusal_state(session)
+            known = set(state.get("fingerprints", ()))
+            since = state.get("since") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+            kv.put(session, REFUSED_KEY, json.dumps(
+                {"since": since, "fingerprints": sorted(known | fingerprints)}))
+            return not state
+
+
+def refusal_state(session) -> dict:
+    """{"since": ISO time, "fingerprints": [...]} while ShipBob refuses every
+    token we have (re-authorisation needed), else {}."""
+    from connector import kv
+
+    raw = kv.get(session, REFUSED_KEY)
+    try:
+        state = json.loads(raw) if raw else {}
+    except ValueError:
+        state = {}
+    return state if isinstance(state, dict) else {}
 
 
 class MemoryTokenStore:
@@ -73,12 +130,22 @@ class MemoryTokenStore:
 
     def __init__(self, refresh_token: str | None = None):
         self.refresh_token = refresh_token
+        self._refused: frozenset[str] = frozenset()
 
     def load(self) -> str | None:
         return self.refresh_token
 
     def save(self, refresh_token: str) -> None:
         self.refresh_token = refresh_token
+        self._refused = frozenset()
+
+    def refused(self) -> frozenset[str]:
+        return self._refused
+
+    def refuse(self, fingerprints: set[str]) -> bool:
+        started = not self._refused
+        self._refused = self._refused | fingerprints
+        return started
 
 
 class PatAuth:
@@ -112,7 +179,11 @@ class OAuthAuth:
         self._timeout = settings.http_timeout_seconds
 
     def token(self) -> str:
-        return self._coordinator.cache_get(ACCESS_TOKEN_CACHE_KEY) or self._refresh(rejected=None)
+        cached = self._coordinator.cache_get(ACCESS_TOKEN_CACHE_KEY)
+        if cached:
+            metrics.SHIPBOB_REAUTHORISATION_NEEDED.set(0)
+            return cached
+        return self._refresh(rejected=None)
 
     def handle_unauthorized(self, rejected: str) -> None:
         """A 401 with `rejected`: refresh (once per call; the caller retries once)."""
@@ -128,13 +199,34 @@ class OAuthAuth:
                 return current
             self._save_unsaved()
             grant = self._grant()
-            self._persist(grant)
-            access = grant["access_token"]
-            expires_in = _expires_in(grant)
-            self._coordinator.cache_set(ACCESS_TOKEN_CACHE_KEY, access,
-                                        ttl=expires_in - min(60.0, 0.1 * expires_in))
-            log.info("shipbob oauth: access token refreshed (expires in %ss)", int(expires_in))
+            access = self.adopt(grant)
+            log.info("shipbob oauth: access token refreshed (expires in %ss)", int(_expires_in(grant)))
             return access
+
+    def adopt(self, grant: dict) -> str:
+        """Save the grant's refresh token (ending any refusal state) before
+        its access token is cached pool-wide; returns the access token."""
+        self._persist(grant)
+        access = grant["access_token"]
+        expires_in = _expires_in(grant)
+        self._coordinator.cache_set(ACCESS_TOKEN_CACHE_KEY, access,
+                                    ttl=expires_in - min(60.0, 0.1 * expires_in))
+        metrics.SHIPBOB_REAUTHORISATION_NEEDED.set(0)
+        return access
+
+    def redeem(self, refresh_token: str) -> None:
+        """Take a refresh token from a person (`ifs-shipbob auth shipbob`):
+        one refresh grant with it under the pool's refresh lock, then adopt
+        the answer. When ShipBob refuses it nothing is stored: a typo must
+        not replace a token that works."""
+        hold = self._timeout + 10
+        with self._coordinator.lock(REFRESH_LOCK, ttl=hold, wait=hold):
+            try:
+                grant = self._post_refresh(refresh_token)
+            except _InvalidGrant:
+                raise PermanentError("ShipBob refused this refresh token (invalid_grant): authorise "
+                                     "again and store the new one; nothing was stored", status=400) from None
+            self.adopt({**grant, "refresh_token": grant.get("refresh_token") or refresh_token})
 
     def _grant(self) -> dict:
         """POST the refresh grant with the DB token; if ShipBob refuses it and
@@ -145,14 +237,20 @@ class OAuthAuth:
         candidates = [t for t in dict.fromkeys([stored, configured]) if t]
         if not candidates:
             raise ConfigError("no ShipBob refresh token: " + REAUTHORISE)
-        for index, refresh_token in enumerate(candidates):
+        # A token ShipBob refused stays refused: asking again would only spend calls.
+        refused = self._store.refused()
+        live = [t for t in candidates if fingerprint(t) not in refused]
+        for index, refresh_token in enumerate(live):
             try:
                 return self._post_refresh(refresh_token)
             except _InvalidGrant:
-                if index + 1 < len(candidates):
+                if index + 1 < len(live):
                     log.warning("shipbob oauth: stored refresh token refused; trying the configured one")
-        raise PermanentError(f"ShipBob refused the refresh token (invalid_grant): {REAUTHORISE}",
-                             status=400, body={"error": "invalid_grant"})
+        if live and self._store.refuse({fingerprint(t) for t in live}):
+            log.error("shipbob oauth: ShipBob refused every refresh token (invalid_grant); "
+                      "jobs wait until one is stored: %s", REAUTHORISE)
+        metrics.SHIPBOB_REAUTHORISATION_NEEDED.set(1)
+        raise ReauthorisationNeeded()
 
     def _post_refresh(self, refresh_token: str) -> dict:
         form = {

@@ -8,7 +8,8 @@ page at a time; list filters take Python lists and bools.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -17,7 +18,7 @@ from connector.coordination import Coordinator
 from connector.errors import TransientError
 from connector.shipbob.auth import TokenStore, build_auth
 from connector.shipbob.pagination import items_of, linked_pages, numbered_pages
-from connector.shipbob.query import chunked
+from connector.shipbob.query import chunked, listable
 from connector.shipbob.transport import Limits, Transport
 
 ORDER_PAGE = 250        # §4: Limit 1-250
@@ -27,6 +28,9 @@ PRODUCT_PAGE = 250      # §5: PageSize 1-250
 CHANNEL_PAGE = 250
 # Batched look-ups (`SKU=any:a,b`, `ReferenceIds=a,b`, ...): values per call.
 BATCH = 50
+# How far back a key a list filter cannot carry is looked for, by creation
+# date, unless the caller gives that date filter (`StartDate`, ...) itself.
+KEY_LOOKBACK = timedelta(days=90)
 
 
 class ShipBobClient:
@@ -81,16 +85,49 @@ class ShipBobClient:
         return self._call("POST", "order", json=body, reference_id=body.get("reference_id"))
 
     def find_orders_by_reference(self, reference_ids: list[str]) -> list[dict]:
-        found: list[dict] = []
-        for batch in chunked(reference_ids, BATCH):
-            found.extend(self.orders(ReferenceIds=batch))
-        return found
+        """The orders whose reference_id is exactly one of `reference_ids`."""
+        return list(self.orders(ReferenceIds=list(reference_ids)))
 
     def orders(self, **filters) -> Iterator[dict]:
         """GET /order with §4 filters (ReferenceIds, IDs, HasTracking,
-        IsTrackingUploaded, LastUpdateStartDate, ...); Page/Limit handled here."""
+        IsTrackingUploaded, LastUpdateStartDate, ...); Page/Limit handled here.
+        ReferenceIds match exactly, whatever characters they hold."""
+        return self._by_key(self._orders, filters, "ReferenceIds", "reference_id", "StartDate", unique=True)
+
+    def _orders(self, filters: Mapping[str, object]) -> Iterator[dict]:
         return self._numbered("order", filters, page_param="Page", limit_param="Limit",
                               default_limit=ORDER_PAGE)
+
+    def _by_key(self, fetch: Callable[[Mapping[str, object]], Iterator[dict]], filters: dict,
+                param: str, field: str, created_param: str, unique: bool) -> Iterator[dict]:
+        """`fetch(filters)`, with the list filter `param` (values of `field`)
+        matched exactly. Values a comma-separated list cannot carry
+        (query.listable: `K,123` would be asked as `K` and `123`) are found by
+        listing what was created since `created_param` (default: the last
+        KEY_LOOKBACK) and keeping exact matches."""
+        values = filters.get(param)
+        if values is None:
+            return fetch(filters)
+        return self._matching(fetch, filters, param, field, created_param, unique,
+                              [values] if isinstance(values, str) else [str(v) for v in values])
+
+    def _matching(self, fetch, filters: dict, param: str, field: str, created_param: str,
+                  unique: bool, values: list[str]) -> Iterator[dict]:
+        others = {k: v for k, v in filters.items() if k != param}
+        for batch in chunked([v for v in values if listable(v)], BATCH):
+            wanted = set(batch)
+            yield from (item for item in fetch({**others, param: batch}) if item.get(field) in wanted)
+        wanted = {v for v in values if not listable(v)}
+        if not wanted:
+            return
+        since = others.get(created_param) or datetime.now(timezone.utc) - KEY_LOOKBACK
+        for item in fetch({**others, created_param: since}):
+            if item.get(field) in wanted:
+                yield item
+                if unique:  # one per value: stop listing once every value is found
+                    wanted.discard(item.get(field))
+                    if not wanted:
+                        return
 
     def get_order(self, order_id: int | str) -> dict:
         return self._call("GET", f"order/{order_id}")
@@ -120,9 +157,13 @@ class ShipBobClient:
         if skus is None:
             yield from self._linked("product", {"PageSize": PRODUCT_PAGE})
             return
-        for batch in chunked(skus, BATCH):
+        skus = [str(s) for s in skus]
+        for batch in chunked([s for s in skus if listable(s)], BATCH):
             yield from self._linked("product", {"SKU": "any:" + ",".join(batch),
                                                 "PageSize": PRODUCT_PAGE})
+        # `SKU=<one sku>` is not a list (§5): one call per SKU the list cannot carry.
+        for sku in dict.fromkeys(s for s in skus if s and not listable(s)):
+            yield from self._linked("product", {"SKU": sku, "PageSize": PRODUCT_PAGE})
 
     def variants_by_sku(self, skus: Iterable[str]) -> dict[str, dict]:
         """{sku: variant} for the SKUs ShipBob knows; unknown SKUs are absent.
@@ -159,7 +200,12 @@ class ShipBobClient:
         return self._call("POST", "receiving", json=body, idempotent=False)
 
     def wros(self, **filters) -> Iterator[dict]:
-        """GET /receiving (Statuses, ExternalSync, PurchaseOrderNumbers, IDs, ...)."""
+        """GET /receiving (Statuses, ExternalSync, PurchaseOrderNumbers, IDs, ...);
+        PurchaseOrderNumbers match exactly (several WROs may share one)."""
+        return self._by_key(self._wros, filters, "PurchaseOrderNumbers", "purchase_order_number",
+                            "InsertStartDate", unique=False)
+
+    def _wros(self, filters: Mapping[str, object]) -> Iterator[dict]:
         return self._numbered("receiving", filters, page_param="Page", limit_param="Limit",
                               default_limit=RECEIVING_PAGE)
 
@@ -185,7 +231,12 @@ class ShipBobClient:
         return self._call("POST", "return", json=body, idempotent=False)
 
     def returns(self, **filters) -> Iterator[dict]:
-        """GET /return (Ids, ReferenceIds, Status, ...); Cursor is the page number."""
+        """GET /return (Ids, ReferenceIds, Status, ...); Cursor is the page number.
+        ReferenceIds match exactly."""
+        return self._by_key(self._returns, filters, "ReferenceIds", "reference_id", "StartDate",
+                            unique=True)
+
+    def _returns(self, filters: Mapping[str, object]) -> Iterator[dict]:
         return self._numbered("return", filters, page_param="Cursor", limit_param="Limit",
                               default_limit=RETURN_PAGE)
 

@@ -3,6 +3,11 @@
 List filters are comma-separated and booleans lower-case. ShipBob only
 understands the reserved characters `,` and `:` unescaped (`SKU=any:a,b`),
 so they are kept literal; everything else is percent-encoded.
+
+A list filter is ONE string that ShipBob splits at every comma (its OpenAPI
+document declares `ReferenceIds`, `PurchaseOrderNumbers`, ... as `string`,
+"comma separated"; there is no escape and no repeated form), so a value with
+a comma in it cannot be asked for in one: see `listable`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,13 @@ def encode_query(params: Mapping[str, object] | None) -> str:
         for name, value in params.items()
         if value is not None
     )
+
+
+def listable(value: str) -> bool:
+    """Whether `value` survives a comma-separated list filter intact: not
+    empty, no comma in it, no space at either end (a list's items may be
+    trimmed). Others are looked up another way and matched exactly."""
+    return bool(value) and "," not in value and value == value.strip()
 
 
 def chunked(values: Iterable[str], max_items: int = 50, max_chars: int = 1500) -> Iterator[list[str]]:

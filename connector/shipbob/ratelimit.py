@@ -70,7 +70,7 @@ def pause_with_jitter(retry_after: float) -> float:
     return retry_after + random.uniform(0, min(2.0, 0.1 * retry_after + 0.1))
 
 
-def slowdown(remaining: int | None, limit_per_minute: int) -> float:
+def slowdown(remaining: int | None, limit_per_minute: int, window: float = WINDOW_SECONDS) -> float:
     """Extra delay before the next call when `x-remaining-calls` is low:
     0 above 10 % of the limit, then growing linearly to (threshold x average
     spacing), capped at 5 s. Spreads the last calls of the window out."""
@@ -79,5 +79,5 @@ def slowdown(remaining: int | None, limit_per_minute: int) -> float:
     threshold = max(1.0, LOW_REMAINING_SHARE * limit_per_minute)
     if remaining >= threshold:
         return 0.0
-    spacing = WINDOW_SECONDS / limit_per_minute
+    spacing = window / limit_per_minute
     return min(MAX_SLOWDOWN_SECONDS, (threshold - remaining) * spacing)

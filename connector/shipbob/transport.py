@@ -14,8 +14,9 @@ from typing import Callable, Mapping
 import requests
 
 from connector import fencing, metrics
-from connector.coordination import Coordinator
+from connector.coordination import Coordinator, Floor
 from connector.errors import PermanentError, RateLimited, TransientError
+from connector.retrying import Again, in_call_policy
 from connector.shipbob import ratelimit
 from connector.shipbob.errors import DuplicateReference, ShipBobNotFound
 from connector.shipbob.query import encode_query
@@ -93,6 +94,21 @@ def backoff(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
 
 
 @dataclass
+class _Call:
+    """One logical call and the retries it has spent."""
+
+    method: str
+    url: str
+    log_path: str
+    json: object
+    idempotent: bool
+    reference_id: str | None
+    refreshed: bool = False
+    rate_limited: int = 0
+    transient: int = 0
+
+
+@dataclass
 class Limits:
     """Retry and waiting bounds of one call."""
 
@@ -103,6 +119,9 @@ class Limits:
     max_inline_pause: float = 15.0  # a 429 asking for longer raises RateLimited at once
     max_429_retries: int = 3
     max_transient_retries: int = 3  # 5xx and network errors
+    # ShipBob's sliding window (§7); shorter only for tests against a sandbox
+    # whose window is shortened the same way.
+    rate_window: float = ratelimit.WINDOW_SECONDS
 
 
 class Transport:
@@ -119,6 +138,9 @@ class Transport:
         self._sleep = sleep
         self._limit_per_minute = settings.shipbob_rate_limit_per_minute
         self._remaining: tuple[int, float] | None = None  # (x-remaining-calls, when seen)
+        # In-call retries (connector/retrying.py); the budgets (Limits) are
+        # counted per call in _Call. `_sleep` is looked up late (tests swap it).
+        self._retrying = in_call_policy(lambda seconds: self._sleep(seconds))
 
     def url(self, path_or_url: str, query: Mapping[str, object] | None = None) -> str:
         """Absolute URL for an API path (`order/1:cancel`; colons are literal,
@@ -143,57 +165,59 @@ class Transport:
         """
         url = self.url(path, query)
         log_path = "/" + url[len(self.base_url):].split("?", 1)[0] if url.startswith(self.base_url) else path
-        refreshed = False
-        rate_limited = transient = 0
-        while True:
-            self._throttle()
-            token = self._auth.token()
-            if method != "GET":
-                fencing.before_write(self._settings.http_timeout_seconds)
-            started = time.monotonic()
-            try:
-                resp = self._session.request(
-                    method, url, json=json, timeout=self._settings.http_timeout_seconds,
-                    headers=build_headers(token, self._settings.shipbob_channel_id))
-            except requests.RequestException as exc:
-                transient += 1
-                safe = idempotent or isinstance(exc, requests.ConnectTimeout)
-                log.warning("shipbob %s %s failed: %s (attempt %d)", method, log_path,
-                            type(exc).__name__, transient)
-                if not safe or transient > self.limits.max_transient_retries:
-                    raise TransientError(
-                        f"ShipBob {method} {log_path}: network error ({type(exc).__name__})") from None
-                self._sleep(backoff(transient))
-                continue
-            self._observe(method, log_path, resp, time.monotonic() - started)
-            status = resp.status_code
-            if status == 401 and not refreshed:
-                refreshed = True
-                self._auth.handle_unauthorized(token)  # PAT: raises PermanentError
-                continue
-            if status != 401:
-                # Not a rejection of the refreshed token (a 429 is counted per
-                # user, so it was accepted): a later 401 - it expired during the
-                # pause or backoff - earns a refresh of its own. Bounded: every
-                # such answer spends the 429 or the transient retry budget.
-                refreshed = False
-            if status == 429:
-                rate_limited += 1
-                retry_after = self._on_429(resp)
-                if (rate_limited > self.limits.max_429_retries
-                        or retry_after > self.limits.max_inline_pause):
-                    raise RateLimited(f"ShipBob {method} {log_path}: rate limited (429), "
-                                      f"retry after {retry_after:g}s", retry_after=retry_after)
-                continue  # the next _throttle() waits out the pool pause
-            if status >= 500 or status == 408:
-                transient += 1
-                if not idempotent or transient > self.limits.max_transient_retries:
-                    raise error_for(method, log_path, resp, reference_id)
-                self._sleep(backoff(transient))
-                continue
-            if status >= 400:
-                raise error_for(method, log_path, resp, reference_id)
-            return resp
+        call = _Call(method, url, log_path, json, idempotent, reference_id)
+        return self._retrying.copy()(self._try, call)
+
+    def _try(self, call: "_Call") -> requests.Response:
+        """One try of `call`: its response, or Again (retried by the
+        policy), or the call's final error."""
+        method, log_path = call.method, call.log_path
+        self._throttle()
+        token = self._auth.token()
+        if method != "GET":
+            fencing.before_write(self._settings.http_timeout_seconds)
+        started = time.monotonic()
+        try:
+            resp = self._session.request(
+                method, call.url, json=call.json, timeout=self._settings.http_timeout_seconds,
+                headers=build_headers(token, self._settings.shipbob_channel_id))
+        except requests.RequestException as exc:
+            call.transient += 1
+            safe = call.idempotent or isinstance(exc, requests.ConnectTimeout)
+            log.warning("shipbob %s %s failed: %s (attempt %d)", method, log_path,
+                        type(exc).__name__, call.transient)
+            if not safe or call.transient > self.limits.max_transient_retries:
+                raise TransientError(
+                    f"ShipBob {method} {log_path}: network error ({type(exc).__name__})") from None
+            raise Again(backoff(call.transient)) from None
+        self._observe(method, log_path, resp, time.monotonic() - started)
+        status = resp.status_code
+        if status == 401 and not call.refreshed:
+            call.refreshed = True
+            self._auth.handle_unauthorized(token)  # PAT: raises PermanentError
+            raise Again(0)
+        if status != 401:
+            # Not a rejection of the refreshed token (a 429 is counted per
+            # user, so it was accepted): a later 401 - it expired during the
+            # pause or backoff - earns a refresh of its own. Bounded: every
+            # such answer spends the 429 or the transient retry budget.
+            call.refreshed = False
+        if status == 429:
+            call.rate_limited += 1
+            retry_after = self._on_429(resp)
+            if (call.rate_limited > self.limits.max_429_retries
+                    or retry_after > self.limits.max_inline_pause):
+                raise RateLimited(f"ShipBob {method} {log_path}: rate limited (429), "
+                                  f"retry after {retry_after:g}s", retry_after=retry_after)
+            raise Again(0)  # the next _throttle() waits out the pool pause
+        if status >= 500 or status == 408:
+            call.transient += 1
+            if not call.idempotent or call.transient > self.limits.max_transient_retries:
+                raise error_for(method, log_path, resp, call.reference_id)
+            raise Again(backoff(call.transient))
+        if status >= 400:
+            raise error_for(method, log_path, resp, call.reference_id)
+        return resp
 
     # -- rate limit (§7) ----------------------------------------------------
 
@@ -204,7 +228,7 @@ class Transport:
             # Only a fresh reading says anything about the window now: an old
             # "few calls left" would slow the pool just as the window frees up.
             if time.monotonic() - seen < REMAINING_FRESH_SECONDS:
-                delay = ratelimit.slowdown(remaining, self._limit_per_minute)
+                delay = ratelimit.slowdown(remaining, self._limit_per_minute, self.limits.rate_window)
         started = time.monotonic()
         if delay > 0:
             log.info("shipbob: %s calls left in the window, slowing down %.1fs",
@@ -212,8 +236,22 @@ class Transport:
             self._sleep(delay)
         self._coordinator.wait_for_slot(
             ratelimit.LIMITER_NAME, ratelimit.safe_limit(self._limit_per_minute),
-            ratelimit.WINDOW_SECONDS, max_wait=self.limits.max_wait)
+            self.limits.rate_window, max_wait=self.limits.max_wait, floor=self._floor())
         metrics.RATE_LIMIT_WAIT.labels("shipbob").inc(time.monotonic() - started)
+
+    def _floor(self) -> Floor | None:
+        """ShipBob's last count of the window, for a shared limiter that may
+        have been flushed since: (limit - x-remaining-calls) calls in the
+        window that ended when the answer came. The limiter's margin is left
+        for the calls of processes that had no answer yet after the flush."""
+        if self._remaining is None:
+            return None
+        remaining, seen = self._remaining
+        age = time.monotonic() - seen
+        calls = self._limit_per_minute - remaining
+        if calls <= 0 or age >= self.limits.rate_window:
+            return None
+        return Floor(calls=calls, age=age)
 
     def _observe(self, method: str, path: str, resp: requests.Response, seconds: float) -> None:
         remaining = ratelimit.parse_remaining(resp.headers)

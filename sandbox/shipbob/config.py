@@ -54,7 +54,7 @@ def _default_fcs() -> list[FulfillmentCenter]:
 class ShipBobSandboxConfig(BaseModel):
     api_version: str = "2026-01"
     # The official OpenAPI document used for relaxed validation; None picks
-    # ../shared/api/specs/shipbob-openapi-<api_version>.json beside the project.
+    # specs/shipbob-openapi-<api_version>.json (vendored; SHIPBOB_SPECS_DIR overrides).
     openapi_path: Path | None = None
 
     pat: str = "sandbox-pat"

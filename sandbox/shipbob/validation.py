@@ -16,7 +16,8 @@ members, so a strict validator rejects ShipBob's own examples. Relaxed mode:
   the generator cannot mark those nullable, yet the API sends them as null (a new
   shipment's `tracking: null`, shipbob.md §10.4).
 
-The document is read from `shared/api/specs/` beside the project (it is not copied in).
+The documents are vendored in `sandbox/shipbob/specs/` (sources and licence note in
+SOURCES.md there); SHIPBOB_SPECS_DIR points at another copy.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from . import timeutil
 
-# shared/ sits beside the project (shared/README.md); SHIPBOB_SPECS_DIR overrides that.
-SPECS_DIR = Path(os.environ.get("SHIPBOB_SPECS_DIR")
-                 or Path(__file__).resolve().parents[3] / "shared" / "api" / "specs")
+SPECS_DIR = Path(os.environ.get("SHIPBOB_SPECS_DIR") or Path(__file__).resolve().parent / "specs")
 
 # Known generator defects that the relaxed rules above do not cover (shipbob.md §9): the
 # by-reference product line "always requires name", but the API needs it only when no
@@ -60,7 +59,7 @@ def load(path: str) -> "SpecValidator":
     if not p.exists():
         raise FileNotFoundError(
             f"ShipBob OpenAPI document not found at {p}; the sandbox validates against the "
-            "copy in shared/api/specs/ beside the project (or set openapi_path)")
+            "copy in sandbox/shipbob/specs/ (or the directory SHIPBOB_SPECS_DIR names)")
     return SpecValidator(json.loads(p.read_text()))
 
 

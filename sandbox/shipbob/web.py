@@ -62,8 +62,15 @@ def arg_bool(name: str) -> bool | None:
 
 
 def arg_list(name: str) -> list[str] | None:
-    raw = arg(name)
-    return [p.strip() for p in raw.split(",") if p.strip()] if raw is not None else None
+    """A list filter as ShipBob's OpenAPI document declares it: one string,
+    "comma separated" (`?ReferenceIds=Ref1,Ref2`), split after decoding, so
+    `K%2C123` is two values too. A repeated parameter binds to that string
+    joined with commas (ASP.NET), so it cannot carry a comma either."""
+    lname = name.lower()
+    raw = [value for key, values in request.args.lists() if key.lower() == lname for value in values]
+    if not any(raw):
+        return None
+    return [p.strip() for p in ",".join(raw).split(",") if p.strip()]
 
 
 def arg_ints(name: str) -> set[int] | None:

@@ -12,7 +12,6 @@ it); outside CI a machine without it skips these tests with that reason.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -30,8 +29,9 @@ from connector import jobs, kv
 from connector.coordination import coordinator_for
 from connector.db.models import Job, JobState, WebhookEvent, utcnow
 from connector.db.session import session_scope
-from connector.gauges import OAUTH_REFUSED_KEY, SHIPBOB_LIMITER
+from connector.gauges import SHIPBOB_LIMITER
 from connector.polls import POLL_NAMES
+from connector.shipbob.auth import DbTokenStore, fingerprint
 from sandbox.server import BackgroundServer
 from tests.conftest import REDIS_URL
 
@@ -109,7 +109,8 @@ def broken(settings) -> None:
             kv.put(session, f"poll.{name}.last_success", (now - timedelta(hours=2)).isoformat())
         session.add(WebhookEvent(webhook_id="msg_1", topic="order.shipped", body="{}",
                                  received_at=now - timedelta(minutes=10)))
-        kv.put(session, OAUTH_REFUSED_KEY, json.dumps({"since": now.isoformat(), "fingerprints": ["ab"]}))
+    # what the OAuth code records when ShipBob refuses every token we have
+    DbTokenStore(settings.database_url).refuse({fingerprint("a-refused-token")})
     coordinator_for(settings).record(SHIPBOB_LIMITER, "rate_limited_count", "12")
 
 
@@ -155,7 +156,7 @@ def test_alerts_fire_on_real_metrics_of_a_broken_state_and_not_of_a_healthy_one(
     before = scrape(url)
     assert before['ifs_shipbob_items{flow="order_push",state="pending"}'] == 1
     assert before['ifs_shipbob_shipbob_remaining_calls{}'] == 140
-    assert before['ifs_shipbob_shipbob_oauth_reauth_needed{}'] == 0
+    assert before['ifs_shipbob_shipbob_reauthorisation_needed{}'] == 0
     broken(settings)
     after = scrape(url)
     assert after['ifs_shipbob_items{flow="order_push",state="attention"}'] == 3

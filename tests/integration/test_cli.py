@@ -43,6 +43,9 @@ def test_status_attention_show_and_replay(ctx, sandboxes, cli):
     status = json.loads(cli("status", "--json").stdout)
     order_push = next(f for f in status["flows"] if f["flow"] == "order_push")
     assert (order_push["done"], order_push["attention"]) == (2, 1)
+    headroom = status["shipbob_rate_limit"]
+    assert headroom["calls_in_window"] >= 1 and int(headroom["remaining_calls"]) > 0, headroom
+    assert status["shipbob_oauth"] == {"reauthorisation_needed_since": None, "waiting_items": 0}
 
     [item] = json.loads(cli("attention", "--json").stdout)
     assert item["key"] == "C7001" and "UNKNOWN-1" in item["reason"]

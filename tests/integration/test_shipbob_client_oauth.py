@@ -12,11 +12,11 @@ import requests
 
 from connector.db.models import KeyValue
 from connector.db.session import engine_for, migrate, session_scope
-from connector.errors import PermanentError
+from connector.errors import PermanentError, ReauthorisationNeeded
 from connector.shipbob import DbTokenStore
-from connector.shipbob.auth import REFRESH_TOKEN_KEY
+from connector.shipbob.auth import REFRESH_TOKEN_KEY, refusal_state
 
-from .test_shipbob_client_support import make_client, prefix, sandbox  # noqa: F401
+from .test_shipbob_client_support import REDIS_URL, make_client, prefix, sandbox  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -143,14 +143,31 @@ def test_concurrent_callers_refresh_exactly_once(sb, prefix, db_url):
     assert sb.hook("GET", "/stats").json()["statuses"].get("200") == 16
 
 
-def test_invalid_grant_is_permanent_and_names_the_fix(sb, prefix, db_url):
-    client = oauth_client(sb, prefix, db_url, refresh_token="rt-SECRET-spent")
-    with pytest.raises(PermanentError) as info:
+def test_refused_refresh_token_waits_and_a_stored_one_ends_the_wait(sb, prefix, db_url):
+    counter = Counter()
+    client = oauth_client(sb, prefix, db_url, refresh_token="rt-SECRET-spent", session=CountingSession(counter))
+    with pytest.raises(ReauthorisationNeeded) as info:
         client.channels()
     message = str(info.value)
-    assert "invalid_grant" in message and "re-authorise" in message
+    assert "re-authorisation needed" in message and "ifs-shipbob auth shipbob" in message
     assert "rt-SECRET-spent" not in message and CLIENT_SECRET not in message
-    assert stored(db_url) is None
+    assert stored(db_url) is None and counter.value == 1
+    with session_scope(db_url) as s:
+        state = refusal_state(s)
+    assert state["since"] and "rt-SECRET-spent" not in str(state)
+
+    # Another worker, cold, knows from the DB: it waits without asking ShipBob.
+    cold = oauth_client(sb, prefix + "cold:", db_url, refresh_token="rt-SECRET-spent",
+                        session=CountingSession(counter))
+    with pytest.raises(ReauthorisationNeeded):
+        cold.channels()
+    assert counter.value == 1
+
+    DbTokenStore(db_url).save(INITIAL)  # a good token stored ends the wait
+    assert client.channels() and cold.channels()  # one refresh each (two token caches)
+    assert stored(db_url) not in (None, INITIAL) and counter.value == 3
+    with session_scope(db_url) as s:
+        assert refusal_state(s) == {}
 
 
 def test_rejected_pat_is_permanent(sb, prefix):
@@ -159,3 +176,38 @@ def test_rejected_pat_is_permanent(sb, prefix):
         client.channels()
     assert info.value.status == 401 and "personal access token" in str(info.value)
     assert "pat-SECRET-wrong" not in str(info.value)
+
+
+def test_auth_shipbob_command_stores_a_pasted_token_only_if_shipbob_takes_it(sb, prefix, db_url, monkeypatch):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    for name, value in {"DATABASE_URL": db_url, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix,
+                        "BROKER_URL": "memory://", "SHIPBOB_BASE_URL": sb.url, "SHIPBOB_TOKEN": "",
+                        "SHIPBOB_CLIENT_ID": CLIENT_ID, "SHIPBOB_CLIENT_SECRET": CLIENT_SECRET,
+                        "SHIPBOB_REFRESH_TOKEN": "rt-SECRET-spent"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ReauthorisationNeeded):
+        oauth_client(sb, prefix, db_url, refresh_token="rt-SECRET-spent").channels()
+
+    def auth(*args, stdin=None):
+        return CliRunner().invoke(main, ["auth", "shipbob", *args], input=stdin, catch_exceptions=False)
+
+    DbTokenStore(db_url).save("rt-SECRET-kept")  # a token that must survive a typo
+    refused = auth("--refresh-token", stdin="rt-SECRET-bogus\n")
+    assert refused.exit_code == 1 and "ShipBob refused this refresh token" in refused.output
+    assert "rt-SECRET-bogus" not in refused.output and stored(db_url) == "rt-SECRET-kept"
+    bad_code = auth("--code", "sbx_code_nope", "--redirect-uri", "https://x.example/cb",
+                    "--code-verifier", "v" * 43)
+    assert bad_code.exit_code == 1 and "refused the authorisation code (invalid_grant)" in bad_code.output
+    assert auth().exit_code == 2  # neither way given: a usage error
+
+    stored_now = auth("--refresh-token", stdin=INITIAL + "\n")  # the reset sandbox still takes it
+    assert stored_now.exit_code == 0, stored_now.output
+    assert "refresh token stored; 0 waiting item(s) resumed" in stored_now.output
+    assert INITIAL not in stored_now.output
+    assert stored(db_url) not in (None, INITIAL)  # proven with one refresh, rotated and saved
+    with session_scope(db_url) as s:
+        assert refusal_state(s) == {}
+    assert oauth_client(sb, prefix, db_url, refresh_token="rt-SECRET-spent").channels()

@@ -162,6 +162,26 @@ def test_return_pages_and_cancel(client, seeded):
     assert client.get_return(created[0]["id"])["status"].replace(" ", "") == "Cancelled"
 
 
+# IFS keys as they come: ShipBob splits a list filter at every comma.
+AWKWARD_KEYS = ["K,123", "A B", "O'Brien", "Ünï", " padded "]
+DECOYS = ["K", "123", "padded"]  # what a split (or trimmed) look-up would find instead
+
+
+def test_every_lookup_finds_awkward_keys_exactly(client, seeded):
+    skus, inventory = list(seeded), list(seeded.values())
+    keys = AWKWARD_KEYS + DECOYS
+    orders = {ref: client.create_order(order_body(ref, skus[i]))["id"] for i, ref in enumerate(keys)}
+    wros = {po: client.create_wro(wro_body(po, inventory[i]))["id"] for i, po in enumerate(keys)}
+    returns = {ref: client.create_return(return_body(ref, inventory[i]))["id"] for i, ref in enumerate(keys)}
+    for key in AWKWARD_KEYS:
+        assert [o["id"] for o in client.find_orders_by_reference([key])] == [orders[key]], key
+        assert [w["id"] for w in client.wros(PurchaseOrderNumbers=[key])] == [wros[key]], key
+        assert [r["id"] for r in client.returns(ReferenceIds=[key])] == [returns[key]], key
+    assert sorted(o["id"] for o in client.find_orders_by_reference(keys)) == sorted(orders.values())
+    assert sorted(w["id"] for w in client.wros(PurchaseOrderNumbers=keys)) == sorted(wros.values())
+    assert client.find_orders_by_reference(["K,999"]) == []
+
+
 def test_webhook_subscriptions(client, seeded):
     made = [client.create_webhook(["order.shipped"], f"https://erp.example.com/hook/{i}",
                                   description=f"hook {i}") for i in range(3)]

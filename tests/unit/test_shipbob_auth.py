@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from connector import metrics
 from connector.coordination import LocalCoordinator
-from connector.errors import PermanentError, TransientError
+from connector.errors import PermanentError, ReauthorisationNeeded, TransientError
 from connector.shipbob import MemoryTokenStore, ShipBobClient
 from connector.shipbob.auth import ACCESS_TOKEN_CACHE_KEY, UNSAVED_REFRESH_CACHE_KEY
 
@@ -149,15 +150,32 @@ def test_stale_store_token_falls_back_to_a_newly_configured_one():
     assert store.load() == "refresh-1"
 
 
-def test_invalid_grant_is_permanent_names_the_fix_and_no_secret():
+def test_invalid_grant_waits_for_reauthorisation_names_the_fix_and_no_secret():
     server = TokenServer(valid="something-else")
-    c, _, _ = make(server, store=MemoryTokenStore("refresh-SECRET-db"))
-    with pytest.raises(PermanentError) as info:
+    store = MemoryTokenStore("refresh-SECRET-db")
+    c, session, _ = make(server, response(200, {}), store=store)
+    with pytest.raises(ReauthorisationNeeded) as info:
         c.get_order(1)
     message = str(info.value)
-    assert "invalid_grant" in message and "re-authorise" in message
+    assert isinstance(info.value, TransientError) and not info.value.counts_attempt
+    assert "waiting: ShipBob re-authorisation needed" in message and "ifs-shipbob auth shipbob" in message
     for secret in (REFRESH, "refresh-SECRET-db", CLIENT_SECRET):
-        assert secret not in message and secret not in repr(info.value.body)
+        assert secret not in message
+    assert len(session.token_posts) == 2 and len(store.refused()) == 2
+    assert metrics.SHIPBOB_REAUTHORISATION_NEEDED._value.get() == 1
+
+    # Refused tokens are not offered again: the wait costs ShipBob nothing.
+    with pytest.raises(ReauthorisationNeeded):
+        c.get_order(1)
+    assert len(session.token_posts) == 2
+
+    # A new token stored (what `ifs-shipbob auth shipbob` does) ends the wait.
+    server.valid.add("refresh-new")
+    store.save("refresh-new")
+    assert store.refused() == frozenset()
+    c.get_order(1)
+    assert session.token_posts[-1]["refresh_token"] == "refresh-new" and store.load() == "refresh-1"
+    assert metrics.SHIPBOB_REAUTHORISATION_NEEDED._value.get() == 0
 
 
 class FailingStore(MemoryTokenStore):

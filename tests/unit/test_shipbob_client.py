@@ -40,11 +40,36 @@ def test_orders_filters_and_pages():
     assert "Page=2" in session.sent[1]["url"]
 
 
-def test_find_orders_by_reference_is_batched():
+def test_find_orders_by_reference_is_batched_and_exact():
     refs = [f"R{i}" for i in range(60)]
-    c, session = client(response(200, [{"id": 1}]), response(200, [{"id": 2}]))
-    assert c.find_orders_by_reference(refs) == [{"id": 1}, {"id": 2}]
+    c, session = client(response(200, [{"id": 1, "reference_id": "R0"}, {"id": 3, "reference_id": "r0"}]),
+                        response(200, [{"id": 2, "reference_id": "R59"}]))
+    assert c.find_orders_by_reference(refs) == [{"id": 1, "reference_id": "R0"},
+                                                {"id": 2, "reference_id": "R59"}]
     assert "ReferenceIds=R0,R1," in session.sent[0]["url"]
+
+
+def test_a_key_a_list_filter_would_split_is_found_by_date_and_matched_exactly():
+    # Newest first, one page: `K` is another order; `K,123` is found, then listing stops.
+    c, session = client(response(200, [{"id": 5, "reference_id": "K"}, {"id": 4, "reference_id": "K,123"}]
+                                 + [{"id": i, "reference_id": f"X{i}"} for i in range(248)]))
+    assert c.find_orders_by_reference(["K,123"]) == [{"id": 4, "reference_id": "K,123"}]
+    [sent] = session.sent
+    assert "ReferenceIds" not in sent["url"] and "StartDate=" in sent["url"]
+    # Spaces at the ends (a list's items may be trimmed) go the same way.
+    c, session = client(response(200, [{"id": 7, "reference_id": " A B "}]))
+    assert [o["id"] for o in c.orders(ReferenceIds=[" A B "])] == [7]
+    assert "ReferenceIds" not in session.sent[0]["url"]
+
+
+def test_a_sku_a_list_filter_would_split_gets_a_call_of_its_own():
+    def answer(method, url, **kw):
+        return response(200, {"items": [{"id": 1, "variants": [{"sku": "K,123"}, {"sku": "P1"}]}],
+                              "next": None})
+
+    c, session = client(answer, answer)
+    assert sorted(c.variants_by_sku(["P1", "K,123"])) == ["K,123", "P1"]
+    assert "SKU=any:P1&" in session.sent[0]["url"] and "SKU=K,123&" in session.sent[1]["url"]
 
 
 def test_action_bodies():

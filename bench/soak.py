@@ -329,17 +329,20 @@ class Soak:
 
     def request_inventory_sync(self) -> bool:
         """What beat's daily cron does: request today's sync job and wake it."""
+        from connector import jobs
         from connector.flows.inventory_sync import request_daily_sync
         from workers import dispatch
 
         try:
             job_ids = request_daily_sync(self.ctx)
+            with self.ctx.session() as session:
+                targets = jobs.wake_targets(session, job_ids)
         except Exception as exc:  # noqa: BLE001 - the database may be restarting
             self.say(f"daily inventory sync not requested yet ({type(exc).__name__}); trying again")
             return False
-        for job_id in job_ids:
+        for job_id, flow, key in targets:
             try:
-                dispatch.wake_job(job_id, "inventory_sync")
+                dispatch.wake_job(job_id, flow, key)
             except Exception:  # noqa: BLE001 - the sweeper publishes it
                 pass
         self.say("the daily inventory sync is requested (as beat's cron would), to run in the pool under faults")

@@ -52,12 +52,12 @@ def shipbob(code: str | None, redirect_uri: str | None, code_verifier: str | Non
     click.echo(f"ShipBob refresh token stored; {len(woken)} waiting item(s) resumed")
 
 
-def _wake(woken: list[tuple[int, str]]) -> None:
+def _wake(woken: list[tuple[int, str, str]]) -> None:
     from workers import dispatch
 
-    for job_id, flow in woken:
+    for job_id, flow, key in woken:
         try:
-            dispatch.wake_job(job_id, flow)
+            dispatch.wake_job(job_id, flow, key)
         except Exception:  # noqa: BLE001 - broker down: the row is due, the sweeper queues it
             pass
 

@@ -308,7 +308,7 @@ class _Day:
         with self.ctx.session() as session:
             for job in parked:
                 jobs.replay(session, job.id)
-        run_or_wake(self.ctx, [(job.id, job.flow) for job in parked], inline=False)
+        run_or_wake(self.ctx, [job.id for job in parked], inline=False)
         self.say(f"operator: created {self.new_sku} at ShipBob and replayed {len(parked)} item(s)")
         self._wait(lambda: self._attention() == 0 and self._busy() == 0, deadline, "the replay")
         order = next(o for o in self.wh.orders() if o["reference_id"] == self.parked_order)

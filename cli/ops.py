@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from cli.common import STDERR, emit, json_option, make_context, timestamp
 from cli.items import find_item, require_items
 from cli.params import ISO_DATETIME
-from connector import kv
+from connector import jobs, kv
 from connector.db.models import Flow, InventorySnapshot, Job, JobAttempt, JobState
 from connector.polls import POLL_NAMES
 from connector.shipbob.ratelimit import WINDOW_SECONDS
@@ -209,29 +209,31 @@ def replay(item, flow, since, all_failed, dry_run, inline, as_json) -> None:
     if dry_run or not rows:
         emit(rows, as_json, ["id", "flow", "key", "was"], title="Would replay" if dry_run else None)
         return
-    results = run_or_wake(ctx, [(r["id"], r["flow"]) for r in rows], inline)
+    results = run_or_wake(ctx, [r["id"] for r in rows], inline)
     for row in rows:
         row["result"] = results.get(row["id"])
     emit(rows, as_json, ["id", "flow", "key", "was", "result"], title="Replayed")
     exit_if_unqueued(results)
 
 
-def run_or_wake(ctx, items: list[tuple[int, str]], inline: bool) -> dict[int, str]:
+def run_or_wake(ctx, job_ids: list[int], inline: bool) -> dict[int, str]:
     if inline:
         from connector.runner import run_job as run_once
 
         results = {}
-        for done, (jid, _) in enumerate(items, 1):
-            STDERR.progress(f"running {done}/{len(items)}")
+        for done, jid in enumerate(job_ids, 1):
+            STDERR.progress(f"running {done}/{len(job_ids)}")
             results[jid] = run_once(ctx, jid).status
         STDERR.end_progress()
         return results
     from workers import dispatch
 
+    with ctx.session() as session:
+        targets = jobs.wake_targets(session, job_ids)
     results = {}
-    for jid, flow in items:
+    for jid, flow, key in targets:
         try:
-            dispatch.wake_job(jid, flow)
+            dispatch.wake_job(jid, flow, key)
             results[jid] = "queued"
         except Exception:  # broker down: the row is due, the sweeper wakes it
             results[jid] = UNQUEUED
@@ -265,7 +267,7 @@ def backfill(start: datetime, end: datetime, inline: bool, as_json: bool) -> Non
     if end <= start:
         raise click.BadParameter("--to must be after --from", param_hint="--to")
     created = poll_orders(ctx, since=start, until=end)
-    results = run_or_wake(ctx, [(jid, Flow.ORDER_PUSH.value) for jid in created], inline)
+    results = run_or_wake(ctx, created, inline)
     emit({"new_items": len(created), "results": results}, as_json)
     exit_if_unqueued(results)
 
@@ -280,7 +282,7 @@ def poll(what: str, inline: bool, as_json: bool) -> None:
 
     ctx = make_context()
     flow, job_ids = run_poll(ctx, what)
-    results = run_or_wake(ctx, [(jid, flow) for jid in job_ids], inline)
+    results = run_or_wake(ctx, job_ids, inline)
     if as_json:
         emit({"poll": what, "flow": flow, "items": len(job_ids),
               "results": [{"id": jid, "result": result} for jid, result in results.items()]}, True)

@@ -43,6 +43,7 @@ EVENTS: dict[str, EventKind] = {
 @dataclass(frozen=True)
 class Recorded:
     flow: str
+    key: str
     job_id: int | None  # the key's job, None when the event needs none
     wake: bool          # a wake-up must be published once committed
 
@@ -53,8 +54,8 @@ def record_event(session: Session, event: str, key: str) -> Recorded:
     kind = EVENTS[event]
     woken = kind.record(session, key)
     if woken is not None:
-        return Recorded(kind.flow.value, woken, True)
+        return Recorded(kind.flow.value, key, woken, True)
     job_id = session.execute(
         select(Job.id).where(Job.flow == kind.flow.value, Job.key == key)
     ).scalar_one_or_none()
-    return Recorded(kind.flow.value, job_id, False)
+    return Recorded(kind.flow.value, key, job_id, False)

@@ -221,18 +221,18 @@ def retry_later(session: Session, job: Job, error: str, delay: float, count_atte
     return run_at
 
 
-def wake_waiting(session: Session, flow: str, key: str) -> list[tuple[int, str]]:
+def wake_waiting(session: Session, flow: str, key: str) -> list[tuple[int, str, str]]:
     """Make the pending jobs that wait for job (flow, key) due now; returns
-    their (id, flow) to dispatch. Called when that job is done."""
+    their (id, flow, key) to dispatch. Called when that job is done."""
     rows = session.execute(
         update(Job)
         .where(Job.waits_for == _job_ref(flow, key), Job.state == JobState.PENDING.value)
         .values(next_run_at=utcnow(), waits_for=None)
-        .returning(Job.id, Job.flow)
+        .returning(Job.id, Job.flow, Job.key)
         .execution_options(synchronize_session=False)
     ).all()
     session.commit()
-    return [(job_id, job_flow) for job_id, job_flow in rows]
+    return [(job_id, job_flow, job_key) for job_id, job_flow, job_key in rows]
 
 
 def replay(session: Session, job_id: int) -> bool:
@@ -270,14 +270,14 @@ def _job_ref(flow: str, key: str) -> str:
 
 
 def due_job_ids(session: Session, grace_seconds: float = 0, limit: int = 500,
-                queued_flows: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
+                queued_flows: frozenset[str] = frozenset()) -> list[tuple[int, str, str]]:
     """Jobs the sweeper should wake, stamped so that each is re-published at
     most once per grace period: due pending ones and expired leases. Pending
     jobs of `queued_flows` (whose queue still holds messages) are left to it."""
     now = utcnow()
     cutoff = now - timedelta(seconds=grace_seconds)
     rows = session.execute(
-        select(Job.id, Job.flow)
+        select(Job.id, Job.flow, Job.key)
         .where(
             or_(
                 and_(Job.state == JobState.PENDING.value, Job.next_run_at <= cutoff,
@@ -292,7 +292,17 @@ def due_job_ids(session: Session, grace_seconds: float = 0, limit: int = 500,
     if rows:
         session.execute(update(Job).where(Job.id.in_([r.id for r in rows])).values(swept_at=now)
                         .execution_options(synchronize_session=False))
-    return [(r.id, r.flow) for r in rows]
+    return [(r.id, r.flow, r.key) for r in rows]
+
+
+def wake_targets(session: Session, job_ids: list[int]) -> list[tuple[int, str, str]]:
+    """(id, flow, key) of these jobs, in the given order: a wake-up names
+    the business key so the task list shows which order it is about."""
+    if not job_ids:
+        return []
+    found = {row.id: (row.id, row.flow, row.key) for row in session.execute(
+        select(Job.id, Job.flow, Job.key).where(Job.id.in_(job_ids)))}
+    return [found[job_id] for job_id in job_ids if job_id in found]
 
 
 def _aware(value: datetime) -> datetime:

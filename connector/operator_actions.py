@@ -19,16 +19,16 @@ IGNORE = "ignore"
 CLOSING = {RESOLVE: JobState.RESOLVED, IGNORE: JobState.IGNORED}
 
 
-def replay(session: Session, job_ids: Iterable[int], actor: str, note: str) -> list[tuple[int, str]]:
-    """Make the items due now; returns (id, flow) of each one replayed, for
+def replay(session: Session, job_ids: Iterable[int], actor: str, note: str) -> list[tuple[int, str, str]]:
+    """Make the items due now; returns (id, flow, key) of each one replayed, for
     the caller to publish its wake-up after commit. A running item is left
     alone (its run ends first) and gets no audit row."""
     done = []
     for job_id in job_ids:
         if jobs.replay(session, job_id):
-            flow = session.execute(select(Job.flow).where(Job.id == job_id)).scalar_one()
+            flow, key = session.execute(select(Job.flow, Job.key).where(Job.id == job_id)).one()
             session.add(OperatorAction(job_id=job_id, action=REPLAY, actor=actor, note=note))
-            done.append((job_id, flow))
+            done.append((job_id, flow, key))
     session.flush()
     return done
 

@@ -28,7 +28,8 @@ class RunResult:
     retry_in: float | None = None    # seconds, for status "retry"
     detail: str | None = None
     flow: str | None = None
-    woken: tuple[tuple[int, str], ...] = ()  # (id, flow) of jobs that waited for this one
+    key: str | None = None           # the business key, for the wake-up of status "again"
+    woken: tuple[tuple[int, str, str], ...] = ()  # (id, flow, key) of jobs that waited for this one
 
 
 def flows() -> dict[str, FlowFn]:
@@ -83,12 +84,12 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
             _retry_or_fail(ctx, job, f"LeaseLost: {exc}", None, logctx, count=False)
         except Exception:  # the database is still away: the lease runs out, the sweeper re-runs it
             log.warning("could not hand the job back", exc_info=True, extra=logctx)
-        return RunResult("lost", detail=str(exc), flow=job.flow)
+        return RunResult("lost", detail=str(exc), flow=job.flow, key=job.key)
     except NeedsAttention as exc:
         with ctx.session() as session:
             again = jobs.park(session, job, exc.reason)
         log.warning("parked: %s%s", exc.reason, " (news arrived: runs again)" if again else "", extra=logctx)
-        return RunResult("again" if again else "attention", detail=exc.reason, flow=job.flow)
+        return RunResult("again" if again else "attention", detail=exc.reason, flow=job.flow, key=job.key)
     except RateLimited as exc:
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx, count=False)
     except WaitingFor as exc:
@@ -101,7 +102,7 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         with ctx.session() as session:
             jobs.fail(session, job, f"{type(exc).__name__}: {exc}")
         log.error("failed: %s", exc, extra=logctx)
-        return RunResult("failed", detail=str(exc), flow=job.flow)
+        return RunResult("failed", detail=str(exc), flow=job.flow, key=job.key)
     except Exception as exc:  # a bug or an unforeseen answer: retry, bounded
         log.exception("unexpected error", extra=logctx)
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", None, logctx)
@@ -109,7 +110,8 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         again = jobs.finish(session, job, detail)
         woken = jobs.wake_waiting(session, job.flow, job.key)
     log.info("done%s", " (runs again)" if again else "", extra=logctx)
-    return RunResult("again" if again else "done", detail=detail, flow=job.flow, woken=tuple(woken))
+    return RunResult("again" if again else "done", detail=detail, flow=job.flow, key=job.key,
+                     woken=tuple(woken))
 
 
 def _confirm_lease(ctx: Context, job: Job, lease: float) -> bool:
@@ -158,10 +160,10 @@ def _retry_or_fail(ctx: Context, job: Job, error: str, retry_after: float | None
         if count and job.attempts >= jobs.MAX_ATTEMPTS:
             jobs.fail(session, job, f"gave up after {job.attempts} attempts: {error}")
             log.error("retries exhausted: %s", error, extra=logctx)
-            return RunResult("failed", detail=error, flow=job.flow)
+            return RunResult("failed", detail=error, flow=job.flow, key=job.key)
         delay = jobs.retry_delay(job.attempts, retry_after)
         if recheck is not None:
             delay = min(delay, recheck)
         jobs.retry_later(session, job, error, delay, count_attempt=count, waits_for=waits_for)
     log.warning("retry in %.1fs: %s", delay, error, extra=logctx)
-    return RunResult("retry", retry_in=delay, detail=error, flow=job.flow)
+    return RunResult("retry", retry_in=delay, detail=error, flow=job.flow, key=job.key)

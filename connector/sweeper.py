@@ -35,8 +35,8 @@ def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float | None = None
         if events:
             session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(events))
                             .values(swept_at=utcnow()).execution_options(synchronize_session=False))
-    for job_id, flow in due:
-        wake_job(job_id, flow)
+    for job_id, flow, key in due:
+        wake_job(job_id, flow, key)
     for event_id in events:
         wake_event(event_id)
     return {"jobs": len(due), "events": len(events), "flows_left_to_their_queue": sorted(queued)}

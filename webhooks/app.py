@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from flask import Flask, Response
 
+from connector.gauges import collector_for
 from connector.settings import Settings, load_settings
 from webhooks.console import console_blueprint
 from webhooks.health import Readiness, celery_broker_check, database_check, health_blueprint
@@ -26,7 +27,7 @@ def create_app(
     settings: Settings | None = None,
     enqueue: Callable[[int], None] | None = None,
     broker_check: Callable[[], None] | None = None,
-    wake_job: Callable[[int, str], None] | None = None,
+    wake_job: Callable[[int, str, str], None] | None = None,
 ) -> Flask:
     settings = settings or load_settings()
     if enqueue is None or broker_check is None or wake_job is None:
@@ -44,7 +45,8 @@ def create_app(
         log.warning("SHIPBOB_WEBHOOK_SECRET is not set: only the secret stored by "
                     "`ifs-shipbob webhooks subscribe` can verify deliveries")
     secrets = SecretSource(configured, settings.database_url, statement_timeout=statement_timeout)
-    metrics = ReceiverMetrics()
+    # The state gauges live here, the one service that is always up (see connector/gauges.py).
+    metrics = ReceiverMetrics(collector_for(settings, statement_timeout))
     receiver = Receiver(
         secrets=secrets,
         database_url=settings.database_url,

@@ -53,7 +53,7 @@ class EventBody(BaseModel):
     OrderNo: str = Field(min_length=1, max_length=_KEY_MAX, pattern=_KEY_PATTERN)
 
 
-JobWaker = Callable[[int, str], None]
+JobWaker = Callable[[int, str, str], None]
 
 
 class IfsEvents:
@@ -128,7 +128,7 @@ class IfsEvents:
         reply = {"status": "queued" if recorded.wake else "known", "job_id": recorded.job_id}
         if recorded.wake:
             try:
-                self._wake_job(recorded.job_id, recorded.flow)
+                self._wake_job(recorded.job_id, recorded.flow, recorded.key)
             except Exception as exc:  # broker down: the row is committed, the sweeper wakes it
                 return 202, reply, "enqueue_failed", {**fields, "error": type(exc).__name__}
             return 202, reply, "queued", fields

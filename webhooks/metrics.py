@@ -20,6 +20,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 from connector.metrics import MULTIPROC_ENV, ensure_multiproc_dir
 
@@ -42,8 +43,11 @@ OUTCOMES = (
 class ReceiverMetrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, state: Collector | None = None) -> None:
+        """`state`: the gauges computed from the database at scrape time
+        (connector/gauges.py), added to every rendering."""
         ensure_multiproc_dir()
+        self.state = state
         self.registry = CollectorRegistry(auto_describe=True)
         self.received = Counter(
             "ifs_shipbob_webhooks_received",
@@ -68,5 +72,11 @@ class ReceiverMetrics:
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+            body = generate_latest(registry)
+        else:
+            body = generate_latest(self.registry)
+        if self.state is not None:
+            state = CollectorRegistry(auto_describe=False)
+            state.register(self.state)
+            body += generate_latest(state)
+        return body

@@ -88,6 +88,10 @@ def make_app(publish_timeout: float | None = None) -> Celery:
         task_queues=None,
         task_create_missing_queues=True,
         task_ignore_result=True,
+        # Task events for Flower (`-E`): workers run without gossip and
+        # heartbeats, and then Flower's `enable_events` broadcast finds no
+        # event dispatcher, so without this Flower lists no task at all.
+        worker_send_task_events=True,
         broker_transport_options=_transport_options(settings, publish_timeout),
         broker_connection_retry_on_startup=True,
         task_serializer="json",

@@ -13,7 +13,14 @@ from connector.db.models import Flow
 from workers.app import app, make_app, queue_for
 
 PROCESS_WEBHOOK = "workers.tasks.process_webhook_event"
+# The generic task of earlier versions: still registered so messages queued
+# before an upgrade run; nothing publishes it any more.
 RUN_JOB = "workers.tasks.run_job"
+
+
+def flow_task(flow: str) -> str:
+    """The task of one flow (workers.tasks.order_push, ...)."""
+    return f"workers.tasks.{flow}"
 
 
 def wake_webhook_event(event_id: int) -> None:
@@ -32,13 +39,18 @@ class WebhookPublisher:
     def __call__(self, event_id: int) -> None:
         self.app.send_task(PROCESS_WEBHOOK, args=[event_id], queue="webhooks", retry=False)
 
-    def wake_job(self, job_id: int, flow: str) -> None:
+    def wake_job(self, job_id: int, flow: str, key: str) -> None:
         """The same for a job row the receiver recorded (an IFS event)."""
-        self.app.send_task(RUN_JOB, args=[job_id], queue=queue_for(flow), retry=False)
+        self.app.send_task(flow_task(flow), kwargs={"job_id": job_id, "key": key}, queue=queue_for(flow),
+                           retry=False)
 
 
-def wake_job(job_id: int, flow: str, countdown: float | None = None) -> None:
-    app.send_task(RUN_JOB, args=[job_id], queue=queue_for(flow), countdown=countdown)
+def wake_job(job_id: int, flow: str, key: str, countdown: float | None = None) -> None:
+    """Publish the flow's task. The key only labels the message (Flower's
+    task list reads `order_push(job_id=7, key='C1000005')`); the run reads
+    everything from the row."""
+    app.send_task(flow_task(flow), kwargs={"job_id": job_id, "key": key}, queue=queue_for(flow),
+                  countdown=countdown)
 
 
 def queue_depths(celery_app=app) -> dict[str, int]:

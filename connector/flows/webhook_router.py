@@ -19,8 +19,8 @@ from connector.flows.replenishment import base_po
 log = logging.getLogger(__name__)
 
 
-def route_event(ctx: Context, event_id: int) -> tuple[int, str] | None:
-    """Record the job for one event; returns (job_id, flow) to wake, if any."""
+def route_event(ctx: Context, event_id: int) -> tuple[int, str, str] | None:
+    """Record the job for one event; returns (job_id, flow, key) to wake, if any."""
     with ctx.session() as session:
         event = session.get(WebhookEvent, event_id)
         if event is None or event.processed_at is not None:
@@ -46,7 +46,7 @@ def route_event(ctx: Context, event_id: int) -> tuple[int, str] | None:
         event.outcome = f"job:{requested.job_id}"
         log.info("webhook routed", extra={"webhook_id": webhook_id, "topic": topic,
                                           "job_id": requested.job_id, "flow": flow})
-        return (requested.job_id, flow) if requested.wake else None
+        return (requested.job_id, flow, key) if requested.wake else None
 
 
 def _target(ctx: Context, topic: str, raw_body: str) -> tuple[str, str, dict] | None:

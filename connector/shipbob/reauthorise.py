@@ -53,17 +53,17 @@ def exchange_code(ctx: Context, code: str, redirect_uri: str, code_verifier: str
                          "verifier must be the ones used to authorise", status=resp.status_code)
 
 
-def store_grant(ctx: Context, grant: dict) -> list[tuple[int, str]]:
+def store_grant(ctx: Context, grant: dict) -> list[tuple[int, str, str]]:
     """Save the grant's refresh token and cache its access token; returns the
-    woken jobs (id, flow) for the caller to dispatch."""
+    woken jobs (id, flow, key) for the caller to dispatch."""
     _auth(ctx).adopt(grant)
     return _resume(ctx)
 
 
-def store_refresh_token(ctx: Context, refresh_token: str) -> list[tuple[int, str]]:
+def store_refresh_token(ctx: Context, refresh_token: str) -> list[tuple[int, str, str]]:
     """Prove a pasted refresh token with one refresh (ShipBob rotates it)
     and store the rotated one; raises PermanentError, storing nothing, when
-    ShipBob refuses it. Returns the woken jobs (id, flow)."""
+    ShipBob refuses it. Returns the woken jobs (id, flow, key)."""
     _auth(ctx).redeem(refresh_token)
     return _resume(ctx)
 
@@ -73,7 +73,7 @@ def _auth(ctx: Context) -> OAuthAuth:
     return OAuthAuth(settings, ctx.coordinator, DbTokenStore(settings.database_url), requests.Session())
 
 
-def _resume(ctx: Context) -> list[tuple[int, str]]:
+def _resume(ctx: Context) -> list[tuple[int, str, str]]:
     metrics.SHIPBOB_REAUTHORISATION_NEEDED.set(0)
     with ctx.session() as session:
         woken = jobs.wake_waiting(session, *SHIPBOB_AUTHORISATION)

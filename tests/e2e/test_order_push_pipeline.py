@@ -205,13 +205,13 @@ def push_messages(ctx) -> tuple[int, set[str]]:
     return broker.llen(f"{prefix}{PUSH_QUEUE}"), running
 
 
-def publish_wakeups(stack: Stack, job_ids: list[int], copies: int) -> None:
-    """Extra run_job messages for jobs that have theirs already, published
+def publish_wakeups(stack: Stack, jobs: list[tuple[int, str]], copies: int) -> None:
+    """Extra wake-up messages for jobs that have theirs already, published
     the way the connector does (workers.dispatch), from a process that has
     the stack's environment (workers.app reads the broker from it)."""
     code = ("import json, sys\nfrom workers.dispatch import wake_job\n"
-            "for job_id in json.loads(sys.argv[1]):\n    wake_job(job_id, 'order_push')\n")
-    subprocess.run([sys.executable, "-c", code, json.dumps(sorted(job_ids) * copies)],
+            "for job_id, key in json.loads(sys.argv[1]):\n    wake_job(job_id, 'order_push', key)\n")
+    subprocess.run([sys.executable, "-c", code, json.dumps(sorted(jobs) * copies)],
                    env={**os.environ, **stack.env}, check=True, timeout=60, capture_output=True)
 
 
@@ -262,7 +262,8 @@ def test_released_orders_reach_shipbob_exactly_once_whatever_goes_wrong(
     # later poll see them again); a manual poll alongside must add nothing.
     eventually(lambda: len(push_jobs(ctx)) == N_GOOD + len(bad), 120, "the poll to find every order")
     assert run_poll(ctx, "orders") == (PUSH_QUEUE, [])
-    publish_wakeups(stack, [j.id for j in push_jobs(ctx)], copies=2)
+    job_ids = [(j.id, j.key) for j in push_jobs(ctx)]
+    publish_wakeups(stack, job_ids, copies=2)
 
     # Every slot of the pool is inside POST /order, so exactly the four held
     # jobs run. The first round of trouble is switched on now, while at least
@@ -291,7 +292,7 @@ def test_released_orders_reach_shipbob_exactly_once_whatever_goes_wrong(
     eventually(lambda: settled(ctx, expected_jobs), 300, "every job to finish", interval=1)
 
     # Once all is done: more duplicate wake-ups, the poll again, a backfill.
-    job_ids = [j.id for j in push_jobs(ctx)]
+    job_ids = [(j.id, j.key) for j in push_jobs(ctx)]
     posts_before = hook(shipbob, "stats", method="GET")["requests"].get("POST /2026-01/order", 0)
     _, unacked_before = push_messages(ctx)
     publish_wakeups(stack, job_ids, copies=1)

@@ -41,9 +41,11 @@ class Wakes:
     def __init__(self, ctx, fail: bool = False):
         self.ctx, self.fail, self.sent = ctx, fail, []
 
-    def __call__(self, job_id: int, flow: str) -> None:
+    def __call__(self, job_id: int, flow: str, key: str) -> None:
         with self.ctx.session() as session:
-            assert session.get(Job, job_id).state == JobState.PENDING.value, "woken before commit"
+            job = session.get(Job, job_id)
+            assert job.state == JobState.PENDING.value, "woken before commit"
+            assert job.key == key
         if self.fail:
             raise ConnectionError("broker down")
         self.sent.append((job_id, flow))

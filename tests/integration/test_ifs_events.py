@@ -40,11 +40,11 @@ class JobRecorder:
         self.database_url = database_url
         self.calls: list[tuple[int, str]] = []
 
-    def __call__(self, job_id: int, flow: str) -> None:
+    def __call__(self, job_id: int, flow: str, key: str) -> None:
         with session_scope(self.database_url) as session:
             job = session.get(Job, job_id)
             assert job is not None, "woken before commit"
-            assert job.flow == flow and job.state == JobState.PENDING.value
+            assert job.flow == flow and job.key == key and job.state == JobState.PENDING.value
         self.calls.append((job_id, flow))
 
 
@@ -114,7 +114,7 @@ def test_status_and_show_see_the_job_before_the_answer(settings, ctx, monkeypatc
         monkeypatch.setenv(name, value)
     seen = []
 
-    def wake_job(job_id, _flow):  # called after commit, before the answer is sent
+    def wake_job(job_id, _flow, _key):  # called after commit, before the answer is sent
         shown = CliRunner().invoke(main, ["show", "C1000077", "--json"], catch_exceptions=False)
         status = CliRunner().invoke(main, ["status", "--json"], catch_exceptions=False)
         seen.append((json.loads(shown.stdout), json.loads(status.stdout)))
@@ -219,7 +219,7 @@ def test_purchase_order_released_is_the_replenishment_polls_job(client, ctx, san
 
 
 def test_a_failed_wake_up_still_answers_2xx_and_the_sweeper_finds_the_row(settings, ctx):
-    def broker_down(_job_id, _flow):
+    def broker_down(_job_id, _flow, _key):
         raise ConnectionError("broker unreachable")
 
     client = make_app(settings, broker_down).test_client()
@@ -228,7 +228,7 @@ def test_a_failed_wake_up_still_answers_2xx_and_the_sweeper_finds_the_row(settin
     assert response.status_code == 202
     with ctx.session() as session:
         due = jobs.due_job_ids(session, grace_seconds=0)
-    assert due == [(response.get_json()["job_id"], "order_push")]
+    assert due == [(response.get_json()["job_id"], "order_push", "C1000001")]
 
 
 def test_the_real_publisher_puts_the_wake_up_on_the_flows_redis_queue(settings, ctx, monkeypatch):
@@ -243,7 +243,9 @@ def test_the_real_publisher_puts_the_wake_up_on_the_flows_redis_queue(settings, 
     assert response.status_code == 202
     messages = redis_lib.Redis.from_url(REDIS_URL).lrange(f"{settings.redis_prefix}order_push", 0, -1)
     bodies = [json.loads(base64.b64decode(json.loads(m)["body"])) for m in messages]
-    assert [body[0] for body in bodies] == [[response.get_json()["job_id"]]]
+    tasks = [json.loads(m)["headers"]["task"] for m in messages]
+    assert tasks == ["workers.tasks.order_push"]
+    assert [body[1] for body in bodies] == [{"job_id": response.get_json()["job_id"], "key": "C1000001"}]
 
 
 def test_over_real_http(settings, ctx, woken):

@@ -52,11 +52,11 @@ def test_retry_later_is_not_claimable_until_due_and_sweeper_sees_expired_leases(
         assert jobs.due_job_ids(s) == []
         s.query(Job).filter_by(id=job_id).update({"next_run_at": utcnow() - timedelta(seconds=1)})
         s.commit()
-        assert jobs.due_job_ids(s) == [(job_id, "order_push")]
+        assert jobs.due_job_ids(s) == [(job_id, "order_push", "C1")]
         job = jobs.claim(s, job_id)
         s.query(Job).filter_by(id=job_id).update({"lease_until": utcnow() - timedelta(seconds=1)})
         s.commit()
-        assert jobs.due_job_ids(s) == [(job_id, "order_push")]
+        assert jobs.due_job_ids(s) == [(job_id, "order_push", "C1")]
 
 
 def test_the_sweeper_leaves_pending_jobs_to_a_queue_that_still_holds_messages(clean_db):
@@ -70,9 +70,9 @@ def test_the_sweeper_leaves_pending_jobs_to_a_queue_that_still_holds_messages(cl
         s.commit()
         due = jobs.due_job_ids(s, grace_seconds=60, queued_flows=frozenset({"order_push"}))
         # the backlogged flow's pending job waits in its queue; a dead worker's job does not
-        assert sorted(due) == sorted([(lost, "shipment_voucher"), (died, "order_push")])
+        assert sorted(due) == sorted([(lost, "shipment_voucher", "42"), (died, "order_push", "C2")])
         s.commit()
-        assert jobs.due_job_ids(s, grace_seconds=60) == [(queued, "order_push")]  # its queue drained
+        assert jobs.due_job_ids(s, grace_seconds=60) == [(queued, "order_push", "C1")]  # its queue drained
 
 
 def test_retry_delay_grows_with_jitter_and_respects_server_hint_and_cap():

@@ -37,5 +37,5 @@ def test_a_job_waiting_for_reauthorisation_never_runs_out_of_retries(clean_db):
     with ctx.session() as s:
         s.get(Job, job_id).next_run_at = utcnow() + timedelta(seconds=60)
     with ctx.session() as s:
-        assert jobs.wake_waiting(s, *SHIPBOB_AUTHORISATION) == [(job_id, "order_push")]
+        assert jobs.wake_waiting(s, *SHIPBOB_AUTHORISATION) == [(job_id, "order_push", "C1")]
     assert run_job(ctx, job_id, registry={"order_push": lambda ctx, job: "pushed"}).status == "done"

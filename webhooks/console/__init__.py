@@ -29,10 +29,10 @@ ROWS_PER_GROUP = 25  # a group of thousands lists its first rows; its buttons co
 ACTIONS = (operator_actions.REPLAY, operator_actions.RESOLVE, operator_actions.IGNORE)
 
 
-def _default_wake(job_id: int, flow: str) -> None:
+def _default_wake(job_id: int, flow: str, key: str) -> None:
     from workers import dispatch  # builds a Celery app: only when a replay needs it
 
-    dispatch.wake_job(job_id, flow)
+    dispatch.wake_job(job_id, flow, key)
 
 
 def _secret_values(settings: Settings) -> list[str]:
@@ -145,14 +145,14 @@ def console_blueprint(settings: Settings, wake: Callable[[int, str], None] | Non
         with session_scope(db_url) as s:
             if action == operator_actions.REPLAY:
                 woken = operator_actions.replay(s, job_ids, who, note)
-                changed = [jid for jid, _ in woken]
+                changed = [jid for jid, _, _ in woken]
             else:
                 woken = []
                 changed = operator_actions.close(s, job_ids, action, who, note)
         unqueued = []
-        for job_id, flow in woken:  # after commit: the row is due before its wake-up
+        for job_id, flow, key in woken:  # after commit: the row is due before its wake-up
             try:
-                wake(job_id, flow)
+                wake(job_id, flow, key)
             except Exception:  # noqa: BLE001 - broker down: due rows are the sweeper's
                 log.warning("console replay: wake-up not published; the sweeper will", extra={"job_id": job_id})
                 unqueued.append(job_id)

@@ -23,15 +23,13 @@ from flask import Blueprint, jsonify, request
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String
-from werkzeug.exceptions import ClientDisconnected
 
 from connector.db.models import Job
 from connector.db.session import session_scope
 from connector.ifs_events import EVENTS, record_event
 from connector.settings import Settings
-from webhooks.deadline import read_deadline
 from webhooks.metrics import ReceiverMetrics
-from webhooks.receiver import _DB_ERRORS, _read_capped  # the ShipBob receiver's, shared
+from webhooks.receiver import _DB_ERRORS, read_body  # the ShipBob receiver's, shared
 
 log = logging.getLogger(__name__)
 
@@ -96,18 +94,8 @@ class IfsEvents:
             return 404, {"error": f"unknown event; one of {', '.join(EVENTS)}"}, "unknown_event", {}
         if request.content_length is not None and request.content_length > BODY_LIMIT_BYTES:
             return 413, {"error": f"body larger than {BODY_LIMIT_BYTES} bytes"}, "too_large", {}
-        client = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
-        raw: bytes | None = None
-        idle = False
-        with read_deadline(client, self._body_timeout) as deadline:
-            try:
-                raw = _read_capped(request, BODY_LIMIT_BYTES)
-            except (BlockingIOError, TimeoutError):  # silent past the server's read timeout
-                idle = True
-            except (OSError, ClientDisconnected):  # the deadline cut the read short
-                if not deadline.expired:
-                    raise
-        if idle or deadline.expired:
+        raw, timed_out = read_body(request, BODY_LIMIT_BYTES, self._body_timeout)
+        if timed_out:
             return 408, {"error": "request body not received in time"}, "body_timeout", {}
         if raw is None:
             return 413, {"error": f"body larger than {BODY_LIMIT_BYTES} bytes"}, "too_large", {}

@@ -95,19 +95,8 @@ class Receiver:
             signed = signature.parse_headers(req.headers)
         except signature.SignatureError as exc:
             return _unauthorized(exc.reason)
-        # gunicorn hands the client's socket over; the dev server too.
-        client = req.environ.get("gunicorn.socket") or req.environ.get("werkzeug.socket")
-        raw: bytes | None = None
-        idle = False
-        with read_deadline(client, self._body_timeout) as deadline:
-            try:
-                raw = _read_capped(req, self._body_limit)
-            except (BlockingIOError, TimeoutError):  # silent past the server's read timeout
-                idle = True
-            except (OSError, ClientDisconnected):  # the deadline cut the read short
-                if not deadline.expired:
-                    raise
-        if idle or deadline.expired:
+        raw, timed_out = read_body(req, self._body_limit, self._body_timeout)
+        if timed_out:
             # Whatever was read is incomplete (or complete at the very
             # deadline): 408, and a real sender simply retries.
             return Result("body_timeout", 408, {"error": "request body not received in time"},
@@ -164,6 +153,24 @@ class Receiver:
                 "no ShipBob webhook secret configured: every delivery is rejected with 401. "
                 "Set SHIPBOB_WEBHOOK_SECRET or run `ifs-shipbob webhooks subscribe`."
             )
+
+
+def read_body(req: Request, limit: int, timeout: float) -> tuple[bytes | None, bool]:
+    """(the raw body or None if longer than `limit`, whether it timed out):
+    the whole body must arrive within `timeout` seconds."""
+    # gunicorn hands the client's socket over; the dev server too.
+    client = req.environ.get("gunicorn.socket") or req.environ.get("werkzeug.socket")
+    raw: bytes | None = None
+    idle = False
+    with read_deadline(client, timeout) as deadline:
+        try:
+            raw = _read_capped(req, limit)
+        except (BlockingIOError, TimeoutError):  # silent past the server's read timeout
+            idle = True
+        except (OSError, ClientDisconnected):  # the deadline cut the read short
+            if not deadline.expired:
+                raise
+    return raw, idle or deadline.expired
 
 
 def _read_capped(req: Request, limit: int) -> bytes | None:

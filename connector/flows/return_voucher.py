@@ -26,6 +26,7 @@ from connector.db.models import Flow, Job, JobState, utcnow
 from connector.errors import NeedsAttention, WaitingFor
 from connector.ifs import odata
 from connector.ifs.errors import IfsBusinessError
+from connector.mappers.orders import tagged_ifs_order_no
 from connector.mappers.returns import normalized_status, processed_actions, rma_lines
 from connector.shipbob.errors import ShipBobNotFound
 from connector.sku_lookup import inventory_ids_for
@@ -140,7 +141,11 @@ def _our_unposted_shipment_order(ctx: Context, shipment_id) -> str | None:
         return None
     order_id = str(shipment.get("order_id") or "")
     with ctx.session() as session:
-        return order_id if find_by_shipbob(session, "order", order_id) is not None else None
+        if find_by_shipbob(session, "order", order_id) is not None:
+            return order_id
+    # Created by our order push, which has not bound it yet (its run was
+    # stalled or killed after the create): the voucher waits for the push.
+    return order_id if order_id and tagged_ifs_order_no(ctx.shipbob.get_order(order_id)) else None
 
 
 def _stuck_shipment_job(ctx: Context, order_id: str) -> int | None:

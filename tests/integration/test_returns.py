@@ -269,6 +269,31 @@ def test_a_return_whose_shipment_we_do_not_know_is_parked_and_nothing_is_guessed
     assert returned_by_line(ifs, "C5301") == {"RD-1": 0}
 
 
+def test_a_return_for_an_order_our_push_has_not_bound_yet_waits_instead_of_parking(ctx, sandboxes):
+    """The push created the ShipBob order but its run stalled before binding
+    it; the order ships and comes back meanwhile. The return is ours: it
+    waits for the shipment's voucher (which waits for the push)."""
+    ifs, shipbob = sandboxes
+    inv = seed_skus(shipbob, {"RW-1"})
+    hook(ifs, "orders", {"orders": [{"OrderNo": "C5351", "Contract": "S01", "ShipViaCode": "UPS-GND",
+                                     "address": ADDRESS, "lines": [{"PartNo": "RW-1", "BuyQtyDue": 1}]}]})
+    [push] = poll_orders(ctx)
+    assert run_job(ctx, push).status == "done"
+    with ctx.session() as session:
+        session.execute(delete(Binding).where(Binding.kind == "order"))
+    order = next(o for o in hook(shipbob, "dump/orders", method="GET") if o["reference_id"] == "C5351")
+    hook(shipbob, f"orders/{order['id']}/ship", {"with_tracking": True})
+    [shipment] = [s["id"] for s in hook(shipbob, "dump/shipments", method="GET") if s["order_id"] == order["id"]]
+    return_id = create_return(shipbob, "RMA-5351", shipment, {inv["RW-1"]: 1})
+    complete(shipbob, return_id, [{"inventory_id": inv["RW-1"], "action": "Restock", "quantity_processed": 1}])
+
+    result = run_return(ctx, return_id)
+
+    assert result.status == "retry", result
+    assert "is not in IFS yet" in result.detail
+    assert rmas_by_return(ifs) == {}
+
+
 def test_items_that_are_not_on_the_original_order_are_parked(ctx, sandboxes):
     ifs, shipbob = sandboxes
     world = ship_orders(ctx, sandboxes, {"C5401": {"lines": {"RE-1": 2}}})

@@ -29,6 +29,7 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Renders docker-compose.yml with docker compose (or docker-compose) and runs
 # every service as its container would (bubblewrap, as root); see tests/compose/.

@@ -179,7 +179,7 @@ class Soak:
         from cli.stack import Stack, env_for
         from connector.context import Context
         from connector.db.session import migrate
-        from connector.mapping import IfsNames
+        from connector.ifs.names import IfsNames
         from connector.settings import Settings, load_settings
         from sandbox.ifs import IfsSandboxConfig
         from sandbox.ifs.app import create_app as ifs_app

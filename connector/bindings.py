@@ -7,6 +7,9 @@ same thing first, which is a retry, not an error.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -15,19 +18,26 @@ from connector.db.models import Binding
 from connector.errors import NeedsAttention, TransientError
 
 
-def find_binding(session: Session, kind: str, ifs_key: str) -> Binding | None:
+class BindingKind(StrEnum):
+    ORDER = "order"        # IFS OrderNo (or OrderNo-Site) <-> ShipBob order id
+    SHIPMENT = "shipment"  # IFS voucher <-> ShipBob shipment id
+    RETURN = "return"      # IFS RMA <-> ShipBob return id
+    WRO = "wro"            # IFS PO chunk <-> ShipBob WRO id
+
+
+def find_binding(session: Session, kind: BindingKind, ifs_key: str) -> Binding | None:
     return session.execute(
         select(Binding).where(Binding.kind == kind, Binding.ifs_key == ifs_key)
     ).scalar_one_or_none()
 
 
-def find_by_shipbob(session: Session, kind: str, shipbob_id: str | int) -> Binding | None:
+def find_by_shipbob(session: Session, kind: BindingKind, shipbob_id: str | int) -> Binding | None:
     return session.execute(
         select(Binding).where(Binding.kind == kind, Binding.shipbob_id == str(shipbob_id))
     ).scalar_one_or_none()
 
 
-def bind(session: Session, kind: str, ifs_key: str, shipbob_id: str, data: dict | None = None) -> Binding:
+def bind(session: Session, kind: BindingKind, ifs_key: str, shipbob_id: str, data: dict[str, Any] | None = None) -> Binding:
     existing = find_binding(session, kind, ifs_key)
     if existing is not None:
         if existing.shipbob_id != shipbob_id:
@@ -44,6 +54,6 @@ def bind(session: Session, kind: str, ifs_key: str, shipbob_id: str, data: dict 
     return binding
 
 
-def update_data(binding: Binding, **values) -> None:
+def update_data(binding: Binding, **values: Any) -> None:
     # Reassign: a JSON column only notices a new object.
     binding.data = {**binding.data, **values}

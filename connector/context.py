@@ -8,47 +8,63 @@ from __future__ import annotations
 
 import functools
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from connector.db.session import session_scope
+from connector.ifs.names import IfsNames
+from connector.mapping import Mapping
 from connector.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported lazily: a worker loads only the clients it uses
+    from connector.coordination import Coordinator
+    from connector.ifs.client import IfsClient
+    from connector.ifs.customer_orders import CustomerOrders
+    from connector.shipbob.client import ShipBobClient
 
 
 @dataclass
 class Context:
     settings: Settings
-    _clients: dict = field(default_factory=dict)
 
     @property
-    def mapping(self):
+    def mapping(self) -> Mapping:
         return self.settings.mapping
 
     @property
-    def names(self):
+    def names(self) -> IfsNames:
         return self.settings.mapping.ifs
 
     def session(self) -> AbstractContextManager[Session]:
         return session_scope(self.settings.database_url, self.settings.database_statement_timeout_seconds)
 
     @functools.cached_property
-    def coordinator(self):
+    def coordinator(self) -> Coordinator:
         from connector.coordination import coordinator_for
 
         return coordinator_for(self.settings)
 
     @functools.cached_property
-    def ifs(self):
+    def ifs(self) -> IfsClient:
         from connector.ifs.client import IfsClient
 
         return IfsClient(self.settings, self.coordinator)
 
     @functools.cached_property
-    def shipbob(self):
+    def shipbob(self) -> ShipBobClient:
         from connector.shipbob.client import ShipBobClient
 
         return ShipBobClient(self.settings, self.coordinator)
+
+    # ------------------------------------------------- IFS gateways (typed)
+
+    @functools.cached_property
+    def customer_orders(self) -> CustomerOrders:
+        from connector.ifs.customer_orders import CustomerOrders
+
+        return CustomerOrders(self.ifs, self.names.customer_order)
 
 
 @functools.lru_cache(maxsize=1)

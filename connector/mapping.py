@@ -1,12 +1,5 @@
-"""The per-merchant mapping: sites, ship-vias, parts and the IFS names used.
-
-IFS projection, entity-set, field and action names differ between releases and
-tenants, and the delivery, RMA, receipt and supply-planning ones are not
-publicly documented (shared/api/ifs-cloud.md §10). Every name the connector
-sends to IFS therefore lives here, with defaults that match the local IFS
-sandbox. The defaults marked "stand-in invention" must be checked against the
-tenant's $metadata (`ifs-shipbob doctor` does that).
-"""
+"""The per-merchant mapping: sites, ship-vias, parts and the IFS names used
+(the `ifs:` section, connector/ifs/names/)."""
 
 from __future__ import annotations
 
@@ -18,91 +11,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector.errors import ConfigError
+from connector.ifs.names import IfsNames
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CustomerOrderNames(_Strict):
-    """Confirmed from public code calling real tenants."""
-
-    projection: str = "CustomerOrderHandling"
-    order_set: str = "CustomerOrderSet"
-    line_set: str = "CustomerOrderLineSet"
-    lines_nav: str = "OrderLinesArray"
-    address_set: str = "CustomerOrderAddresses"  # seen once in public code
-    state_enum: str = "CustomerOrderState"
-    released_state: str = "Released"
-    cancelled_state: str = "Cancelled"
-    # Where the ShipBob order id is written back (a custom field, Cf_ prefix).
-    shipbob_id_field: str = "Cf_Shipbob_Order_Id"
-    changed_field: str = "DateEntered"
-
-
-class FulfillmentNames(_Strict):
-    """Stand-in invention: a bound, ETag-protected action on the customer order
-    that registers a delivery (raises QtyShipped) and creates a voucher that is
-    then updated by PATCH for tracking and delivery."""
-
-    action: str = "CustomerOrder_RegisterFulfillment"
-    voucher_projection: str = "FulfillmentVoucherHandling"
-    voucher_set: str = "FulfillmentVoucherSet"
-    voucher_key: str = "VoucherNo"
-    # The voucher's lines: a collection navigation, so never in a collection
-    # read (IFS expands one-to-one navigations only, ifs-cloud.md §8).
-    voucher_lines_nav: str = "FulfillmentVoucherLineArray"
-    voucher_line_qty_field: str = "Qty"
-
-
-class ReturnNames(_Strict):
-    """Projection name confirmed; sets, keys, states and the release and
-    receive actions are stand-in inventions."""
-
-    projection: str = "ReturnMaterialAuthorizationHandling"
-    rma_set: str = "ReturnMaterialSet"
-    rma_key: str = "RmaNo"
-    lines_nav: str = "ReturnMaterialLineArray"
-    receive_action: str = "ReturnMaterial_Receive"
-    # IFS receives only a released RMA (ifs-cloud.md §6, AboutRMA): this bound
-    # action runs before the receive unless the RMA is released already.
-    # None turns the step off (a tenant that releases RMAs some other way).
-    release_action: str | None = "ReturnMaterial_Release"
-    state_enum: str = "ReturnMaterialState"
-    state_field: str = "Objstate"
-    released_state: str = "Released"
-    received_state: str = "Received"
-
-
-class PurchaseNames(_Strict):
-    """PurchaseOrderSet is confirmed on /main/; the lines navigation and the
-    receipt projection are stand-in inventions."""
-
-    projection: str = "PurchaseOrderHandling"
-    order_set: str = "PurchaseOrderSet"
-    lines_nav: str = "PurchaseOrderLineArray"
-    state_enum: str = "PurchaseOrderState"
-    released_state: str = "Released"
-    receipt_projection: str = "PurchaseReceiptHandling"
-    receipt_set: str = "PurchaseReceiptSet"
-
-
-class StockNames(_Strict):
-    projection: str = "InventoryPartInStockHandling"
-    stock_set: str = "InventoryPartInStockSet"
-    quantity_field: str = "QtyOnhand"
-    # Stand-in invention: where ShipBob's levels are written for supply planning.
-    external_level_projection: str = "ExternalStockLevelHandling"
-    external_level_set: str = "ExternalStockLevelSet"
-
-
-class IfsNames(_Strict):
-    prefix: str = "main"
-    customer_order: CustomerOrderNames = CustomerOrderNames()
-    fulfillment: FulfillmentNames = FulfillmentNames()
-    returns: ReturnNames = ReturnNames()
-    purchase: PurchaseNames = PurchaseNames()
-    stock: StockNames = StockNames()
 
 
 class Mapping(_Strict):

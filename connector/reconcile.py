@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from connector.bindings import BindingKind
 from connector.context import Context
 from connector.db.models import Binding, InventorySnapshot, Job, JobState, utcnow
 from connector.flows.replenishment import base_po
@@ -101,7 +102,7 @@ def _ifs_vouchers(ctx: Context) -> dict[str, list[dict]]:
 
 
 def _shipments(ctx: Context, parked, since: datetime | None) -> list[CheckResult]:
-    query = select(Binding.shipbob_id).where(Binding.kind == "order")
+    query = select(Binding.shipbob_id).where(Binding.kind == BindingKind.ORDER)
     if since:
         query = query.where(Binding.created_at >= since)
     with ctx.session() as session:

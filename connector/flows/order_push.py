@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from sqlalchemy import or_, select
 
-from connector.bindings import bind, find_binding
+from connector.bindings import BindingKind, bind, find_binding
 from connector.context import Context
 from connector.db.models import Binding, Job
 from connector.errors import NeedsAttention, PermanentError
@@ -55,7 +55,7 @@ def run(ctx: Context, job: Job) -> str:
 
 def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
     with ctx.session() as session:
-        existing = find_binding(session, "order", plan.reference_id)
+        existing = find_binding(session, BindingKind.ORDER, plan.reference_id)
         if existing is not None:
             return int(existing.shipbob_id)
     try:
@@ -71,7 +71,7 @@ def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
         log.info("adopted existing ShipBob order", extra={"reference_id": plan.reference_id,
                                                           "shipbob_order_id": order["id"]})
     with ctx.session() as session:
-        bind(session, "order", plan.reference_id, str(order["id"]), {
+        bind(session, BindingKind.ORDER, plan.reference_id, str(order["id"]), {
             "order_no": plan.order_no,
             "site": plan.site,
             "fulfillment_center_id": plan.fulfillment_center_id,
@@ -87,7 +87,7 @@ def _finish_after_shipping(ctx: Context, job: Job, order_path: str, header: dict
     of Released. Push the sites not pushed yet, then write every id back."""
     order_no = header["OrderNo"]
     with ctx.session() as session:
-        missing = [line for line in lines if find_binding(session, "order", reference_for(
+        missing = [line for line in lines if find_binding(session, BindingKind.ORDER, reference_for(
             order_no, line.get("Contract") or header["Contract"], header["Contract"])) is None]
     if missing:
         skus = {ctx.mapping.sku_for(line["PartNo"]) for line in missing} - {None}
@@ -104,7 +104,7 @@ def _bound_shipbob_ids(ctx: Context, order_no: str) -> str:
     """The ShipBob ids bound for this order's plans, in plan (site) order."""
     with ctx.session() as session:
         rows = session.execute(select(Binding).where(
-            Binding.kind == "order",
+            Binding.kind == BindingKind.ORDER,
             or_(Binding.ifs_key == order_no, Binding.ifs_key.startswith(f"{order_no}-")),
         )).scalars().all()
     mine = [b for b in rows if (b.data or {}).get("order_no") == order_no]

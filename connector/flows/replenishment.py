@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connector import jobs
-from connector.bindings import bind, find_binding
+from connector.bindings import BindingKind, bind, find_binding
 from connector.context import Context
 from connector.db.models import Binding, Flow, Job
 from connector.errors import NeedsAttention
@@ -68,7 +68,7 @@ def ensure_replenishment(session: Session, po: str) -> int | None:
 def wro_bindings(session, po: str) -> list[Binding]:
     return list(session.execute(
         select(Binding).where(
-            Binding.kind == "wro",
+            Binding.kind == BindingKind.WRO,
             or_(Binding.ifs_key == po, Binding.ifs_key.like(f"{po}{CHUNK_SEPARATOR}%")),
         ).order_by(Binding.id)
     ).scalars())
@@ -139,7 +139,7 @@ def run(ctx: Context, job: Job) -> str:
         name = chunk_name(po, chunks_done + 1)
         wro = _ensure_wro(ctx, name, header, {i: wanted[i] for i in chunk})
         with ctx.session() as session:
-            bind(session, "wro", name, str(wro["id"]), {"po": po, "inventory_ids": chunk})
+            bind(session, BindingKind.WRO, name, str(wro["id"]), {"po": po, "inventory_ids": chunk})
         chunks_done += 1
         created.append(str(wro["id"]))
     if problems:
@@ -152,9 +152,9 @@ def run(ctx: Context, job: Job) -> str:
 
 def _remember(session, po: str, name: str, wros: list[dict]) -> None:
     """Bind a chunk found at ShipBob that our bookkeeping lost."""
-    if find_binding(session, "wro", name) is None:
+    if find_binding(session, BindingKind.WRO, name) is None:
         first = min(wros, key=lambda w: w["id"])
-        bind(session, "wro", name, str(first["id"]), {
+        bind(session, BindingKind.WRO, name, str(first["id"]), {
             "po": po, "inventory_ids": sorted(int(q["inventory_id"])
                                               for q in first.get("inventory_quantities") or [])})
 

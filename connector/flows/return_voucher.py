@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from connector import jobs, kv
-from connector.bindings import bind, find_by_shipbob
+from connector.bindings import BindingKind, bind, find_by_shipbob
 from connector.context import Context
 from connector.db.models import Flow, Job, JobState, utcnow
 from connector.errors import NeedsAttention, WaitingFor
@@ -46,7 +46,7 @@ def run(ctx: Context, job: Job) -> str:
     if status != "Completed":
         return f"return {return_id} is {status}: waiting for completion"
     with ctx.session() as session:
-        done = find_by_shipbob(session, "return", return_id)
+        done = find_by_shipbob(session, BindingKind.RETURN, return_id)
         if done is not None:
             return f"return {return_id} already posted as RMA {done.ifs_key}"
 
@@ -56,7 +56,7 @@ def run(ctx: Context, job: Job) -> str:
         _release(ctx, rma_no)
         _receive(ctx, rma_no)
     with ctx.session() as session:
-        bind(session, "return", str(rma_no), str(return_id), {"order_no": rma.get("OrderNo")})
+        bind(session, BindingKind.RETURN, str(rma_no), str(return_id), {"order_no": rma.get("OrderNo")})
     log.info("return voucher posted", extra={"return_id": return_id, "rma_no": rma_no,
                                              "ifs_order_no": rma.get("OrderNo")})
     return f"return {return_id} posted as RMA {rma_no} for order {rma.get('OrderNo')}"
@@ -76,7 +76,7 @@ def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[in
     wake: dict[int, None] = {}
     with ctx.session() as session:
         for return_id in return_ids:
-            if find_by_shipbob(session, "return", return_id) is not None:
+            if find_by_shipbob(session, BindingKind.RETURN, return_id) is not None:
                 continue
             state = session.execute(select(Job.state).where(
                 Job.flow == Flow.RETURN_VOUCHER.value, Job.key == return_id)).scalar_one_or_none()
@@ -114,8 +114,8 @@ def _original_order(ctx: Context, ret: dict) -> tuple[str, str, list[dict]]:
     if not shipment_id:
         raise NeedsAttention(f"return {return_id} has no original shipment: no IFS order to return to")
     with ctx.session() as session:
-        shipment = find_by_shipbob(session, "shipment", shipment_id)
-        order = find_by_shipbob(session, "order", shipment.data["order_id"]) if shipment else None
+        shipment = find_by_shipbob(session, BindingKind.SHIPMENT, shipment_id)
+        order = find_by_shipbob(session, BindingKind.ORDER, shipment.data["order_id"]) if shipment else None
         if order is not None:
             return shipment.data["order_no"], order.data["site"], order.data["lines"]
     order_id = _our_unposted_shipment_order(ctx, shipment_id) if shipment is None else None
@@ -141,7 +141,7 @@ def _our_unposted_shipment_order(ctx: Context, shipment_id) -> str | None:
         return None
     order_id = str(shipment.get("order_id") or "")
     with ctx.session() as session:
-        if find_by_shipbob(session, "order", order_id) is not None:
+        if find_by_shipbob(session, BindingKind.ORDER, order_id) is not None:
             return order_id
     # Created by our order push, which has not bound it yet (its run was
     # stalled or killed after the create): the voucher waits for the push.

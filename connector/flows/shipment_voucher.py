@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from connector import jobs, kv
-from connector.bindings import bind, find_binding, find_by_shipbob, update_data
+from connector.bindings import BindingKind, bind, find_binding, find_by_shipbob, update_data
 from connector.context import Context
 from connector.db.models import Binding, Flow, Job, utcnow
 from connector.errors import NeedsAttention, TransientError, WaitingFor
@@ -34,9 +34,9 @@ def run(ctx: Context, job: Job) -> str:
     order_id = int(job.key)
     order = ctx.shipbob.get_order(order_id)
     with ctx.session() as session:
-        binding = find_by_shipbob(session, "order", order_id)
+        binding = find_by_shipbob(session, BindingKind.ORDER, order_id)
         if binding is None:
-            binding = find_binding(session, "order", order.get("reference_id") or "")
+            binding = find_binding(session, BindingKind.ORDER, order.get("reference_id") or "")
         order_no = binding.data["order_no"] if binding else None
         bound_lines = binding.data["lines"] if binding else []
     if binding is None:
@@ -76,7 +76,7 @@ def _ensure_voucher(ctx: Context, order_no: str, order_id: int, shipment: dict,
     """The voucher number for a shipment, posting it to IFS if needed."""
     shipment_id = shipment["id"]
     with ctx.session() as session:
-        existing = find_by_shipbob(session, "shipment", shipment_id)
+        existing = find_by_shipbob(session, BindingKind.SHIPMENT, shipment_id)
         if existing is not None:
             return existing.ifs_key, False
     names = ctx.names
@@ -104,7 +104,7 @@ def _ensure_voucher(ctx: Context, order_no: str, order_id: int, shipment: dict,
             raise TransientError(f"IFS accepted the voucher for shipment {shipment_id} but does not list it yet")
     voucher_no = str(voucher[names.fulfillment.voucher_key])
     with ctx.session() as session:
-        bind(session, "shipment", voucher_no, str(shipment_id),
+        bind(session, BindingKind.SHIPMENT, voucher_no, str(shipment_id),
              {"order_no": order_no, "order_id": order_id})
     log.info("voucher %s", "posted" if created else "found in IFS",
              extra={"ifs_order_no": order_no, "shipbob_order_id": order_id,
@@ -126,7 +126,7 @@ def _sync_tracking(ctx: Context, voucher_no: str, shipment: dict) -> bool:
     # The binding remembers what IFS now has, so the shipment poll can tell
     # a shipment IFS is behind on without asking IFS.
     with ctx.session() as session:
-        binding = find_by_shipbob(session, "shipment", shipment["id"])
+        binding = find_by_shipbob(session, BindingKind.SHIPMENT, shipment["id"])
         if not _ifs_is_current(binding, shipment):
             update_data(binding, **_shipment_facts(shipment))
     return result is not None
@@ -155,7 +155,7 @@ def _request_jobs(session, order_ids: list[str]) -> list[int]:
     """Request the voucher job of each order of ours; the ids of those to wake."""
     wake = []
     for order_id in order_ids:
-        if find_by_shipbob(session, "order", order_id) is None:
+        if find_by_shipbob(session, BindingKind.ORDER, order_id) is None:
             continue  # not an order of ours (or not bound yet: the next poll sees it)
         requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, order_id,
                                      shipbob_ref=order_id, hurry=False, revive_parked=False)
@@ -182,7 +182,7 @@ def poll_shipment_changes(ctx: Context, now: datetime | None = None) -> list[int
     }
     with ctx.session() as session:
         behind = [order_id for order_id, shipments in shipped.items()
-                  if not all(_ifs_is_current(find_by_shipbob(session, "shipment", s["id"]), s)
+                  if not all(_ifs_is_current(find_by_shipbob(session, BindingKind.SHIPMENT, s["id"]), s)
                              for s in shipments)]
         wake = _request_jobs(session, behind)
         SHIPMENT_POLL.advance(session, now)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.mapping import IfsNames
+from connector.ifs.names import IfsNames
 
 NextLinkForm = Literal["absolute", "root-relative", "relative"]
 NEXT_LINK_FORMS: tuple[str, ...] = ("absolute", "root-relative", "relative")

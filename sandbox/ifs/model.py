@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector.mapping import IfsNames, ReturnNames
+from connector.ifs.names import IfsNames, ReturnNames
 from sandbox.ifs import crud, orders, purchasing, returns
 from sandbox.ifs.edm import (
     BOOL,

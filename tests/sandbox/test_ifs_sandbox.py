@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from connector.mapping import CustomerOrderNames, FulfillmentNames, IfsNames, ReturnNames
+from connector.ifs.names import CustomerOrderNames, FulfillmentNames, IfsNames, ReturnNames
 from sandbox.ifs import IfsSandboxConfig, create_app
 from sandbox.server import BackgroundServer
 

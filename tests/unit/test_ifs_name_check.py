@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.ifs.name_check import Csdl, missing_names, required_names
-from connector.mapping import IfsNames
+from connector.ifs.names import IfsNames
 from sandbox.ifs.metadata import csdl
 from sandbox.ifs.model import build_model
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported lazily: a worker loads only the clients it uses
     from connector.coordination import Coordinator
     from connector.ifs.client import IfsClient
     from connector.ifs.customer_orders import CustomerOrders
+    from connector.ifs.returns import Returns
     from connector.shipbob.client import ShipBobClient
 
 
@@ -65,6 +66,12 @@ class Context:
         from connector.ifs.customer_orders import CustomerOrders
 
         return CustomerOrders(self.ifs, self.names.customer_order)
+
+    @functools.cached_property
+    def returns(self) -> Returns:
+        from connector.ifs.returns import Returns
+
+        return Returns(self.ifs, self.names.returns)
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,15 +7,25 @@ shipment of ours whose voucher is not in IFS yet (events are unordered) is a
 wait, not a reason to park. The RMA is received at the IFS site of the
 fulfillment center the goods came back to, where ShipBob holds them.
 
-Exactly once: the RMA carries the ShipBob return id as ExternalRef and IFS is
-checked for it before creating, and again before receiving. A poll of
-completed returns covers a lost return.completed webhook.
+The recipe (`post_rma`, on the gateways ctx.returns and ctx.customer_orders):
+1. the RMA carrying the ShipBob return id as its external reference, if IFS
+   has one; else
+2. the processed units spread over the order lines of their SKU, within what
+   each line shipped and has not had returned, and the RMA created with them
+   (IFS is asked for it again right before the create: it has no
+   idempotency key);
+3. unless received already: released (a mapping step, skipped when released
+   already), then received (the mapping's posting step).
+
+A poll of completed returns covers a lost return.completed webhook.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Callable
 
 from sqlalchemy import select
 
@@ -24,16 +34,30 @@ from connector.bindings import BindingKind, bind, find_by_shipbob
 from connector.context import Context
 from connector.db.models import Flow, Job, JobState, utcnow
 from connector.errors import NeedsAttention, WaitingFor
-from connector.ifs import odata
+from connector.ifs.customer_orders import CustomerOrders
 from connector.ifs.errors import IfsBusinessError
+from connector.ifs.returns import Returns, Rma
 from connector.mappers.orders import tagged_ifs_order_no
-from connector.mappers.returns import normalized_status, processed_actions, rma_lines
+from connector.mappers.returns import Processed, normalized_status, processed_actions, rma_lines
 from connector.shipbob.errors import ShipBobNotFound
 from connector.sku_lookup import inventory_ids_for
 
 log = logging.getLogger(__name__)
 RETURN_POLL = kv.PollCursor("poll.returns.cursor", first_lookback=timedelta(days=7),
                             overlap=timedelta(hours=1))
+
+
+@dataclass(frozen=True)
+class RmaRequest:
+    """What one completed ShipBob return asks of IFS, before IFS is asked."""
+
+    return_id: int
+    order_no: str
+    site: str  # where the goods came back to
+    notes: str
+    processed: list[Processed]
+    bound_lines: list[dict[str, Any]]  # the order binding's lines (line key + sku)
+    part_for_sku: dict[str, str]
 
 
 def run(ctx: Context, job: Job) -> str:
@@ -50,16 +74,43 @@ def run(ctx: Context, job: Job) -> str:
         if done is not None:
             return f"return {return_id} already posted as RMA {done.ifs_key}"
 
-    rma = _rma_in_ifs(ctx, return_id) or _create_rma(ctx, ret)
-    rma_no = rma[ctx.names.returns.rma_key]
-    if rma.get(ctx.names.returns.state_field) != ctx.names.returns.received_state:
-        _release(ctx, rma_no)
-        _receive(ctx, rma_no)
+    rma = post_rma(ctx.returns, ctx.customer_orders, return_id, lambda: _rma_request(ctx, ret))
     with ctx.session() as session:
-        bind(session, BindingKind.RETURN, str(rma_no), str(return_id), {"order_no": rma.get("OrderNo")})
-    log.info("return voucher posted", extra={"return_id": return_id, "rma_no": rma_no,
-                                             "ifs_order_no": rma.get("OrderNo")})
-    return f"return {return_id} posted as RMA {rma_no} for order {rma.get('OrderNo')}"
+        bind(session, BindingKind.RETURN, rma.rma_no, str(return_id), {"order_no": rma.order_no})
+    log.info("return voucher posted", extra={"return_id": return_id, "rma_no": rma.rma_no,
+                                             "ifs_order_no": rma.order_no})
+    return f"return {return_id} posted as RMA {rma.rma_no} for order {rma.order_no}"
+
+
+def post_rma(returns: Returns, orders: CustomerOrders, return_id: int,
+             request: Callable[[], RmaRequest]) -> Rma:
+    """The RMA for this return, found or created (`request` is only built
+    when IFS has none), then released and received unless received already."""
+    rma = returns.find_by_external_ref(str(return_id)) or create_rma(returns, orders, request())
+    if not returns.is_received(rma):
+        _release(returns, rma)
+        _receive(returns, rma)
+    return rma
+
+
+def create_rma(returns: Returns, orders: CustomerOrders, request: RmaRequest) -> Rma:
+    return_id = request.return_id
+    returnable = {line.key: line.returnable_qty for line in orders.lines(request.order_no)}
+    lines = rma_lines(return_id, request.processed, request.bound_lines, returnable, request.part_for_sku)
+    if not lines:
+        raise NeedsAttention(f"return {return_id} completed with nothing processed")
+    # IFS has no idempotency key: look for the RMA again right before the
+    # write (the fence then guards the write itself).
+    existing = returns.find_by_external_ref(str(return_id))
+    if existing is not None:
+        return existing
+    try:
+        return returns.create(order_no=request.order_no, site=request.site, external_ref=str(return_id),
+                              notes=request.notes, lines=lines)
+    except IfsBusinessError as exc:
+        # An IFS rule (e.g. units already on an open RMA) is data for a person.
+        raise NeedsAttention(f"return {return_id}: IFS refused the RMA for order {request.order_no}: "
+                             f"{exc.ifs_message or exc}") from None
 
 
 def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[int]:
@@ -93,20 +144,15 @@ def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[in
 def _record_state(ctx: Context, job: Job, status: str) -> None:
     with ctx.session() as session:
         row = session.get(Job, job.id)
+        if row is None:
+            return  # deleted by an operator meanwhile: nothing to record on
         states = list(row.payload.get("states", []))
         if not states or states[-1]["status"] != status:
             states.append({"status": status, "seen_at": utcnow().isoformat()})
             row.payload = {**row.payload, "states": states}
 
 
-def _rma_in_ifs(ctx: Context, return_id: int) -> dict | None:
-    names = ctx.names.returns
-    rows = ctx.ifs.query(names.projection, names.rma_set,
-                         filter=odata.eq("ExternalRef", str(return_id)))
-    return next(iter(rows), None)
-
-
-def _original_order(ctx: Context, ret: dict) -> tuple[str, str, list[dict]]:
+def _original_order(ctx: Context, ret: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]]]:
     """(IFS order no, site, bound lines) of the order the return came from:
     original_shipment_id -> our shipment binding -> our order binding."""
     return_id = ret["id"]
@@ -116,7 +162,7 @@ def _original_order(ctx: Context, ret: dict) -> tuple[str, str, list[dict]]:
     with ctx.session() as session:
         shipment = find_by_shipbob(session, BindingKind.SHIPMENT, shipment_id)
         order = find_by_shipbob(session, BindingKind.ORDER, shipment.data["order_id"]) if shipment else None
-        if order is not None:
+        if shipment is not None and order is not None:
             return shipment.data["order_no"], order.data["site"], order.data["lines"]
     order_id = _our_unposted_shipment_order(ctx, shipment_id) if shipment is None else None
     if order_id is not None:
@@ -133,7 +179,7 @@ def _original_order(ctx: Context, ret: dict) -> tuple[str, str, list[dict]]:
     )
 
 
-def _our_unposted_shipment_order(ctx: Context, shipment_id) -> str | None:
+def _our_unposted_shipment_order(ctx: Context, shipment_id: int | str) -> str | None:
     """The ShipBob order id of a shipment of ours with no voucher yet, else None."""
     try:
         shipment = ctx.shipbob.get_shipment(shipment_id)
@@ -155,7 +201,7 @@ def _stuck_shipment_job(ctx: Context, order_id: str) -> int | None:
             Job.state.in_([JobState.ATTENTION.value, JobState.FAILED.value]))).scalar_one_or_none()
 
 
-def _receiving_site(ctx: Context, ret: dict, order_site: str) -> str:
+def _receiving_site(ctx: Context, ret: dict[str, Any], order_site: str) -> str:
     """The IFS site of the fulfillment center the goods came back to (it may
     not be the one that shipped them): IFS must hold the stock where ShipBob
     does."""
@@ -173,65 +219,35 @@ def _receiving_site(ctx: Context, ret: dict, order_site: str) -> str:
     )
 
 
-def _create_rma(ctx: Context, ret: dict) -> dict:
-    return_id = ret["id"]
+def _rma_request(ctx: Context, ret: dict[str, Any]) -> RmaRequest:
+    return_id = int(ret["id"])
     order_no, order_site, bound_lines = _original_order(ctx, ret)
     site = _receiving_site(ctx, ret, order_site)
     skus = sorted({line["sku"] for line in bound_lines})
     by_inventory = {inv: sku for sku, inv in inventory_ids_for(ctx, skus).items()}
-    processed = processed_actions(ret, by_inventory)
+    return RmaRequest(
+        return_id=return_id, order_no=order_no, site=site,
+        notes=f"ShipBob return {return_id} ({ret.get('reference_id')})",
+        processed=processed_actions(ret, by_inventory), bound_lines=bound_lines,
+        part_for_sku={sku: ctx.mapping.part_for(sku) or sku for sku in skus})
 
-    co = ctx.names.customer_order
-    order_path = odata.key_path(co.order_set, OrderNo=order_no)
-    returnable = {
-        (str(l["LineNo"]), str(l["RelNo"]), int(l.get("LineItemNo") or 0)):
-            float(l.get("QtyShipped") or 0) - float(l.get("QtyReturned") or 0)
-        for l in ctx.ifs.query(co.projection, f"{order_path}/{co.lines_nav}")
-    }
-    part_for_sku = {sku: ctx.mapping.part_for(sku) or sku for sku in skus}
-    lines = rma_lines(return_id, processed, bound_lines, returnable, part_for_sku)
-    if not lines:
-        raise NeedsAttention(f"return {return_id} completed with nothing processed")
-    names = ctx.names.returns
-    # IFS has no idempotency key: look for the RMA again right before the
-    # write (the fence then guards the write itself).
-    existing = _rma_in_ifs(ctx, return_id)
-    if existing is not None:
-        return existing
+
+def _create_rma(ctx: Context, ret: dict[str, Any]) -> Rma:
+    """Steps 1-2 alone (a test stops a worker between create and receipt)."""
+    return create_rma(ctx.returns, ctx.customer_orders, _rma_request(ctx, ret))
+
+
+def _release(returns: Returns, rma: Rma) -> None:
+    """IFS receives only a released RMA (IFS docs, "About RMA"); the gateway skips
+    the step when the mapping turns it off or the RMA is past it already."""
     try:
-        return ctx.ifs.create(names.projection, names.rma_set, {
-            "OrderNo": order_no,
-            "Contract": site,
-            "ExternalRef": str(return_id),
-            "Notes": f"ShipBob return {return_id} ({ret.get('reference_id')})",
-            names.lines_nav: lines,
-        })
+        returns.release(rma)
     except IfsBusinessError as exc:
-        # An IFS rule (e.g. units already on an open RMA) is data for a person.
-        raise NeedsAttention(f"return {return_id}: IFS refused the RMA for order {order_no}: "
-                             f"{exc.ifs_message or exc}") from None
+        raise NeedsAttention(f"IFS refused to release RMA {rma.rma_no}: {exc.ifs_message or exc}") from None
 
 
-def _release(ctx: Context, rma_no) -> None:
-    """IFS receives only a released RMA (ifs-cloud.md §6); skipped when the
-    mapping turns the step off or the RMA is released (or received) already."""
-    names = ctx.names.returns
-    if not names.release_action:
-        return
-    path = odata.key_path(names.rma_set, **{names.rma_key: rma_no})
-    past_release = {names.released_state, names.received_state}
+def _receive(returns: Returns, rma: Rma) -> None:
     try:
-        ctx.ifs.bound_action(names.projection, path, names.release_action, {},
-                             check=lambda rma: rma.get(names.state_field) in past_release)
+        returns.receive(rma)
     except IfsBusinessError as exc:
-        raise NeedsAttention(f"IFS refused to release RMA {rma_no}: {exc.ifs_message or exc}") from None
-
-
-def _receive(ctx: Context, rma_no) -> None:
-    names = ctx.names.returns
-    path = odata.key_path(names.rma_set, **{names.rma_key: rma_no})
-    try:
-        ctx.ifs.bound_action(names.projection, path, names.receive_action, {},
-                             check=lambda rma: rma.get(names.state_field) == names.received_state)
-    except IfsBusinessError as exc:
-        raise NeedsAttention(f"IFS refused to receive RMA {rma_no}: {exc.ifs_message or exc}") from None
+        raise NeedsAttention(f"IFS refused to receive RMA {rma.rma_no}: {exc.ifs_message or exc}") from None

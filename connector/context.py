@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported lazily: a worker loads only the clients it uses
     from connector.coordination import Coordinator
     from connector.ifs.client import IfsClient
     from connector.ifs.customer_orders import CustomerOrders
+    from connector.ifs.purchasing import Purchasing
     from connector.shipbob.client import ShipBobClient
 
 
@@ -65,6 +66,12 @@ class Context:
         from connector.ifs.customer_orders import CustomerOrders
 
         return CustomerOrders(self.ifs, self.names.customer_order)
+
+    @functools.cached_property
+    def purchasing(self) -> Purchasing:
+        from connector.ifs.purchasing import Purchasing
+
+        return Purchasing(self.ifs, self.names.purchase)
 
 
 @functools.lru_cache(maxsize=1)

@@ -114,7 +114,7 @@ class Purchasing:
     # --------------------------------------------------------------- reads
 
     def released_orders(self, sites: Iterable[str]) -> Iterator[PurchaseOrder]:
-        """Released purchase orders of these sites (number and site only), by number."""
+        """The released purchase orders of these sites (number and site only), by number."""
         names, f = self.names, self.names.order
         released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
         rows = self._ifs.query(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported lazily: a worker loads only the clients it uses
     from connector.coordination import Coordinator
     from connector.ifs.client import IfsClient
     from connector.ifs.customer_orders import CustomerOrders
+    from connector.ifs.purchasing import Purchasing
     from connector.ifs.returns import Returns
     from connector.shipbob.client import ShipBobClient
 
@@ -72,6 +73,12 @@ class Context:
         from connector.ifs.returns import Returns
 
         return Returns(self.ifs, self.names.returns)
+
+    @functools.cached_property
+    def purchasing(self) -> Purchasing:
+        from connector.ifs.purchasing import Purchasing
+
+        return Purchasing(self.ifs, self.names.purchase)
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime, timezone
+from typing import Any
 
 from connector import jobs
 from connector.context import Context
 from connector.db.models import Flow, Job
-from connector.errors import NeedsAttention, TransientError
+from connector.errors import NeedsAttention
 from connector.flows.inventory_sync import PO_PREFIX as INVENTORY_SYNC_PREFIX
 from connector.flows.replenishment import base_po, chunk_wros
-from connector.ifs import odata
-from connector.ifs.errors import IfsBusinessError, IfsNotFound
+from connector.ifs.errors import IfsBusinessError
+from connector.ifs.purchasing import RECEIPT_REF_PREFIX as RECEIPT_REF_PREFIX  # reconcile reads it here
+from connector.ifs.purchasing import NewReceipt, PurchaseOrderLine, Purchasing
 
 log = logging.getLogger(__name__)
-RECEIPT_REF_PREFIX = "SB:"
-SYNCABLE = {"Completed"}
-CLOSED_LINE_STATES = {"Closed", "Cancelled"}
+SYNCABLE = {"Completed"}  # WRO statuses
 
 
 def poll_receiving(ctx: Context) -> list[int]:
@@ -59,45 +58,18 @@ def _close_inventory_sync_wros(ctx: Context, po: str) -> str:
 
 
 def run(ctx: Context, job: Job) -> str:
-    names = ctx.names.purchase
     po = job.key  # polls and webhooks key jobs by the base purchase order number
     if po.startswith(f"{INVENTORY_SYNC_PREFIX}-"):
         return _close_inventory_sync_wros(ctx, po)
-    po_path = odata.key_path(names.order_set, OrderNo=po)
-    try:
-        ctx.ifs.get(names.projection, po_path)
-    except IfsNotFound:
+    purchasing = ctx.purchasing
+    if purchasing.find_order(po) is None:
         return f"ignored: {po} is not an IFS purchase order"
-    lines_by_part: dict[str, list[dict]] = defaultdict(list)
-    for line in ctx.ifs.query(names.projection, f"{po_path}/{names.lines_nav}",
-                              orderby=["LineNo asc", "ReleaseNo asc"]):
-        lines_by_part[line["PartNo"]].append(line)
+    lines = purchasing.lines(po)
 
     # Every WRO under the PO's numbers, split-off ones included: by PO, never by WRO id.
     wros = [w for chunk in chunk_wros(ctx, po).values() for w in chunk if w.get("status") != "Cancelled"]
     stowed = _stowed_by_part(ctx, wros)
-    posted = _posted_by_line(ctx, po)
-
-    receipts, excess = 0, []
-    for part, qty in sorted(stowed.items()):
-        remaining = qty
-        for line in lines_by_part.get(part, []):
-            key = (str(line["LineNo"]), str(line["ReleaseNo"]))
-            ours = posted.get(key, 0)
-            # Room on the line: what it orders less what arrived by other
-            # means (a receipt booked by hand in IFS).
-            others = max(0.0, float(line.get("QtyArrived") or 0) - ours)
-            room = 0.0 if line.get("Objstate") in CLOSED_LINE_STATES else float(line["BuyQtyDue"]) - others
-            # What we already received on the line counts against the stowed
-            # total even if the line has since closed: never give it twice.
-            target = max(0.0, min(remaining, room), min(remaining, ours))
-            remaining -= target
-            delta = target - ours
-            if delta > 0:
-                _post_receipt(ctx, po, key, delta, target, ours)
-                receipts += 1
-        if remaining > 0:
-            excess.append(f"{remaining:g} of {part} stowed beyond what the order has open in IFS")
+    receipts, excess = receive_stowed(purchasing, po, lines, stowed)
 
     syncable = [w["id"] for w in wros if w.get("status") in SYNCABLE and not w.get("external_sync_timestamp")]
     if syncable:
@@ -107,7 +79,7 @@ def run(ctx: Context, job: Job) -> str:
     return f"purchase order {po}: {receipts} receipt(s) posted from {len(wros)} WRO(s)"
 
 
-def _stowed_by_part(ctx: Context, wros: list[dict]) -> dict[str, float]:
+def _stowed_by_part(ctx: Context, wros: list[dict[str, Any]]) -> dict[str, float]:
     stowed: dict[str, float] = defaultdict(float)
     unmapped = []
     for wro in wros:
@@ -125,39 +97,45 @@ def _stowed_by_part(ctx: Context, wros: list[dict]) -> dict[str, float]:
     return stowed
 
 
-def _posted_by_line(ctx: Context, po: str) -> dict[tuple[str, str], float]:
-    names = ctx.names.purchase
-    posted: dict[tuple[str, str], float] = defaultdict(float)
-    rows = ctx.ifs.query(
-        names.receipt_projection, names.receipt_set,
-        filter=odata.and_(odata.eq("OrderNo", po), f"startswith(ExternalRef,{odata.literal(RECEIPT_REF_PREFIX)})"),
-    )
-    for row in rows:
-        posted[(str(row["LineNo"]), str(row["ReleaseNo"]))] += float(row.get("QtyArrived") or 0)
-    return posted
+def receive_stowed(purchasing: Purchasing, po: str, lines: list[PurchaseOrderLine],
+                   stowed: dict[str, float]) -> tuple[int, list[str]]:
+    """Per PO line (of the stowed part, in line order), post what ShipBob
+    stowed less what our receipts in IFS already add up to, within what the
+    line has open. Returns the receipts posted, and what was stowed beyond
+    the order (per part)."""
+    lines_by_part: dict[str, list[PurchaseOrderLine]] = defaultdict(list)
+    for line in lines:
+        lines_by_part[line.part_no].append(line)
+    posted = purchasing.received_by_us(po)
+
+    receipts, excess = 0, []
+    for part, qty in sorted(stowed.items()):
+        remaining = qty
+        for line in lines_by_part.get(part, []):
+            ours = posted.get(line.key, 0)
+            # Room on the line: what it orders less what arrived by other
+            # means (a receipt booked by hand in IFS).
+            others = max(0.0, line.qty_arrived - ours)
+            room = 0.0 if purchasing.is_closed(line) else line.qty_due - others
+            # What we already received on the line counts against the stowed
+            # total even if the line has since closed: never give it twice.
+            target = max(0.0, min(remaining, room), min(remaining, ours))
+            remaining -= target
+            delta = target - ours
+            if delta > 0:
+                _post_receipt(purchasing, NewReceipt(line.key, delta, cumulative=target, posted_before=ours))
+                receipts += 1
+        if remaining > 0:
+            excess.append(f"{remaining:g} of {part} stowed beyond what the order has open in IFS")
+    return receipts, excess
 
 
-def _post_receipt(ctx: Context, po: str, key: tuple[str, str], qty: float, cumulative: float,
-                  posted_before: float) -> None:
-    names = ctx.names.purchase
-    line_no, release_no = key
-    # IFS has no idempotency key: what the line holds is read again right
-    # before the write (the fence then guards the write itself).
-    if _posted_by_line(ctx, po).get(key, 0) != posted_before:
-        raise TransientError(f"purchase order {po} line {line_no}/{release_no}: receipts changed "
-                             "while this run computed them; computing again")
+def _post_receipt(purchasing: Purchasing, receipt: NewReceipt) -> None:
+    key = receipt.key
     try:
-        ctx.ifs.create(names.receipt_projection, names.receipt_set, {
-            "OrderNo": po,
-            "LineNo": line_no,
-            "ReleaseNo": release_no,
-            "QtyArrived": qty,
-            # Names the cumulative level this receipt brings the line to.
-            "ExternalRef": f"{RECEIPT_REF_PREFIX}{po}:{line_no}:{release_no}:{cumulative:g}",
-            "ReceiptDate": datetime.now(timezone.utc).date().isoformat(),
-        })
+        purchasing.post_receipt(receipt)
     except IfsBusinessError as exc:
         # An IFS rule (a closed order, ...) is data for a person, not a dead job.
-        raise NeedsAttention(f"purchase order {po} line {line_no}/{release_no}: IFS refused a receipt "
-                             f"of {qty:g}: {exc.ifs_message or exc}") from None
-    log.info("receipt posted", extra={"purchase_order": po, "line": f"{line_no}/{release_no}", "qty": qty})
+        raise NeedsAttention(f"purchase order {key.order_no} line {key.label()}: IFS refused a receipt "
+                             f"of {receipt.qty:g}: {exc.ifs_message or exc}") from None
+    log.info("receipt posted", extra={"purchase_order": key.order_no, "line": key.label(), "qty": receipt.qty})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from connector.bindings import BindingKind, bind, find_binding
 from connector.context import Context
 from connector.db.models import Binding, Flow, Job
 from connector.errors import NeedsAttention
-from connector.ifs import odata
+from connector.ifs.purchasing import PurchaseOrder, PurchaseOrderLine
 from connector.sku_lookup import inventory_ids_for
 
 log = logging.getLogger(__name__)
@@ -43,17 +44,10 @@ def chunk_name(po: str, index: int) -> str:
 
 
 def poll_replenishment(ctx: Context) -> list[int]:
-    names = ctx.names.purchase
-    released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
-    rows = ctx.ifs.query(
-        names.projection, names.order_set,
-        filter=odata.and_(f"Objstate eq {released}", odata.any_of("Contract", ctx.settings.mapped_sites())),
-        select=["OrderNo", "Contract"], orderby=["OrderNo asc"],
-    )
     created = []
     with ctx.session() as session:
-        for row in rows:
-            job_id = ensure_replenishment(session, row["OrderNo"])
+        for order in ctx.purchasing.released_orders(ctx.settings.mapped_sites()):
+            job_id = ensure_replenishment(session, order.order_no)
             if job_id is not None:
                 created.append(job_id)
     return created
@@ -65,7 +59,7 @@ def ensure_replenishment(session: Session, po: str) -> int | None:
     return jobs.ensure_job(session, Flow.REPLENISHMENT.value, po, ifs_ref=po)
 
 
-def wro_bindings(session, po: str) -> list[Binding]:
+def wro_bindings(session: Session, po: str) -> list[Binding]:
     return list(session.execute(
         select(Binding).where(
             Binding.kind == BindingKind.WRO,
@@ -74,16 +68,16 @@ def wro_bindings(session, po: str) -> list[Binding]:
     ).scalars())
 
 
-def chunk_wros(ctx: Context, po: str) -> dict[int, list[dict]]:
+def chunk_wros(ctx: Context, po: str) -> dict[int, list[dict[str, Any]]]:
     """Chunk index -> the WROs ShipBob has under that chunk's purchase order
     number (several when the warehouse split one). Chunks are created in
     order, so the numbers are looked up in batches until one is missing."""
-    found: dict[int, list[dict]] = {}
+    found: dict[int, list[dict[str, Any]]] = {}
     start = 1
     while True:
         numbers = {chunk_name(po, i): i for i in range(start, start + CHUNK_LOOKUP_BATCH)}
         for wro in ctx.shipbob.wros(PurchaseOrderNumbers=list(numbers)):
-            index = numbers.get(wro.get("purchase_order_number"))
+            index = numbers.get(wro.get("purchase_order_number") or "")
             if index is not None:
                 found.setdefault(index, []).append(wro)
         if start + CHUNK_LOOKUP_BATCH - 1 not in found:
@@ -92,17 +86,12 @@ def chunk_wros(ctx: Context, po: str) -> dict[int, list[dict]]:
 
 
 def run(ctx: Context, job: Job) -> str:
-    names = ctx.names.purchase
     po = job.key
-    po_path = odata.key_path(names.order_set, OrderNo=po)
-    header = ctx.ifs.get(names.projection, po_path)
-    site = header.get("Contract")
-    if site not in ctx.mapping.sites:
+    header = ctx.purchasing.order(po)
+    site = header.site
+    if site is None or site not in ctx.mapping.sites:
         raise NeedsAttention(f"purchase order {po} site {site!r} has no fulfillment center in the mapping")
-    # Keyed order: a stable order to page by, whatever the server's page size.
-    lines = [l for l in ctx.ifs.query(names.projection, f"{po_path}/{names.lines_nav}",
-                                      orderby=["LineNo asc", "ReleaseNo asc"])
-             if float(l.get("BuyQtyDue") or 0) > float(l.get("QtyArrived") or 0)]
+    lines = [line for line in ctx.purchasing.lines(po) if line.qty_due > line.qty_arrived]
 
     chunks = chunk_wros(ctx, po)
     sent = {int(q["inventory_id"]) for wros in chunks.values() for wro in wros
@@ -112,32 +101,16 @@ def run(ctx: Context, job: Job) -> str:
         for index, wros in sorted(chunks.items()):
             _remember(session, po, chunk_name(po, index), wros)
 
-    wanted: dict[int, int] = {}
-    problems, held = [], set()
-    skus = {line["PartNo"]: ctx.mapping.sku_for(line["PartNo"]) for line in lines}
+    skus = {line.part_no: ctx.mapping.sku_for(line.part_no) for line in lines}
     inventory = inventory_ids_for(ctx, {s for s in skus.values() if s})
-    for line in lines:
-        label = f"line {line['LineNo']}/{line['ReleaseNo']} part {line['PartNo']}"
-        inventory_id = inventory.get(skus[line["PartNo"]] or "")
-        if inventory_id is None:
-            problems.append(f"{label}: SKU unknown at ShipBob")
-            continue
-        if inventory_id in sent:
-            continue
-        qty = float(line["BuyQtyDue"]) - float(line.get("QtyArrived") or 0)
-        if qty != int(qty):
-            # ShipBob counts units: a fraction is a unit-of-measure question.
-            problems.append(f"{label}: quantity {qty:g} is not a whole number of units")
-            held.add(inventory_id)
-            continue
-        wanted[inventory_id] = wanted.get(inventory_id, 0) + int(qty)
-    # A part goes out whole or not at all: what was sent is tracked per inventory id.
-    ids = sorted(set(wanted) - held)
+    wanted, problems = wanted_quantities(
+        lines, {part: inventory.get(sku or "") for part, sku in skus.items()}, sent)
+    ids = sorted(wanted)
     created = []
     for offset in range(0, len(ids), WRO_SKU_LIMIT):
         chunk = ids[offset:offset + WRO_SKU_LIMIT]
         name = chunk_name(po, chunks_done + 1)
-        wro = _ensure_wro(ctx, name, header, {i: wanted[i] for i in chunk})
+        wro = _ensure_wro(ctx, name, header, ctx.mapping.sites[site], {i: wanted[i] for i in chunk})
         with ctx.session() as session:
             bind(session, BindingKind.WRO, name, str(wro["id"]), {"po": po, "inventory_ids": chunk})
         chunks_done += 1
@@ -150,7 +123,33 @@ def run(ctx: Context, job: Job) -> str:
     return f"purchase order {po}: WRO {', '.join(created) or 'none new'}"
 
 
-def _remember(session, po: str, name: str, wros: list[dict]) -> None:
+def wanted_quantities(lines: list[PurchaseOrderLine], inventory_of: dict[str, int | None],
+                      sent: set[int]) -> tuple[dict[int, int], list[str]]:
+    """Inventory id -> units still to send for the open `lines`, and why
+    lines were left out. `inventory_of`: part -> ShipBob inventory id (None:
+    unknown at ShipBob); `sent`: inventory ids a WRO already carries."""
+    wanted: dict[int, int] = {}
+    problems, held = [], set()
+    for line in lines:
+        label = f"line {line.key.label()} part {line.part_no}"
+        inventory_id = inventory_of.get(line.part_no)
+        if inventory_id is None:
+            problems.append(f"{label}: SKU unknown at ShipBob")
+            continue
+        if inventory_id in sent:
+            continue
+        qty = line.open_qty
+        if qty != int(qty):
+            # ShipBob counts units: a fraction is a unit-of-measure question.
+            problems.append(f"{label}: quantity {qty:g} is not a whole number of units")
+            held.add(inventory_id)
+            continue
+        wanted[inventory_id] = wanted.get(inventory_id, 0) + int(qty)
+    # A part goes out whole or not at all: what was sent is tracked per inventory id.
+    return {i: qty for i, qty in wanted.items() if i not in held}, problems
+
+
+def _remember(session: Session, po: str, name: str, wros: list[dict[str, Any]]) -> None:
     """Bind a chunk found at ShipBob that our bookkeeping lost."""
     if find_binding(session, BindingKind.WRO, name) is None:
         first = min(wros, key=lambda w: w["id"])
@@ -159,13 +158,14 @@ def _remember(session, po: str, name: str, wros: list[dict]) -> None:
                                               for q in first.get("inventory_quantities") or [])})
 
 
-def _ensure_wro(ctx: Context, name: str, header: dict, quantities: dict[int, int]) -> dict:
+def _ensure_wro(ctx: Context, name: str, header: PurchaseOrder, fulfillment_center: int,
+                quantities: dict[int, int]) -> dict[str, Any]:
     # Exact match only: the filter's matching rule is not documented.
     found = [w for w in ctx.shipbob.wros(PurchaseOrderNumbers=[name]) if w.get("purchase_order_number") == name]
     if found:
         return found[0]
     wro = ctx.shipbob.create_wro({
-        "fulfillment_center": {"id": ctx.mapping.sites[header["Contract"]]},
+        "fulfillment_center": {"id": fulfillment_center},
         "package_type": ctx.mapping.wro_package_type,
         "box_packaging_type": ctx.mapping.wro_box_packaging_type,
         "expected_arrival_date": _arrival(header),
@@ -179,8 +179,8 @@ def _ensure_wro(ctx: Context, name: str, header: dict, quantities: dict[int, int
     return wro
 
 
-def _arrival(header: dict) -> str:
-    wanted = header.get("WantedReceiptDate")
+def _arrival(header: PurchaseOrder) -> str:
+    wanted = header.wanted_receipt_date
     tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
     if wanted:
         parsed = date.fromisoformat(str(wanted)[:10])

@@ -22,6 +22,8 @@ from connector.db.models import Binding, InventorySnapshot, Job, JobState, utcno
 from connector.flows.replenishment import base_po
 from connector.ifs import odata
 from connector.ifs.client import Read
+from connector.ifs.errors import IfsNotFound
+from connector.ifs.purchasing import PoLineKey
 from connector.mappers.returns import normalized_status
 from connector.mappers.vouchers import SHIPPED, shipped_quantities, voucher_changes
 
@@ -162,8 +164,7 @@ def _voucher_quantities(ctx: Context, vouchers: list[dict]) -> dict[str, float]:
 
 
 def _returns_not_posted(ctx: Context, parked, since: datetime | None) -> CheckResult:
-    names = ctx.names.returns
-    rmas = Counter(str(r.get("ExternalRef")) for r in ctx.ifs.query(names.projection, names.rma_set))
+    rmas = Counter(ctx.returns.external_refs())
     result = CheckResult("completed ShipBob returns without an IFS return voucher (or doubled)")
     for ret in ctx.shipbob.returns(CompletedStartDate=since):
         if normalized_status(ret) != "Completed":
@@ -178,8 +179,6 @@ def _returns_not_posted(ctx: Context, parked, since: datetime | None) -> CheckRe
 
 def _receipts(ctx: Context, parked, since: datetime | None) -> CheckResult:
     """Per purchase order and part: stowed at ShipBob == received by us in IFS."""
-    from connector.flows.inbound_receipt import RECEIPT_REF_PREFIX
-
     stowed: dict[tuple[str, str], float] = defaultdict(float)
     for wro in ctx.shipbob.wros(InsertStartDate=since):
         if wro.get("status") == "Cancelled" or not wro.get("purchase_order_number"):
@@ -188,21 +187,17 @@ def _receipts(ctx: Context, parked, since: datetime | None) -> CheckResult:
         for item in wro.get("inventory_quantities") or []:
             part = ctx.mapping.part_for(item.get("sku") or "") or item.get("sku")
             stowed[(po, part)] += float(item.get("stowed_quantity") or 0)
-    names = ctx.names.purchase
-    lines_part: dict[tuple[str, str, str], str] = {}
-    received: dict[tuple[str, str], float] = defaultdict(float)
+    lines_part: dict[PoLineKey, str] = {}
     for po in sorted({po for po, _ in stowed}):
-        path = f"{odata.key_path(names.order_set, OrderNo=po)}/{names.lines_nav}"
         try:
-            for line in ctx.ifs.query(names.projection, path):
-                lines_part[(po, str(line["LineNo"]), str(line["ReleaseNo"]))] = line["PartNo"]
-        except Exception:  # a WRO whose PO is not in IFS (not ours) is not compared
+            lines_part.update((line.key, line.part_no) for line in ctx.purchasing.lines(po))
+        except IfsNotFound:  # a WRO whose PO is not in IFS (not ours) is not compared
             stowed = {k: v for k, v in stowed.items() if k[0] != po}
-    for row in ctx.ifs.query(names.receipt_projection, names.receipt_set,
-                             filter=f"startswith(ExternalRef,{odata.literal(RECEIPT_REF_PREFIX)})"):
-        part = lines_part.get((row["OrderNo"], str(row["LineNo"]), str(row["ReleaseNo"])))
+    received: dict[tuple[str, str], float] = defaultdict(float)
+    for receipt in ctx.purchasing.our_receipts():
+        part = lines_part.get(receipt.key)
         if part:
-            received[(row["OrderNo"], part)] += float(row.get("QtyArrived") or 0)
+            received[(receipt.key.order_no, part)] += receipt.qty
     result = CheckResult("stowed at ShipBob vs received in IFS, per purchase order and part")
     for (po, part), qty in sorted(stowed.items()):
         result.checked += 1

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli.common import emit, json_option, make_context
 from connector.context import Context
+from connector.ifs.errors import IfsNotFound
 from connector.ifs.name_check import Csdl, missing_names, required_names
 
 # Scopes the connector's writes need (shipbob.md §2).
@@ -125,7 +126,17 @@ def _ifs_metadata(ctx: Context) -> list[Check]:
     actions and their parameters (connector/ifs/name_check.py)."""
     checks = []
     for projection, needs in required_names(ctx.names).items():
-        missing = missing_names(Csdl.parse(ctx.ifs.metadata(projection)), needs)
+        try:
+            document = ctx.ifs.metadata(projection)
+        except IfsNotFound:
+            # One wrong projection name must not hide the other projections' checks.
+            checks.append(Check(f"ifs $metadata {projection}", False,
+                                f"missing projection {projection} (no $metadata under "
+                                f"/{ctx.names.prefix}/)",
+                                "set the tenant's projection name (or `prefix`) in the mapping "
+                                "file under `ifs:`"))
+            continue
+        missing = missing_names(Csdl.parse(document), needs)
         checks.append(Check(f"ifs $metadata {projection}", not missing,
                             f"has all {len(needs)} names the connector uses" if not missing
                             else "missing " + "; ".join(need.describe() for need in missing),

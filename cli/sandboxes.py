@@ -26,21 +26,25 @@ def sandbox() -> None:
 @click.option("--port", default=8001, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--seed-orders", default=0, show_default=True, help="Seed this many released orders.")
-@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False),
-              help="Serve the IFS names of this mapping file (a renamed tenant).")
+@click.option("--tenant", "tenant_file", type=click.Path(exists=True, dir_okay=False),
+              help="A renamed tenant: a YAML/JSON file of wire renames (sandbox/ifs/tenant.py).")
 @click.option("--next-link-form", type=click.Choice(["absolute", "root-relative", "relative"]),
               default="absolute", show_default=True, help="How @odata.nextLink is written.")
 @click.option("--date-entered-type", type=click.Choice(["Edm.DateTimeOffset", "Edm.Date"]),
               default="Edm.DateTimeOffset", show_default=True, help="The Edm type of DateEntered.")
-def ifs(port: int, host: str, seed_orders: int, mapping_file: str | None, next_link_form: str,
+def ifs(port: int, host: str, seed_orders: int, tenant_file: str | None, next_link_form: str,
         date_entered_type: str) -> None:
     """IFS Cloud OData stand-in (projections, ETags, client-credentials tokens)."""
     require_sandbox_extra()
-    from connector.mapping import load_mapping
     from sandbox.ifs import run
+    from sandbox.ifs.tenant import TenantError, TenantRenames, load_tenant
 
-    run(port=port, host=host, seed_orders=seed_orders, names=load_mapping(mapping_file).ifs,
-        next_link_form=next_link_form, date_entered_type=date_entered_type)
+    try:  # the model is built before serving: a bad rename fails here
+        run(port=port, host=host, seed_orders=seed_orders,
+            tenant=load_tenant(tenant_file) if tenant_file else TenantRenames(),
+            next_link_form=next_link_form, date_entered_type=date_entered_type)
+    except TenantError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @sandbox.command()

@@ -6,7 +6,8 @@ projections as documented in shared/api/ifs-cloud.md (§11).
     run(port=8001, seed_orders=20)          # what `ifs-shipbob sandbox ifs` calls
     python -m sandbox.ifs --port 8001 --seed-orders 20
 
-Modules: config (IfsSandboxConfig), model (sets/actions from IfsNames), edm
+Modules: config (IfsSandboxConfig), model (the served projections, the
+sandbox's own definition), tenant (a renamed tenant's wire names), edm
 (types, JSON codecs), odata_filter ($filter, key predicates), query
 ($select/$orderby/$top/$skip/$count, paging), payload (envelopes, bodies),
 service (resource resolution, ETags, CRUD, actions), store (tables, objid/

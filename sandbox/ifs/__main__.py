@@ -21,10 +21,12 @@ def main(argv: list[str] | None = None) -> int:
                         default="absolute", help="how @odata.nextLink is written")
     parser.add_argument("--date-entered-type", choices=("Edm.DateTimeOffset", "Edm.Date"),
                         default="Edm.DateTimeOffset", help="the Edm type of CustomerOrder.DateEntered")
-    parser.add_argument("--mapping", help="mapping file whose `ifs:` names to serve")
+    parser.add_argument("--tenant", help="a renamed tenant: YAML/JSON file of wire renames "
+                                         "(sandbox/ifs/tenant.py)")
     args = parser.parse_args(argv)
 
     from sandbox.ifs.app import run
+    from sandbox.ifs.tenant import TenantError, load_tenant
 
     config = {"realm": args.realm, "client_id": args.client_id,
               "token_ttl_seconds": args.token_ttl, "page_size": args.page_size,
@@ -32,11 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     # The secret comes from the environment, not argv (visible in `ps`).
     if os.environ.get("IFS_SANDBOX_CLIENT_SECRET"):
         config["client_secret"] = os.environ["IFS_SANDBOX_CLIENT_SECRET"]
-    if args.mapping:
-        from connector.mapping import load_mapping
-
-        config["names"] = load_mapping(args.mapping).ifs
-    run(port=args.port, host=args.host, seed_orders=args.seed_orders, **config)
+    try:  # the model is built before serving: a bad rename fails here
+        if args.tenant:
+            config["tenant"] = load_tenant(args.tenant)
+        run(port=args.port, host=args.host, seed_orders=args.seed_orders, **config)
+    except TenantError as exc:
+        parser.error(str(exc))
     return 0
 
 

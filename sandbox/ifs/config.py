@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.ifs.names import IfsNames
+from sandbox.ifs.tenant import TenantRenames
 
 NextLinkForm = Literal["absolute", "root-relative", "relative"]
 NEXT_LINK_FORMS: tuple[str, ...] = ("absolute", "root-relative", "relative")
@@ -15,9 +15,10 @@ NEXT_LINK_FORMS: tuple[str, ...] = ("absolute", "root-relative", "relative")
 class IfsSandboxConfig(BaseModel):
     """What differs between simulated tenants.
 
-    `names` is the connector's own `IfsNames`: the sandbox serves every
-    projection, entity set, field and action under those names, so a renamed
-    tenant is simulated by passing a changed `IfsNames` (ifs-cloud.md §1, §10).
+    The sandbox serves its own model of IFS (model.py); `tenant` renames any
+    of its projections, sets, navigations, properties, enums, actions and
+    action parameters on the wire (tenant.py), so a renamed tenant can be
+    simulated (ifs-cloud.md §1, §10) independently of the connector's mapping.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -35,8 +36,8 @@ class IfsSandboxConfig(BaseModel):
     next_link_form: NextLinkForm = "absolute"
     # The Edm type of CustomerOrder.DateEntered: IFS tenants differ.
     date_entered_type: Literal["Edm.DateTimeOffset", "Edm.Date"] = "Edm.DateTimeOffset"
-    names: IfsNames = IfsNames()
-    # URL prefixes served; `names.prefix` is always served too (§1).
+    tenant: TenantRenames = TenantRenames()
+    # URL prefixes served (§1).
     prefixes: tuple[str, ...] = ("main", "int")
     # Seconds announced in Retry-After by injected 429/503 faults.
     retry_after_seconds: int = Field(default=1, ge=0)
@@ -46,4 +47,4 @@ class IfsSandboxConfig(BaseModel):
     company: str = "10"
 
     def served_prefixes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*self.prefixes, self.names.prefix)))
+        return self.prefixes

@@ -1,7 +1,7 @@
 """EDM building blocks: types, properties, entity types, sets, actions.
 
-A property has a wire `name` (what clients see, configurable through
-`IfsNames`) and an internal `attr` (what the domain modules use), so a
+A property has a wire `name` (what clients see, changed by a renamed
+tenant, tenant.py) and an internal `attr` (what the domain modules use), so a
 renamed tenant changes the wire only. Values are held as Python values:
 str, int/float, `date`, aware `datetime` (UTC), bool, canonical enum member
 names, lists of dicts for complex collections.
@@ -101,7 +101,7 @@ class Navigation:
 @dataclass(eq=False)
 class Action:
     """A bound action. `handler(store, row, params) -> result` runs under the
-    store lock; params are keyed by wire name, already type-checked."""
+    store lock; params are keyed by internal `attr`, already type-checked."""
 
     name: str
     params: list[Prop]
@@ -121,6 +121,10 @@ class EntityType:
     delete: Callable[..., None] | None = None
 
     def __post_init__(self):
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Index the properties by wire name again (after a tenant renamed them)."""
         self._by_name = {p.name: p for p in self.props}
         self._by_attr = {p.attr: p for p in self.props}
         self.keys = [p for p in self.props if p.key]

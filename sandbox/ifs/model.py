@@ -1,17 +1,22 @@
-"""The served projections, built from the connector's `IfsNames`.
+"""The served projections: this sandbox's own definition of the tenant.
 
-Confirmed names and fields (CustomerOrderHandling, InventoryPartInStockHandling,
-PurchaseOrderSet) follow ifs-cloud.md §3, §5, §6 and ifs-entity-fields.json.
-The fulfillment voucher, RMA, purchase-receipt and external-stock-level sets
-and actions are **stand-in inventions** (§10) served under whatever names the
-given `IfsNames` holds, so a renamed tenant can be simulated.
+Every name here is the sandbox's, written from the API documents, never
+taken from the connector, so a name the connector gets wrong is answered
+the way a tenant would (404, an unknown property, a missing `$metadata`
+entry). Confirmed names and fields (CustomerOrderHandling,
+InventoryPartInStockHandling, PurchaseOrderSet) follow ifs-cloud.md §3, §5,
+§6 and ifs-entity-fields.json. The fulfillment voucher, RMA,
+purchase-receipt and external-stock-level sets and actions, the
+`Cf_Shipbob_Order_Id` custom field and the purchase-order line navigation
+are **stand-in inventions** (§10), named as the connector's mapping
+defaults expect. A renamed tenant (`tenant.py`) serves any of these names
+under another.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector.ifs.names import IfsNames, ReturnNames
 from sandbox.ifs import crud, orders, purchasing, returns
 from sandbox.ifs.edm import (
     BOOL,
@@ -28,6 +33,7 @@ from sandbox.ifs.edm import (
     Projection,
     Prop,
 )
+from sandbox.ifs.tenant import TenantRenames, rename
 
 _ORDER_STATES = ("Planned", "Released", "Reserved", "PartiallyDelivered", "Delivered",
                  "Cancelled", "Invoiced")
@@ -58,23 +64,22 @@ class Model:
                 if name in (entity_set.name, entity_set.type.name)]
 
 
-def build_model(names: IfsNames, company: str = "10", date_entered_type: str = DTO) -> Model:
-    """`date_entered_type`: Edm.DateTimeOffset, or Edm.Date as some tenants have it."""
-    co, ful, ret, pur, stk = (names.customer_order, names.fulfillment, names.returns,
-                              names.purchase, names.stock)
-    release_action = ret.release_action or ReturnNames().release_action
+def build_model(renames: TenantRenames | None = None, company: str = "10",
+                date_entered_type: str = DTO) -> Model:
+    """The default tenant, or a renamed one. `date_entered_type`:
+    Edm.DateTimeOffset, or Edm.Date as some tenants have it."""
 
     # ------------------------------------------------------------- enums
-    order_state = EnumType(co.state_enum, _ORDER_STATES, _renamed("Released", co.released_state))
+    order_state = EnumType("CustomerOrderState", _ORDER_STATES)
     line_state = EnumType("CustomerOrderLineState", _ORDER_STATES)
     yes_no = EnumType("GenYesNo", ("Yes", "No"))
     part_type = EnumType("SalesPartType", ("InventoryPart", "NonInventoryPart", "PackagePart"))
     voucher_state = EnumType("FulfillmentVoucherState", ("Shipped", "Delivered"))
-    rma_state = EnumType(ret.state_enum, _RMA_STATES, _renamed("Released", ret.released_state))
+    rma_state = EnumType("ReturnMaterialState", _RMA_STATES)
     rma_line_state = EnumType("ReturnMaterialLineState", _RMA_STATES)
     return_action = EnumType("ReturnMaterialAction", ("Restock", "Quarantine", "Dispose"))
-    po_state = EnumType(pur.state_enum, ("Planned", "Released", "Received", "Closed", "Cancelled"),
-                        _renamed("Released", pur.released_state))
+    po_state = EnumType("PurchaseOrderState",
+                        ("Planned", "Released", "Received", "Closed", "Cancelled"))
     po_line_state = EnumType("PurchaseOrderLineState",
                              ("Planned", "Released", "Arrived", "Received", "Closed", "Cancelled"))
     receipt_state = EnumType("PurchaseReceiptState", ("Received", "Cancelled"))
@@ -102,23 +107,20 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
         P("OrderId", flags="i"), P("DateEntered", date_entered_type),
         P("WantedDeliveryDate", DTO, "iu"),
         E("Objstate", order_state),
-        # The custom field the connector writes the ShipBob order id into.
-        P(co.shipbob_id_field, flags="iu", attr="Cf_Shipbob_Order_Id"),
+        # The custom field (Cf_ prefix) the connector writes the ShipBob order id into.
+        P("Cf_Shipbob_Order_Id", flags="iu"),
     ]
-    if co.changed_field not in {p.name for p in order_props}:
-        # A tenant-specific "last changed" timestamp, kept by every write.
-        order_props.append(P(co.changed_field, DTO, attr="_changed"))
     fulfillment_line = ComplexType("FulfillmentLine", [
         P("LineNo", flags="n"), P("RelNo", flags="n"), P("LineItemNo", DECIMAL, "n"),
         P("Qty", DECIMAL, "n")])
     order = EntityType(
         "CustomerOrder", order_props,
-        navigations={co.lines_nav: Navigation(co.lines_nav, line, (("OrderNo", "OrderNo"),))},
-        actions={ful.action: Action(ful.action, [
+        navigations=_navs(Navigation("OrderLinesArray", line, (("OrderNo", "OrderNo"),))),
+        actions=_actions(Action("CustomerOrder_RegisterFulfillment", [
             P("ExternalRef", flags="n"), P("ShipmentRef"), P("Carrier"), P("TrackingNo"),
             P("TrackingUrl"), P("ShipDate", DATE, "n"),
             P("Lines", "Collection", "n", complex=fulfillment_line),
-        ], STRING, orders.register_fulfillment)},
+        ], STRING, orders.register_fulfillment)),
         create=orders.create_order, update=orders.update_order, delete=orders.delete_order)
 
     address = EntityType("CustomerOrderAddress", [
@@ -130,22 +132,22 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
     # Its lines are entities behind a collection navigation, so (as in IFS,
     # ifs-cloud.md §8) a read of the voucher set never carries them.
     voucher_line = EntityType("FulfillmentVoucherLine", [
-        P(ful.voucher_key, flags="k", attr="VoucherNo"), P("VoucherLineNo", DECIMAL, "k"),
+        P("VoucherNo", flags="k"), P("VoucherLineNo", DECIMAL, "k"),
         P("OrderNo"), P("LineNo"), P("RelNo"), P("LineItemNo", DECIMAL),
-        P(ful.voucher_line_qty_field, DECIMAL, attr="Qty"),
+        P("Qty", DECIMAL),
     ])
     voucher = EntityType("FulfillmentVoucher", [
-        P(ful.voucher_key, flags="k", attr="VoucherNo"), P("OrderNo"), P("Contract"),
+        P("VoucherNo", flags="k"), P("OrderNo"), P("Contract"),
         P("ExternalRef"), P("ShipmentRef"), P("Carrier", flags="u"), P("TrackingNo", flags="u"),
         P("TrackingUrl", flags="u"), P("ShipDate", DATE), P("DeliveredDate", DATE, "u"),
         P("DateCreated", DTO), E("Objstate", voucher_state),
-    ], navigations={ful.voucher_lines_nav: Navigation(ful.voucher_lines_nav, voucher_line,
-                                                      (("VoucherNo", "VoucherNo"),))},
+    ], navigations=_navs(Navigation("FulfillmentVoucherLineArray", voucher_line,
+                                    (("VoucherNo", "VoucherNo"),))),
         update=orders.update_voucher)
 
     # ---------------------------------------------------------------- RMA
     rma_line = EntityType("ReturnMaterialLine", [
-        P(ret.rma_key, DECIMAL, "s", attr="RmaNo"), P("RmaLineNo", DECIMAL, "s"),
+        P("RmaNo", DECIMAL, "s"), P("RmaLineNo", DECIMAL, "s"),
         P("OrderNo", flags="i"), P("LineNo", flags="i"), P("RelNo", flags="i"),
         P("LineItemNo", DECIMAL, "i"), P("PartNo", flags="i"), P("Contract"),
         P("QtyToReturn", DECIMAL, "i"), P("QtyReceived", DECIMAL),
@@ -153,16 +155,16 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
     ], create=returns.create_rma_line)
     rma = EntityType(
         "ReturnMaterial", [
-            P(ret.rma_key, DECIMAL, "s", attr="RmaNo"), P("OrderNo", flags="i"), P("CustomerNo"),
+            P("RmaNo", DECIMAL, "s"), P("OrderNo", flags="i"), P("CustomerNo"),
             P("Contract", flags="i"), P("ExternalRef", flags="iu"),
             P("ReturnReasonCode", flags="iu"), P("Notes", flags="iu"), P("DateRequested", DATE),
-            P("ReceivedDate", DATE), P(ret.state_field, rma_state.name, enum=rma_state, attr="Objstate"),
+            P("ReceivedDate", DATE), E("Objstate", rma_state),
         ],
-        navigations={ret.lines_nav: Navigation(ret.lines_nav, rma_line, (("RmaNo", "RmaNo"),))},
-        actions={
-            # IFS has a release step whether or not the connector is told to call it.
-            release_action: Action(release_action, [], None, returns.release_rma),
-            ret.receive_action: Action(ret.receive_action, [], None, returns.receive_rma)},
+        navigations=_navs(Navigation("ReturnMaterialLineArray", rma_line, (("RmaNo", "RmaNo"),))),
+        actions=_actions(
+            # IFS releases an RMA before receipt (§6, AboutRMA).
+            Action("ReturnMaterial_Release", [], None, returns.release_rma),
+            Action("ReturnMaterial_Receive", [], None, returns.receive_rma)),
         create=returns.create_rma, update=returns.update_rma)
 
     # ---------------------------------------------------------- purchasing
@@ -174,7 +176,7 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
     po = EntityType("PurchaseOrder", [
         P("OrderNo", flags="k"), P("Contract"), P("VendorNo"), E("Objstate", po_state),
         P("WantedReceiptDate", DATE), P("DateEntered", DTO), P("Notes"),
-    ], navigations={pur.lines_nav: Navigation(pur.lines_nav, po_line, (("OrderNo", "OrderNo"),))})
+    ], navigations=_navs(Navigation("PurchaseOrderLineArray", po_line, (("OrderNo", "OrderNo"),))))
     receipt = EntityType("PurchaseReceipt", [
         P("ReceiptNo", DECIMAL, "s"), P("OrderNo", flags="in"), P("LineNo", flags="in"),
         P("ReleaseNo", flags="in"), P("PartNo"), P("Contract"), P("QtyArrived", DECIMAL, "in"),
@@ -188,7 +190,7 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
         P("LocationNo", flags="k"), P("LotBatchNo", flags="k"), P("SerialNo", flags="k"),
         P("EngChgLevel", flags="k"), P("WaivDevRejNo", flags="k"),
         P("ActivitySeq", DECIMAL, "k"), P("HandlingUnitId", DECIMAL, "k"),
-        P(stk.quantity_field, DECIMAL, attr="QtyOnhand"), P("QtyReserved", DECIMAL),
+        P("QtyOnhand", DECIMAL), P("QtyReserved", DECIMAL),
         P("QtyInTransit", DECIMAL, default=0), P("AvailableQty", DECIMAL), P("UoM"),
         P("Warehouse"), P("BayNo", default="-"), P("RowNo", default="-"),
         P("TierNo", default="-"), P("BinNo", default="-"), P("LocationDescription"),
@@ -207,23 +209,27 @@ def build_model(names: IfsNames, company: str = "10", date_entered_type: str = D
         delete=crud.plain_delete("ExternalStockLevel"))
 
     placement = [
-        (co.projection, co.order_set, order), (co.projection, co.line_set, line),
-        (co.projection, co.address_set, address),
-        (ful.voucher_projection, ful.voucher_set, voucher),
-        (ret.projection, ret.rma_set, rma),
-        (pur.projection, pur.order_set, po),
-        (pur.receipt_projection, pur.receipt_set, receipt),
-        (stk.projection, stk.stock_set, stock),
-        (stk.external_level_projection, stk.external_level_set, external_level),
+        ("CustomerOrderHandling", "CustomerOrderSet", order),
+        ("CustomerOrderHandling", "CustomerOrderLineSet", line),
+        ("CustomerOrderHandling", "CustomerOrderAddresses", address),
+        ("FulfillmentVoucherHandling", "FulfillmentVoucherSet", voucher),
+        ("ReturnMaterialAuthorizationHandling", "ReturnMaterialSet", rma),
+        ("PurchaseOrderHandling", "PurchaseOrderSet", po),
+        ("PurchaseReceiptHandling", "PurchaseReceiptSet", receipt),
+        ("InventoryPartInStockHandling", "InventoryPartInStockSet", stock),
+        ("ExternalStockLevelHandling", "ExternalStockLevelSet", external_level),
     ]
     projections: dict[str, Projection] = {}
     for projection_name, set_name, etype in placement:
         projection = projections.setdefault(projection_name, Projection(projection_name, {}))
-        if set_name in projection.sets:
-            raise ValueError(f"entity set {set_name} configured twice in {projection_name}")
         projection.sets[set_name] = EntitySet(set_name, etype)
-    return Model(projections)
+    served = rename(list(projections.values()), renames or TenantRenames())
+    return Model({projection.name: projection for projection in served})
 
 
-def _renamed(member: str, wire: str) -> dict[str, str]:
-    return {member: wire} if wire != member else {}
+def _navs(*navigations: Navigation) -> dict[str, Navigation]:
+    return {nav.name: nav for nav in navigations}
+
+
+def _actions(*actions: Action) -> dict[str, Action]:
+    return {action.name: action for action in actions}

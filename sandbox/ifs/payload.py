@@ -79,7 +79,8 @@ def parse_entity(etype: EntityType, body: dict, *, mode: str) -> tuple[dict, dic
 
 
 def parse_params(action: Action, body: dict) -> dict:
-    """Action parameters by wire name, checked against the action."""
+    """Action parameters by internal `attr` (a renamed tenant renames the
+    wire only), checked against the action."""
     params: dict[str, Any] = {}
     by_name = {p.name: p for p in action.params}
     for name in body:
@@ -89,9 +90,9 @@ def parse_params(action: Action, body: dict) -> dict:
         if prop.name not in body:
             if not prop.nullable:
                 raise deserialization(f"Parameter '{prop.name}' of '{action.name}' is mandatory.")
-            params[prop.name] = None
+            params[prop.attr] = None
             continue
-        params[prop.name] = _value(prop, body[prop.name])
+        params[prop.attr] = _value(prop, body[prop.name])
     return params
 
 

@@ -13,7 +13,7 @@ from sandbox.ifs.store import Store
 class Sandbox:
     def __init__(self, config: IfsSandboxConfig):
         self.config = config
-        self.model = build_model(config.names, config.company, config.date_entered_type)
+        self.model = build_model(config.tenant, config.company, config.date_entered_type)
         self.store = Store(company=config.company)
         lock = self.store.lock  # one lock for everything
         self.auth = TokenIssuer(config, lock)

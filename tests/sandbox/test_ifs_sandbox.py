@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from connector.ifs.names import CustomerOrderNames, FulfillmentNames, IfsNames, ReturnNames
 from sandbox.ifs import IfsSandboxConfig, create_app
+from sandbox.ifs.tenant import TenantRenames
 from sandbox.server import BackgroundServer
 
 CO = "CustomerOrderHandling"
@@ -555,34 +555,45 @@ def test_metadata_lists_sets_properties_actions_and_enums(ifs):
 
 
 def test_a_renamed_tenant_is_served_under_its_names():
-    names = IfsNames(
-        prefix="int",
-        customer_order=CustomerOrderNames(shipbob_id_field="Cf_Sb_Ref", released_state="Approved",
-                                          changed_field="LastChanged"),
-        fulfillment=FulfillmentNames(action="CustomerOrder_Deliver3pl",
-                                     voucher_projection="DeliveryNoteHandling",
-                                     voucher_set="DeliveryNoteSet", voucher_key="DelnoteNo"),
-        returns=ReturnNames(rma_set="RmaSet", rma_key="RmaNumber"),
+    tenant = TenantRenames(
+        projections={"FulfillmentVoucherHandling": "DeliveryNoteHandling"},
+        entity_sets={"FulfillmentVoucherSet": "DeliveryNoteSet", "ReturnMaterialSet": "RmaSet"},
+        navigations={"CustomerOrder": {"OrderLinesArray": "OrderLines"}},
+        properties={"CustomerOrder": {"Cf_Shipbob_Order_Id": "Cf_Sb_Ref"},
+                    "FulfillmentVoucher": {"VoucherNo": "DelnoteNo"},
+                    "FulfillmentVoucherLine": {"VoucherNo": "DelnoteNo"},
+                    "FulfillmentLine": {"Qty": "QtyToDeliver"}},
+        enum_types={"CustomerOrderState": "CustOrderState"},
+        enum_members={"CustomerOrderState": {"Released": "Approved"}},
+        actions={"CustomerOrder_RegisterFulfillment": "CustomerOrder_Deliver3pl"},
+        action_parameters={"CustomerOrder_RegisterFulfillment": {"TrackingNo": "TrackingNumber"}},
+        change_stamps={"CustomerOrder": "LastChanged"},
     )
-    with BackgroundServer(create_app(IfsSandboxConfig(names=names, prefixes=()))) as srv:
+    with BackgroundServer(create_app(IfsSandboxConfig(tenant=tenant, prefixes=("int",)))) as srv:
         client = Ifs(srv.url, prefix="int").authenticate()
-        order_no = client.order()
+        order_no = client.order()  # hooks take the model's own names too
         path = f"CustomerOrderSet(OrderNo='{order_no}')"
         row = client.get(CO, path).json()
         assert row["Objstate"] == "Approved" and "Cf_Sb_Ref" in row and "LastChanged" in row
-        released = f"IfsApp.{CO}.CustomerOrderState'Approved'"
+        assert "Cf_Shipbob_Order_Id" not in row
+        released = f"IfsApp.{CO}.CustOrderState'Approved'"
         found = client.get(CO, "CustomerOrderSet", {"$filter": f"Objstate eq {released}"}).json()
         assert [r["OrderNo"] for r in found["value"]] == [order_no]
+        assert client.get(CO, "CustomerOrderSet", {"$filter": f"Objstate eq {RELEASED}"}).status_code == 400
+        assert len(client.get(CO, f"{path}/OrderLines").json()["value"]) == 1
+        assert client.get(CO, f"{path}/OrderLinesArray").status_code == 404
         response = client.post(
             CO, f"{path}/IfsApp.{CO}.CustomerOrder_Deliver3pl",
-            {"ExternalRef": "S1", "ShipDate": "2026-01-02",
-             "Lines": [{"LineNo": "1", "RelNo": "1", "LineItemNo": 0, "Qty": 2}]},
+            {"ExternalRef": "S1", "ShipDate": "2026-01-02", "TrackingNumber": "1Z9",
+             "Lines": [{"LineNo": "1", "RelNo": "1", "LineItemNo": 0, "QtyToDeliver": 2}]},
             headers={"If-Match": row["@odata.etag"]})
-        assert response.status_code == 200
+        assert response.status_code == 200, response.text
         voucher = client.get("DeliveryNoteHandling",
                              f"DeliveryNoteSet(DelnoteNo='{response.json()['value']}')").json()
-        assert voucher["OrderNo"] == order_no
-        assert client.get(CO, "$metadata").text.count("CustomerOrder_Deliver3pl") == 1
+        assert voucher["OrderNo"] == order_no and voucher["TrackingNo"] == "1Z9"
+        metadata = client.get(CO, "$metadata").text
+        assert metadata.count("CustomerOrder_Deliver3pl") == 1
+        assert '<Parameter Name="TrackingNumber"' in metadata and "RegisterFulfillment" not in metadata
         assert client.get("ReturnMaterialAuthorizationHandling", "RmaSet").status_code == 200
         assert client.get("FulfillmentVoucherHandling", "FulfillmentVoucherSet").status_code == 404
         client.prefix = "main"

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from connector.ifs.name_check import Csdl, missing_names, required_names
 from connector.ifs.names import IfsNames
+from connector.mapping import Mapping
 from sandbox.ifs.metadata import csdl
-from sandbox.ifs.model import build_model
+from sandbox.ifs.model import Model, build_model
+from sandbox.ifs.tenant import TenantRenames
+from tests import renamed_tenant
 
-DEFAULT_MODEL = build_model(IfsNames())
+# The sandbox's own model of the tenant, built without the connector's names.
+DEFAULT_MODEL = build_model()
 
 
-def missing(names: IfsNames, edit=lambda xml: xml) -> dict[str, list[str]]:
+def missing(names: IfsNames, model: Model = DEFAULT_MODEL) -> dict[str, list[str]]:
     found = {}
     for projection, needs in required_names(names).items():
-        document = edit(csdl(DEFAULT_MODEL.projections[projection]).decode())
-        gaps = missing_names(Csdl.parse(document), needs)
+        if projection not in model.projections:
+            found[projection] = [f"missing projection {projection}"]  # as doctor says it
+            continue
+        gaps = missing_names(Csdl.parse(csdl(model.projections[projection])), needs)
         if gaps:
             found[projection] = [need.describe() for need in gaps]
     return found
@@ -25,11 +31,18 @@ def test_the_default_names_are_all_in_the_default_tenant():
 
 
 def test_a_bound_action_without_a_parameter_the_connector_sends_is_named():
-    def rename_parameter(xml: str) -> str:
-        return xml.replace('<Parameter Name="TrackingNo"', '<Parameter Name="TrackingNumber"')
-
-    assert missing(IfsNames(), rename_parameter) == {
+    tenant = build_model(TenantRenames(action_parameters={
+        "CustomerOrder_RegisterFulfillment": {"TrackingNo": "TrackingNumber"}}))
+    assert missing(IfsNames(), tenant) == {
         "CustomerOrderHandling": ["action parameter TrackingNo of CustomerOrder_RegisterFulfillment"]}
+
+
+def test_the_renamed_tenant_has_every_name_of_its_mapping_and_none_of_the_defaults():
+    tenant = build_model(renamed_tenant.tenant())
+    renamed = Mapping.model_validate(renamed_tenant.mapping_data()).ifs
+    assert missing(renamed, tenant) == {}
+    named = [gap for gaps in missing(IfsNames(), tenant).values() for gap in gaps]
+    assert sorted(named) == sorted(renamed_tenant.doctor_failures())
 
 
 def test_each_kind_of_wrong_name_is_named_once():

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported lazily: a worker loads only the clients it uses
     from connector.coordination import Coordinator
     from connector.ifs.client import IfsClient
     from connector.ifs.customer_orders import CustomerOrders
+    from connector.ifs.stock import Stock
     from connector.shipbob.client import ShipBobClient
 
 
@@ -65,6 +66,12 @@ class Context:
         from connector.ifs.customer_orders import CustomerOrders
 
         return CustomerOrders(self.ifs, self.names.customer_order)
+
+    @functools.cached_property
+    def stock(self) -> Stock:
+        from connector.ifs.stock import Stock
+
+        return Stock(self.ifs, self.names.stock)
 
 
 @functools.lru_cache(maxsize=1)

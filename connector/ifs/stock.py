@@ -196,6 +196,8 @@ def _quantity(row: dict[str, Any], field: str) -> float | None:
     value = row.get(field)
     if value is None:
         return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # kept as sent: small ints are shared, a float per row is not
     try:
         number = float(value)
     except (TypeError, ValueError):

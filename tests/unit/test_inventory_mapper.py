@@ -3,6 +3,8 @@ UoM mismatches and the levels written back."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from connector.ifs.stock import ExternalStockLevel, StockRow
 from connector.mappers.inventory import (
     Level,
@@ -145,6 +147,5 @@ def test_a_level_differs_only_in_its_values_beyond_decimal_noise():
     held = ExternalStockLevel("S01", "P1", "SKU", on_hand=9.0000001, committed=2.0, fulfillable=7,
                               awaiting=0, picked=None)
     assert wanted.changed_from(held) == ("awaiting", "picked")
-    from datetime import datetime, timezone
     stamped = ExternalStockLevel("S01", "P1", "SKU", 9, 2, 7, 3, 2, last_sync=datetime.now(timezone.utc))
     assert wanted.changed_from(stamped) == ()

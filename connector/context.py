@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported lazily: a worker loads only the clients it uses
     from connector.ifs.customer_orders import CustomerOrders
     from connector.ifs.purchasing import Purchasing
     from connector.ifs.returns import Returns
+    from connector.ifs.stock import Stock
     from connector.shipbob.client import ShipBobClient
 
 
@@ -79,6 +80,12 @@ class Context:
         from connector.ifs.purchasing import Purchasing
 
         return Purchasing(self.ifs, self.names.purchase)
+
+    @functools.cached_property
+    def stock(self) -> Stock:
+        from connector.ifs.stock import Stock
+
+        return Stock(self.ifs, self.names.stock)
 
 
 @functools.lru_cache(maxsize=1)

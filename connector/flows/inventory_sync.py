@@ -1,8 +1,8 @@
 """Flow 5: the daily inventory sync (and on demand: `ifs-shipbob sync-inventory`).
 
-1. Read IFS stock (`InventoryPartInStockSet`, one row per location, lot and
-   handling unit) page by page for the mapped sites and sum it per
-   (site, part); only the sums are kept (mappers/inventory.py).
+1. Read IFS stock (one row per location, lot and handling unit) page by
+   page for the mapped sites and sum it per (site, part); only the sums are
+   kept (mappers/inventory.py).
 2. Read ShipBob's `inventory-level/locations` pages: on hand, committed,
    fulfillable and awaiting per SKU and fulfillment center.
 3. Compare per SKU and site/FC and stream every row into the drift report
@@ -11,9 +11,10 @@
    (`INVSYNC-<YYYYMMDD>-<fc>`, chunks of 10,000 SKUs `#k`), created only when
    ShipBob has no WRO with that purchase order number yet: a second run the
    same day creates nothing new (and finds the gap covered by `awaiting`).
-5. ShipBob's levels go back to IFS supply planning (`ExternalStockLevelSet`):
-   only rows whose values differ from what IFS holds are written; a new row is
-   POSTed, a changed one PATCHed with the If-Match of a GET by key.
+5. ShipBob's levels go back to IFS supply planning (the external stock
+   levels): only rows whose values differ from what IFS holds are written, by
+   the mapping's stock-level posting (connector/ifs/stock.py; by default a new
+   row is POSTed, a changed one PATCHed with the If-Match of a GET by key).
 6. One InventorySnapshot row per run: counts, WROs, report paths.
 
 `dry_run` writes nothing to either system (no WRO, no IFS write) but still
@@ -30,29 +31,24 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from connector import jobs
 from connector.context import Context, default_context
 from connector.db.models import Flow, InventorySnapshot, Job, utcnow
 from connector.errors import NeedsAttention
 from connector.flows.replenishment import WRO_SKU_LIMIT, chunk_name
-from connector.ifs import odata
-from connector.ifs.errors import IfsBusinessError, IfsNotFound
+from connector.ifs.stock import ExternalStockLevel
 from connector.mappers.inventory import (
-    LEVEL_FIELDS,
-    LEVEL_SYNC_DATE_FIELD,
     LEVELS_WRITTEN,
     REPORT_FIELDS,
     UNHANDLED,
     DriftRow,
-    Level,
     ShipBobLevels,
     SiteStock,
     Status,
     compare_site,
-    level_changes,
-    level_values,
+    level_for_ifs,
 )
 from connector.reports import ReportPaths, ReportWriter
 from connector.shipbob.client import ShipBobClient
@@ -61,9 +57,7 @@ from connector.shipbob.ratelimit import WINDOW_SECONDS
 log = logging.getLogger(__name__)
 
 PO_PREFIX = "INVSYNC"
-IFS_PAGE_SIZE = 5000          # ifs-cloud.md §8: public code pages with $top=5000
 PROGRESS_EVERY = 5000         # rows between progress callbacks
-ORA_RECORD_EXISTS = "ORA-20112"
 # Concurrent IFS level writes: modest, as ifs-cloud.md §9 asks (public code uses 8).
 IFS_WRITERS = 4
 WRITE_BATCH = 1000
@@ -75,9 +69,6 @@ WRO_LOCK_SECONDS = 3 * WINDOW_SECONDS
 SNAPSHOT_ROW_LIMIT = 2000
 UNHANDLED_SAMPLE = 100
 SNAPSHOT_ROW_FIELDS = ("sku", "part", "site", "fc", "ifs_qty", "shipbob_on_hand", "awaiting", "status")
-# Stable paging over stock rows needs a total order: the natural key (§5).
-STOCK_ORDER = ("Contract", "PartNo", "ConfigurationId", "LocationNo", "LotBatchNo", "SerialNo",
-               "EngChgLevel", "WaivDevRejNo", "ActivitySeq", "HandlingUnitId")
 
 Progress = Callable[[str, int], None]
 
@@ -91,7 +82,7 @@ class WroOutcome:
     wro_id: int | None = None
     created: bool = False  # False: it existed already (an earlier run today), or dry run
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -100,14 +91,14 @@ class SyncResult:
     run_at: datetime
     sites: dict[str, int]
     dry_run: bool
-    counts: Counter = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
     ifs_rows: int = 0
     shipbob_items: int = 0
     wros: list[WroOutcome] = field(default_factory=list)
-    levels: Counter = field(default_factory=Counter)  # created/updated/unchanged/pending/disabled
+    levels: Counter[str] = field(default_factory=Counter)  # created/updated/unchanged/pending/disabled
     report: ReportPaths | None = None
     snapshot_id: int | None = None
-    unhandled: list[dict] = field(default_factory=list)
+    unhandled: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -118,7 +109,7 @@ class SyncResult:
     def unhandled_total(self) -> int:
         return sum(n for status, n in self.counts.items() if Status(status) in UNHANDLED)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             "run_at": self.run_at.isoformat(), "sites": self.sites, "dry_run": self.dry_run,
             "skus_compared": self.skus_compared,
@@ -234,13 +225,8 @@ def main_cli(site: str | None = None, dry_run: bool = False, json_output: bool =
 
 def read_ifs_stock(ctx: Context, sites: dict[str, int], each_units: Iterable[str],
                    notify: Progress) -> SiteStock:
-    names = ctx.names.stock
-    stock = SiteStock(names.quantity_field, each_units)
-    rows = ctx.ifs.query(names.projection, names.stock_set,
-                         filter=odata.any_of("Contract", sites),
-                         select=["Contract", "PartNo", names.quantity_field, "UoM"],
-                         orderby=[f"{name} asc" for name in STOCK_ORDER], page_size=IFS_PAGE_SIZE)
-    for row in rows:
+    stock = SiteStock(each_units)
+    for row in ctx.stock.rows(list(sites)):
         stock.add(row)
         if stock.rows % PROGRESS_EVERY == 0:
             notify("ifs_stock", stock.rows)
@@ -261,19 +247,15 @@ def read_shipbob_levels(shipbob: ShipBobClient, sites: dict[str, int], one_site:
     return levels
 
 
-def read_ifs_levels(ctx: Context, sites: dict[str, int], notify: Progress) -> dict | None:
+CurrentLevels = dict[tuple[str, str], ExternalStockLevel]
+
+
+def read_ifs_levels(ctx: Context, sites: dict[str, int], notify: Progress) -> CurrentLevels | None:
     """What IFS supply planning holds now, per (site, part): the baseline that
-    decides which rows need a write. None when the target is disabled."""
-    names = ctx.names.stock
-    if not _levels_enabled(ctx):
+    decides which rows need a write. None when the write-back is off."""
+    if not ctx.stock.levels_enabled:
         return None
-    current: dict[tuple[str, str], tuple] = {}
-    rows = ctx.ifs.query(names.external_level_projection, names.external_level_set,
-                         filter=odata.any_of("Contract", sites),
-                         select=["Contract", "PartNo", *LEVEL_FIELDS],
-                         orderby=["Contract asc", "PartNo asc"], page_size=IFS_PAGE_SIZE)
-    for row in rows:
-        current[(row["Contract"], row["PartNo"])] = tuple(row.get(f) for f in LEVEL_FIELDS)
+    current = {(level.site, level.part_no): level for level in ctx.stock.levels(list(sites))}
     notify("ifs_levels_read", len(current))
     return current
 
@@ -282,28 +264,26 @@ def read_ifs_levels(ctx: Context, sites: dict[str, int], notify: Progress) -> di
 
 @dataclass(frozen=True, slots=True)
 class LevelWrite:
-    site: str
-    part: str
-    sku: str
-    level: Level
-    exists: bool
+    wanted: ExternalStockLevel
+    current: ExternalStockLevel | None  # None: IFS holds no level for the site and part
 
 
-def _compare(ctx, result: SyncResult, stock: SiteStock, levels: ShipBobLevels, current: dict | None,
-             report: ReportWriter, notify: Progress):
+def _compare(ctx: Context, result: SyncResult, stock: SiteStock, levels: ShipBobLevels,
+             current: CurrentLevels | None, report: ReportWriter, notify: Progress,
+             ) -> tuple[dict[int, dict[str, int]], list[LevelWrite], list[list[Any]]]:
     """Stream every row into the report; keep only what later steps need:
     shortfalls per FC, the level writes that change something, and the
     non-matching rows for the snapshot (bounded)."""
     shortfalls: dict[int, dict[str, int]] = defaultdict(dict)
     pending: list[LevelWrite] = []
-    drift: list[list] = []
+    drift: list[list[Any]] = []
     for row in _all_rows(ctx, result, stock, levels):
         report_row = row.as_report()
         report.write(report_row)
         result.counts[row.status.value] += 1
-        if row.replenish:
+        if row.replenish and row.sku is not None:
             shortfalls[row.fc][row.sku] = row.replenish
-        if current is not None and row.status in LEVELS_WRITTEN:
+        if current is not None:
             write = _level_write(row, current)
             if write is not None:
                 pending.append(write)
@@ -316,17 +296,21 @@ def _compare(ctx, result: SyncResult, stock: SiteStock, levels: ShipBobLevels, c
     return shortfalls, pending, drift
 
 
-def _all_rows(ctx, result: SyncResult, stock: SiteStock, levels: ShipBobLevels) -> Iterator[DriftRow]:
+def _all_rows(ctx: Context, result: SyncResult, stock: SiteStock, levels: ShipBobLevels) -> Iterator[DriftRow]:
     for site, fc in result.sites.items():
         yield from compare_site(site, fc, stock, levels, ctx.mapping, result.dry_run)
 
 
-def _level_write(row: DriftRow, current: dict) -> LevelWrite | None:
-    have = current.get((row.site, row.part))
-    wanted = level_values(row.sku, row.level)
-    if have is not None and not level_changes(dict(zip(LEVEL_FIELDS, have)), wanted):
+def _level_write(row: DriftRow, current: CurrentLevels) -> LevelWrite | None:
+    """The write a row needs: None when its levels are not written back or
+    IFS holds them already."""
+    wanted = level_for_ifs(row)
+    if wanted is None:
         return None
-    return LevelWrite(row.site, row.part, row.sku, row.level, exists=have is not None)
+    have = current.get((wanted.site, wanted.part_no))
+    if have is not None and not wanted.changed_from(have):
+        return None
+    return LevelWrite(wanted, have)
 
 
 def _unchanged(result: SyncResult, pending: list[LevelWrite]) -> int:
@@ -334,7 +318,7 @@ def _unchanged(result: SyncResult, pending: list[LevelWrite]) -> int:
     return eligible - len(pending)
 
 
-def _note_drift(result: SyncResult, drift: list[list], row: DriftRow, report_row: dict) -> None:
+def _note_drift(result: SyncResult, drift: list[list[Any]], row: DriftRow, report_row: dict[str, Any]) -> None:
     if row.status is Status.MATCH:
         return
     if row.status in UNHANDLED and len(result.unhandled) < UNHANDLED_SAMPLE:
@@ -410,62 +394,32 @@ def _tomorrow() -> str:
 
 def write_ifs_levels(ctx: Context, result: SyncResult, pending: list[LevelWrite],
                      notify: Progress) -> None:
-    if not _levels_enabled(ctx):
+    if not ctx.stock.levels_enabled:
         result.levels["disabled"] = 1
         return
     if result.dry_run:
         result.levels["pending"] = len(pending)
         return
     stamp = result.run_at.replace(microsecond=0)
+
+    def post(write: LevelWrite) -> str:
+        level = dataclasses.replace(write.wanted, last_sync=stamp)
+        return ctx.stock.post_level(level, write.current).value
+
     # A few writes in flight: each is two round trips (GET by key, PATCH), and
     # a first run writes one row per (site, part). Batches bound the futures
     # held; an error stops the run after its batch (the retry skips what is done).
     with ThreadPoolExecutor(max_workers=IFS_WRITERS, thread_name_prefix="ifs-levels") as pool:
         for offset in range(0, len(pending), WRITE_BATCH):
             batch = pending[offset:offset + WRITE_BATCH]
-            for outcome in pool.map(lambda write: _write_level(ctx, write, stamp), batch):
+            for outcome in pool.map(post, batch):
                 result.levels[outcome] += 1
             notify("ifs_levels_write", offset + len(batch))
 
 
-def _write_level(ctx: Context, write: LevelWrite, stamp: datetime) -> str:
-    """POST a missing row; PATCH (If-Match from a GET by key) a changed one.
-    Returns what happened: created, updated or unchanged."""
-    names = ctx.names.stock
-    wanted = level_values(write.sku, write.level)
-    if not write.exists:
-        try:
-            ctx.ifs.create(names.external_level_projection, names.external_level_set,
-                           {"Contract": write.site, "PartNo": write.part, **wanted,
-                            LEVEL_SYNC_DATE_FIELD: stamp})
-            return "created"
-        except IfsBusinessError as exc:
-            if exc.ora_code != ORA_RECORD_EXISTS:
-                raise
-            # Created since we read the set (another run): update it instead.
-    path = odata.key_path(names.external_level_set, Contract=write.site, PartNo=write.part)
-
-    def changes(entity: dict) -> dict:
-        changed = level_changes(entity, wanted)
-        return {**changed, LEVEL_SYNC_DATE_FIELD: stamp} if changed else {}
-
-    try:
-        updated = ctx.ifs.update(names.external_level_projection, path, changes)
-    except IfsNotFound:
-        # Deleted since we read the set: create it again.
-        return _write_level(ctx, dataclasses.replace(write, exists=False), stamp)
-    return "unchanged" if updated is None else "updated"
-
-
-def _levels_enabled(ctx: Context) -> bool:
-    """An empty external_level_set in the mapping turns the write-back off."""
-    names = ctx.names.stock
-    return bool(names.external_level_set and names.external_level_projection)
-
-
 # ------------------------------------------------------------------- record
 
-def _save_snapshot(ctx: Context, result: SyncResult, drift: list[list]) -> int:
+def _save_snapshot(ctx: Context, result: SyncResult, drift: list[list[Any]]) -> int:
     truncated = len(drift) > SNAPSHOT_ROW_LIMIT
     rows = {
         "report": result.report.as_dict() if result.report else None,
@@ -490,7 +444,7 @@ def _report_name(result: SyncResult, site: str | None) -> str:
     return name + ("-dry-run" if result.dry_run else "")
 
 
-def _report_header(result: SyncResult) -> dict:
+def _report_header(result: SyncResult) -> dict[str, Any]:
     return {"report": "inventory-drift", "run_at": result.run_at.isoformat(),
             "sites": result.sites, "dry_run": result.dry_run}
 

@@ -7,7 +7,7 @@ the number of parts, not rows. ShipBob levels come per inventory item with one
 entry per fulfillment center (shipbob.md §5); `ShipBobLevels` keeps one small
 tuple per (FC, SKU) that holds any stock.
 
-Quantities are compared as each-units: IFS `QtyOnhand` (which includes
+Quantities are compared as each-units: IFS on-hand stock (which includes
 reserved stock) against ShipBob `on_hand_quantity` (which includes committed
 stock). A part whose IFS unit of measure is not an each-unit is reported, not
 converted: we do not know the pack size.
@@ -18,19 +18,14 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import Iterable, Iterator, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
+from connector.ifs.stock import ExternalStockLevel, StockRow
 from connector.mapping import Mapping
 
 DEFAULT_EACH_UNITS = frozenset({"PCS", "EA", "EACH", "UNIT"})
 # IFS quantities are decimals; two sums closer than this are equal.
 _EPSILON = 1e-6
-
-# ExternalStockLevel fields (a stand-in invention, ifs-cloud.md §10; keyed by
-# Contract + PartNo). Pick activity is ShipBob's committed quantity: units
-# allocated to open orders, i.e. what the warehouse is about to pick.
-LEVEL_FIELDS = ("Sku", "OnHandQty", "CommittedQty", "FulfillableQty", "AwaitingQty", "PickedQty")
-LEVEL_SYNC_DATE_FIELD = "LastSyncDate"
 
 
 class Status(str, enum.Enum):
@@ -59,7 +54,7 @@ class Level(NamedTuple):
     awaiting: int = 0
 
     @classmethod
-    def from_location(cls, location: dict) -> "Level":
+    def from_location(cls, location: dict[str, Any]) -> "Level":
         return cls(int(location.get("on_hand_quantity") or 0),
                    int(location.get("committed_quantity") or 0),
                    int(location.get("fulfillable_quantity") or 0),
@@ -78,19 +73,18 @@ NO_LEVEL = Level()
 class SiteStock:
     """Running sums of IFS stock per (site, part), fed one row at a time."""
 
-    def __init__(self, quantity_field: str, each_units: Iterable[str] = DEFAULT_EACH_UNITS):
-        self.quantity_field = quantity_field
+    def __init__(self, each_units: Iterable[str] = DEFAULT_EACH_UNITS):
         self.each_units = frozenset(u.upper() for u in each_units)
         self.totals: dict[str, dict[str, float]] = {}
         # Only the exceptions are kept: (site, part) -> the non-each UoM(s).
         self.odd_uoms: dict[tuple[str, str], str] = {}
         self.rows = 0
 
-    def add(self, row: dict) -> None:
-        site, part = row["Contract"], row["PartNo"]
+    def add(self, row: StockRow) -> None:
+        site, part = row.site, row.part_no
         parts = self.totals.setdefault(site, {})
-        parts[part] = parts.get(part, 0.0) + float(row.get(self.quantity_field) or 0)
-        uom = str(row.get("UoM") or "").strip().upper()
+        parts[part] = parts.get(part, 0.0) + row.quantity
+        uom = (row.uom or "").strip().upper()
         if uom not in self.each_units:
             self._note_odd_uom(site, part, uom or "(none)")
         self.rows += 1
@@ -121,7 +115,7 @@ class ShipBobLevels:
         self.by_fc: dict[int, dict[str, Level]] = {int(fc): {} for fc in fc_ids}
         self.items = 0
 
-    def add(self, item: dict) -> None:
+    def add(self, item: dict[str, Any]) -> None:
         sku = str(item.get("sku") or "")
         if not sku:
             return
@@ -155,7 +149,7 @@ class DriftRow:
             return None
         return self.level.on_hand - self.ifs_qty
 
-    def as_report(self) -> dict:
+    def as_report(self) -> dict[str, Any]:
         level = self.level
         return {
             "sku": self.sku or "", "part": self.part or "", "site": self.site, "fc": self.fc,
@@ -216,7 +210,8 @@ def compare_site(
         yield _shipbob_row(site, fc, sku, part_for(sku), fc_levels[sku], stock, dry_run)
 
 
-def _ifs_row(site, fc, part, sku, qty, level, stock, levels, dry_run) -> DriftRow:
+def _ifs_row(site: str, fc: int, part: str, sku: str | None, qty: float, level: Level, stock: SiteStock,
+            levels: ShipBobLevels, dry_run: bool) -> DriftRow:
     odd_uom = stock.odd_uoms.get((site, part))
     if sku is None:
         return DriftRow(None, part, site, fc, qty, None, Status.IFS_ONLY,
@@ -231,7 +226,8 @@ def _ifs_row(site, fc, part, sku, qty, level, stock, levels, dry_run) -> DriftRo
     return DriftRow(sku, part, site, fc, qty, level, status, action, units)
 
 
-def _shipbob_row(site, fc, sku, part, level, stock, dry_run) -> DriftRow:
+def _shipbob_row(site: str, fc: int, sku: str, part: str | None, level: Level, stock: SiteStock,
+                 dry_run: bool) -> DriftRow:
     if part is None or not stock.has_part(part):
         why = "no IFS part mapped to the SKU" if part is None else "no IFS stock rows for the part"
         return DriftRow(sku, part, site, fc, None, level, Status.SHIPBOB_ONLY, f"report: {why}")
@@ -242,27 +238,17 @@ def _shipbob_row(site, fc, sku, part, level, stock, dry_run) -> DriftRow:
 
 # ------------------------------------------------------- levels back to IFS
 
-def level_values(sku: str, level: Level) -> dict:
-    """ShipBob's levels as ExternalStockLevel field values (no sync date: it
-    would make every row look changed)."""
-    return {"Sku": sku, "OnHandQty": level.on_hand, "CommittedQty": level.committed,
-            "FulfillableQty": level.fulfillable, "AwaitingQty": level.awaiting,
-            "PickedQty": level.committed}
-
-
-def level_changes(current: dict | None, wanted: dict) -> dict:
-    """The fields of `wanted` that differ from what IFS holds; {} when none."""
-    current = current or {}
-    return {name: value for name, value in wanted.items() if not _same(current.get(name), value)}
-
-
-def _same(have, want) -> bool:
-    if isinstance(want, (int, float)) and not isinstance(want, bool):
-        try:
-            return have is not None and abs(float(have) - float(want)) <= _EPSILON
-        except (TypeError, ValueError):
-            return False
-    return have == want
+def level_for_ifs(row: DriftRow) -> ExternalStockLevel | None:
+    """ShipBob's levels of a row as IFS supply planning holds them; None for a
+    row whose levels are not written back (see LEVELS_WRITTEN). Pick activity
+    is ShipBob's committed quantity: units allocated to open orders, i.e. what
+    the warehouse is about to pick."""
+    if row.status not in LEVELS_WRITTEN or row.sku is None or row.part is None or row.level is None:
+        return None
+    level = row.level
+    return ExternalStockLevel(site=row.site, part_no=row.part, sku=row.sku, on_hand=level.on_hand,
+                              committed=level.committed, fulfillable=level.fulfillable,
+                              awaiting=level.awaiting, picked=level.committed)
 
 
 # ------------------------------------------------------------------ helpers

@@ -1,8 +1,11 @@
 """Pure parts of the inventory sync: sums, classification, one-sided SKUs,
-UoM mismatches and the level write-back diff."""
+UoM mismatches and the levels written back."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+from connector.ifs.stock import ExternalStockLevel, StockRow
 from connector.mappers.inventory import (
     Level,
     ShipBobLevels,
@@ -10,8 +13,7 @@ from connector.mappers.inventory import (
     Status,
     classify,
     compare_site,
-    level_changes,
-    level_values,
+    level_for_ifs,
 )
 from connector.mapping import Mapping
 
@@ -19,9 +21,9 @@ MAPPING = Mapping(sites={"S01": 156, "S02": 157})
 
 
 def stock_of(*rows) -> SiteStock:
-    stock = SiteStock("QtyOnhand")
+    stock = SiteStock()
     for site, part, qty, uom in rows:
-        stock.add({"Contract": site, "PartNo": part, "QtyOnhand": qty, "UoM": uom})
+        stock.add(StockRow(site, part, float(qty or 0), uom))
     return stock
 
 
@@ -53,9 +55,9 @@ def test_non_each_units_are_remembered_per_site_and_part():
 
 
 def test_each_units_are_configurable():
-    stock = SiteStock("QtyOnhand", each_units={"pk"})
-    stock.add({"Contract": "S01", "PartNo": "P1", "QtyOnhand": 1, "UoM": "PCS"})
-    stock.add({"Contract": "S01", "PartNo": "P2", "QtyOnhand": 1, "UoM": "PK"})
+    stock = SiteStock(each_units={"pk"})
+    stock.add(StockRow("S01", "P1", 1, "PCS"))
+    stock.add(StockRow("S01", "P2", 1, "PK"))
     assert set(stock.odd_uoms) == {("S01", "P1")}
 
 
@@ -127,10 +129,23 @@ def test_part_for_maps_skus_back_to_parts():
     assert Mapping(parts={"A": "X", "B": "X"}).part_for("X") == "A"  # the first listed wins
 
 
-def test_level_values_and_changes():
-    wanted = level_values("SKU", Level(on_hand=9, committed=2, fulfillable=7, awaiting=3))
-    assert wanted == {"Sku": "SKU", "OnHandQty": 9, "CommittedQty": 2, "FulfillableQty": 7,
-                      "AwaitingQty": 3, "PickedQty": 2}
-    assert level_changes(None, wanted) == wanted
-    assert level_changes({**wanted, "OnHandQty": 9.0, "LastSyncDate": "x"}, wanted) == {}
-    assert level_changes({**wanted, "AwaitingQty": 0}, wanted) == {"AwaitingQty": 3}
+def test_levels_for_ifs_carry_shipbob_quantities_with_committed_as_picked():
+    stock = stock_of(("S01", "P1", 9, "PCS"), ("S01", "NOSKU", 1, "PCS"), ("S01", "BOXED", 1, "BOX"))
+    levels = levels_of({"P1": {156: Level(on_hand=9, committed=2, fulfillable=7, awaiting=3)},
+                        "BOXED": {156: Level(1, 0, 1, 0)}, "STRAY": {156: Level(1, 0, 1, 0)}})
+    rows = rows_by_sku(stock, levels, mapping=Mapping(sites={"S01": 156}, parts={"P1": "P1", "BOXED": "BOXED"},
+                                                      parts_map_to_themselves=False))
+    assert level_for_ifs(rows["P1"]) == ExternalStockLevel(
+        site="S01", part_no="P1", sku="P1", on_hand=9, committed=2, fulfillable=7, awaiting=3, picked=2)
+    # Rows that are not written back: no SKU, a non-each unit, no IFS part.
+    assert [level_for_ifs(rows[k]) for k in ("NOSKU", "BOXED", "STRAY")] == [None, None, None]
+
+
+def test_a_level_differs_only_in_its_values_beyond_decimal_noise():
+    wanted = ExternalStockLevel("S01", "P1", "SKU", on_hand=9, committed=2, fulfillable=7, awaiting=3, picked=2)
+    assert wanted.changed_from(None) == ("sku", "on_hand", "committed", "fulfillable", "awaiting", "picked")
+    held = ExternalStockLevel("S01", "P1", "SKU", on_hand=9.0000001, committed=2.0, fulfillable=7,
+                              awaiting=0, picked=None)
+    assert wanted.changed_from(held) == ("awaiting", "picked")
+    stamped = ExternalStockLevel("S01", "P1", "SKU", 9, 2, 7, 3, 2, last_sync=datetime.now(timezone.utc))
+    assert wanted.changed_from(stamped) == ()

@@ -42,7 +42,7 @@ SECRET_PATTERN = re.compile(r"^whsec_[a-zA-Z0-9+/]{32}$")
 
 # The body of each order topic unless `webhook_bodies` says otherwise: the legacy topics'
 # documented payloads (order.shipped: the order), 2026-07's order.delivered: the order;
-# every order.shipment.* topic: the shipment (shipbob.md §6, ⚠ none is published).
+# every order.shipment.* topic: the shipment (⚠ ShipBob publishes no payloads).
 BODIES = {"order.shipped": "order", "order.delivered": "order"}
 
 

@@ -15,10 +15,26 @@ from urllib.parse import urlsplit
 import requests
 
 from connector.coordination import Coordinator
-from connector.errors import TransientError
+from connector.errors import PermanentError, TransientError
 from connector.shipbob.auth import TokenStore, build_auth
-from connector.shipbob.pagination import items_of, linked_pages, numbered_pages
+from connector.shipbob.json_fields import integer, mapping, mappings
+from connector.shipbob.pagination import MAX_PAGES, items_of, linked_pages, numbered_pages
 from connector.shipbob.query import chunked, listable
+from connector.shipbob.shipment_edits import (
+    LineItemChange,
+    ShipmentAddress,
+    ShipmentLineItem,
+    ShipmentUpdateRefused,
+    ShipmentUpdateResult,
+    ShippingMethod,
+    bulk_results_of,
+    changes_of,
+    checked,
+    line_items_body,
+    line_items_of,
+    shipping_methods_of,
+)
+from connector.shipbob.stock import HistoryPage, ItemStock, history_event_of, history_query, item_stock_of
 from connector.shipbob.transport import Limits, Transport
 
 ORDER_PAGE = 250        # §4: Limit 1-250
@@ -31,6 +47,12 @@ BATCH = 50
 # How far back a key a list filter cannot carry is looked for, by creation
 # date, unless the caller gives that date filter (`StartDate`, ...) itself.
 KEY_LOOKBACK = timedelta(days=90)
+# Inventory ids per `InventoryIds=` call (one page of PRODUCT_PAGE; chunked()
+# also keeps the URL short, about 170 seven-digit ids).
+LEVELS_BATCH = PRODUCT_PAGE
+# Shipments per bulkUpdateShippingService call (⚠ ShipBob states no limit for it;
+# 2026-07's bulk instructions endpoint caps at 250).
+SHIPMENT_BATCH = 250
 
 
 class ShipBobClient:
@@ -264,6 +286,115 @@ class ShipBobClient:
 
     def delete_webhook(self, webhook_id: int | str) -> None:
         self._call("DELETE", f"webhook/{webhook_id}")
+
+    # -- edits after export and cancellation (2026-01 Orders; docs/shipbob-lifecycle.md) --
+    # Each refused once the warehouse has picked the shipment: ShipmentUpdateRefused.
+
+    def shipment_line_items(self, shipment_id: int) -> list[ShipmentLineItem]:
+        """GET /shipment/{id}:getLineItems: the shipment's current lines."""
+        return line_items_of(self._call("GET", f"shipment/{int(shipment_id)}:getLineItems"))
+
+    def update_shipment_address(self, shipment_id: int, address: ShipmentAddress) -> None:
+        """PUT /shipment/{id}:updateAddress. Every field of `address` is sent (None clears)."""
+        sid = int(shipment_id)
+        checked(sid, self._call("PUT", f"shipment/{sid}:updateAddress", json=address.body()))
+
+    def update_shipment_line_items(self, shipment_id: int,
+                                   quantities: Mapping[int, int]) -> list[LineItemChange]:
+        """POST /shipment/{id}:updateLineItems with the complete list {inventory_id: quantity}:
+        a line left out is removed (ShipBob has no partial update). Lots are left to ShipBob.
+        Answers what changed; a replay of the same list changes nothing."""
+        sid = int(shipment_id)
+        answer = self._call("POST", f"shipment/{sid}:updateLineItems", json=line_items_body(quantities))
+        return changes_of(checked(sid, answer))
+
+    def bulk_update_shipping_service(self, shipment_ids: Iterable[int], service_level_id: int,
+                                     reason: str) -> list[ShipmentUpdateResult]:
+        """PUT /shipment:bulkUpdateShippingService: `service_level_id` is a
+        `shipping_methods()` service level. One result per shipment (refusals included,
+        never raised); SHIPMENT_BATCH shipments per call."""
+        if not reason.strip():
+            raise ValueError("bulkUpdateShippingService requires a reason")
+        ids = list(dict.fromkeys(int(i) for i in shipment_ids))
+        results: list[ShipmentUpdateResult] = []
+        for start in range(0, len(ids), SHIPMENT_BATCH):
+            answer = self._call("PUT", "shipment:bulkUpdateShippingService", json={
+                "shipment_ids": ids[start:start + SHIPMENT_BATCH],
+                "requested_shipping_service_id": int(service_level_id), "reason": reason})
+            results += bulk_results_of(answer)
+        return results
+
+    def shipping_methods(self) -> list[ShippingMethod]:
+        """GET /shipping-method: ship option mappings with their service levels."""
+        return shipping_methods_of(list(self._numbered(
+            "shipping-method", {}, page_param="Page", limit_param="Limit", default_limit=ORDER_PAGE)))
+
+    def cancel_shipment(self, shipment_id: int) -> dict[str, object]:
+        """POST /shipment/{id}:cancel -> the cancelled shipment. A shipment found already
+        cancelled (a retry after a lost answer) counts as done; one picked, packed or
+        shipped raises ShipmentUpdateRefused (ShipBob's 422)."""
+        sid = int(shipment_id)
+        try:
+            return dict(mapping(self._call("POST", f"shipment/{sid}:cancel")))
+        except PermanentError as exc:
+            if exc.status != 422 or isinstance(exc, ShipmentUpdateRefused):
+                raise
+            current = mapping(self._call("GET", f"shipment/{sid}"))
+            if current.get("status") == "Cancelled":
+                return dict(current)
+            raise ShipmentUpdateRefused(f"ShipBob shipment {sid}: cancel refused "
+                                        f"({current.get('status')}): {exc}", sid, None, status=422,
+                                        body=exc.body) from None
+
+    # -- stock truth (2026-01 Inventory) ------------------------------------------------
+
+    def fulfillable_levels(self, inventory_ids: Iterable[int]) -> dict[int, ItemStock]:
+        """{inventory_id: ItemStock} per fulfillment center from
+        GET /inventory-level/locations?InventoryIds=...: one call for up to LEVELS_BATCH
+        items (as many as fit one URL). Ids ShipBob does not know are absent."""
+        out: dict[int, ItemStock] = {}
+        for batch in chunked((str(int(i)) for i in inventory_ids), LEVELS_BATCH):
+            for item in self._linked("inventory-level/locations",
+                                     {"InventoryIds": batch, "PageSize": PRODUCT_PAGE}):
+                stock = item_stock_of(mapping(item))
+                if stock is not None:
+                    out[stock.inventory_id] = stock
+        return out
+
+    def fulfillable_levels_by_sku(self, skus: Iterable[str]) -> dict[str, ItemStock]:
+        """The same keyed by SKU, resolving SKUs first (one products call per ~50 SKUs);
+        with inventory ids at hand (connector.sku_lookup), `fulfillable_levels` saves that."""
+        ids: dict[str, int] = {}
+        for sku, variant in self.variants_by_sku(skus).items():
+            inventory_id = integer(mapping(mapping(variant).get("inventory")).get("inventory_id"))
+            if inventory_id is not None:
+                ids[sku] = inventory_id
+        levels = self.fulfillable_levels(ids.values())
+        return {sku: levels[i] for sku, i in ids.items() if i in levels}
+
+    def inventory_history(self, facility_id: int, *, cursor: int | None = None,
+                          event_category: str | None = None,
+                          inventory_ids: Iterable[int] | None = None,
+                          start: datetime | None = None,
+                          end: datetime | None = None) -> Iterator[HistoryPage]:
+        """POST /inventory/history:query at one fulfillment center, page by page, the events
+        after `cursor` (an `inventory_audit_event_id`) oldest first. Each page carries the
+        cursor to keep once its events are recorded. Without start/end ShipBob looks back
+        90 days (its maximum range)."""
+        ids = [int(i) for i in inventory_ids] if inventory_ids is not None else None
+        for _ in range(MAX_PAGES):
+            body = history_query(facility_id, cursor, event_category, ids, start, end)
+            answer = mapping(self._call("POST", "inventory/history:query", json=body))
+            events = [e for e in (history_event_of(raw, int(facility_id))
+                                  for raw in mappings(answer.get("data"))) if e is not None]
+            last = events[-1].id if events else cursor
+            if events and cursor is not None and last is not None and last <= cursor:
+                raise PermanentError(f"ShipBob inventory history: the cursor did not advance past {cursor}")
+            more = bool(events) and bool(answer.get("next"))
+            yield HistoryPage(events, last, more)
+            if not more:
+                return
+            cursor = last
 
 
 def _decode(method: str, path: str, resp: requests.Response) -> object:

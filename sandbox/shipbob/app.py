@@ -14,7 +14,22 @@ import time
 from flask import Flask, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import auth, channels, hooks, inventory, orders, products, receiving, returns, validation, webhooks, wsgi_headers
+from . import (
+    auth,
+    channels,
+    history,
+    hooks,
+    inventory,
+    orders,
+    products,
+    receiving,
+    returns,
+    shipment_edits,
+    shipping_methods,
+    validation,
+    webhooks,
+    wsgi_headers,
+)
 from .config import ShipBobSandboxConfig
 from .errors import ApiError, problem
 from .stats import route_key
@@ -22,8 +37,8 @@ from .world import World
 
 log = logging.getLogger(__name__)
 
-API_BLUEPRINTS = (channels.bp, products.bp, inventory.bp, orders.bp, receiving.bp,
-                  returns.bp, webhooks.bp)
+API_BLUEPRINTS = (channels.bp, products.bp, inventory.bp, history.bp, orders.bp,
+                  shipment_edits.bp, shipping_methods.bp, receiving.bp, returns.bp, webhooks.bp)
 
 
 def create_app(config: ShipBobSandboxConfig | None = None) -> Flask:
@@ -38,12 +53,21 @@ def create_app(config: ShipBobSandboxConfig | None = None) -> Flask:
     prefix = f"/{config.api_version}"
     for bp in API_BLUEPRINTS:
         app.register_blueprint(bp, url_prefix=prefix)
+    prefixes = [prefix]
+    if config.topics_version != config.api_version:
+        # Subscriptions on a newer version than the other calls (see webhooks.py).
+        prefixes.append(f"/{config.topics_version}")
+        app.register_blueprint(webhooks.bp, url_prefix=prefixes[-1],
+                               name=f"webhooks_{config.topics_version.replace('-', '_')}")
     app.register_blueprint(auth.bp)
     app.register_blueprint(hooks.bp, url_prefix="/_sandbox")
 
+    def versioned(path: str) -> bool:
+        return any(path.startswith(p + "/") for p in prefixes)
+
     @app.before_request
     def gate():
-        if not request.path.startswith(prefix + "/"):
+        if not versioned(request.path):
             return
         g.api = True
         if w.faults.latency_ms:
@@ -85,7 +109,7 @@ def create_app(config: ShipBobSandboxConfig | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if request.path.startswith(prefix + "/") and exc.code and exc.code >= 400:
+        if versioned(request.path) and exc.code and exc.code >= 400:
             return problem(exc.code, exc.name, exc.description), exc.code
         return exc
 
@@ -102,7 +126,7 @@ def _checked(w: World, response):
     if not response.is_json or response.status_code == 204:
         return response
     errors = w.validator.response_errors(request.method, request.path, response.status_code,
-                                         response.get_json())
+                                         response.get_json(), tuple(w.webhooks.topics))
     if not errors:
         return response
     log.error("ShipBob sandbox response breaks the spec: %s %s: %s",

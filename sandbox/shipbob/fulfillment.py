@@ -1,7 +1,10 @@
 """What the warehouse and the carrier do to shipments, driven by the /_sandbox hooks.
 
-Shipping marks shipments Completed with tracking and `actual_fulfillment_date`, takes the
-stock off on-hand and committed, and sends `order.shipped` once per shipment with the full
+Picking (status detail Picked, the shipment stays Processing) takes the units off on-hand
+and consumes their committed allocation, and records an `OrderPicked` inventory event per
+item; packing follows a pick. From then on the shipment cannot be cancelled or edited.
+Shipping picks what is not picked yet, marks shipments Completed with tracking and
+`actual_fulfillment_date`, and sends `order.shipped` once per shipment with the full
 order as body (the legacy topic's documented payload, shipbob.md §6). Delivery, exceptions
 and holds send `order.shipment.*` with the shipment as body. Topics the configured API
 version does not have (2026-01 has no `order.shipment.tracking.updated`) are not sent.
@@ -20,10 +23,13 @@ _CARRIERS = [
     ("UPS", "Ground", "1Z999AA1{:010d}", "https://www.ups.com/track?tracknum={}"),
     ("FedEx", "Home Delivery", "7{:011d}", "https://www.fedex.com/fedextrack/?trknbr={}"),
 ]
+# Ids and wording of developer.shipbob.com/status-reference where it lists them.
 _STATUS_DETAIL = {
+    "Picked": (100, "Picking Completed"),
+    "Packed": (101, "Packing Completed"),
     "Shipped": (5, "Shipment picked up by the carrier"),
     "Delivered": (9, "Shipment delivered to the recipient"),
-    "OutOfStock": (101, "No stock on hand for SKU"),
+    "OutOfStock": (303, "No Stock On Hand For Sku"),
     "OnHold": (201, "Shipment put on hold"),
 }
 
@@ -68,21 +74,55 @@ class Fulfillment:
         if not all(wanted) or any(q < 0 for q in left.values()):
             raise conflict(f"The shipments must split the {dict(source.items)} of shipment "
                            f"{source.id} (by inventory id) without exceeding it")
+        if source.picked is not None and (len(wanted) > 1 or +left):
+            raise conflict(f"Shipment {source.id} is picked: it ships whole")
         now = timeutil.now()
         shipped = []
         for i, items in enumerate(wanted):
             s = source if i == 0 else self.orders.add_shipment(order, source.location_id, items,
                                                               now, commit=False)
             s.items = Counter(items)
+            if s.picked is None:
+                self._pick(s, now)
             self._mark_shipped(s, with_tracking, now)
             shipped.append(s)
         left = +left
         if left:
             self.orders.add_shipment(order, source.location_id, left, now, commit=False)
         order.updated = now
-        body = self.orders.order_view(order)
-        for _ in shipped:  # once per shipment: only Processing ones ever ship (shipbob.md §6)
-            self.w.webhooks.emit("order.shipped", body)
+        for s in shipped:  # once per shipment: only Processing ones ever ship (shipbob.md §6)
+            self.w.webhooks.emit_order_event("order.shipped", order, s)
+
+    def pick(self, s: Shipment) -> None:
+        """The warehouse picked `s` (hook): it can no longer be cancelled or edited."""
+        if s.status != "Processing" or s.picked is not None:
+            state = "picked" if s.picked is not None else s.status
+            raise conflict(f"Shipment {s.id} is {state}; only an unpicked Processing shipment is picked")
+        self._pick(s, timeutil.now())
+        self.orders.touch(s)
+
+    def pack(self, s: Shipment) -> None:
+        """The warehouse packed `s` (hook), picking it first if need be."""
+        if s.picked is None:
+            self.pick(s)
+        elif s.packed is not None or s.status != "Processing":
+            raise conflict(f"Shipment {s.id} is {'packed' if s.packed else s.status}; cannot pack it")
+        s.packed = timeutil.now()
+        s.status_details = [_detail("Packed")]
+        self.orders.touch(s, s.packed)
+
+    def _pick(self, s: Shipment, now) -> None:
+        """Units leave on-hand for the pick cart, consuming their allocation; one
+        `OrderPicked` event per item."""
+        for inv, qty in s.items.items():
+            lv = self.w.levels.at(inv, s.location_id)
+            lv.on_hand -= qty
+            lv.committed -= qty
+            self.w.history.record("OrderPicked", inv, s.location_id, -qty, committed=-qty,
+                                  order_id=s.order_id, reference=("OrderId", str(s.order_id)),
+                                  extra=[("ShipmentId", str(s.id))])
+        s.picked = now
+        s.status_details = [_detail("Picked")]
 
     def _group_items(self, group: list[dict]) -> Counter:
         items = Counter()
@@ -94,10 +134,6 @@ class Fulfillment:
         return +items
 
     def _mark_shipped(self, s: Shipment, with_tracking: bool, now) -> None:
-        for inv, qty in s.items.items():
-            lv = self.w.levels.at(inv, s.location_id)
-            lv.on_hand -= qty
-            lv.committed -= qty
         s.status = "Completed"
         s.status_details = [_detail("Shipped")]
         s.actual_fulfillment_date = now
@@ -114,7 +150,8 @@ class Fulfillment:
         s.last_tracking_update = now
         s.is_tracking_uploaded = False  # new tracking has not been uploaded anywhere yet
         self.orders.touch(s, now)
-        self.w.webhooks.emit("order.shipment.tracking.updated", self.orders.shipment_view(s))
+        self.w.webhooks.emit_order_event("order.shipment.tracking.updated",
+                                         self.orders.orders[s.order_id], s)
 
     def deliver(self, s: Shipment) -> None:
         if s.status != "Completed":
@@ -124,11 +161,11 @@ class Fulfillment:
         s.delivery_date = timeutil.now()
         s.status_details = s.status_details + [_detail("Delivered")]
         self.orders.touch(s, s.delivery_date)
-        self.w.webhooks.emit("order.shipment.delivered", self.orders.shipment_view(s))
         order = self.orders.orders[s.order_id]
+        self.w.webhooks.emit_order_event("order.shipment.delivered", order, s)
         live = [x for x in self.orders.shipments_of(order) if x.status != "Cancelled"]
         if all(x.delivery_date for x in live):  # 2026-07's order.delivered: all delivered
-            self.w.webhooks.emit("order.delivered", self.orders.order_view(order))
+            self.w.webhooks.emit_order_event("order.delivered", order, s)
 
     def set_status(self, s: Shipment, status: str, reason: str | None) -> None:
         """Move an open shipment to Exception, OnHold or back to Processing.
@@ -137,8 +174,9 @@ class Fulfillment:
         """
         if status not in ("Exception", "OnHold", "Processing"):
             raise conflict(f"Unsupported status {status!r}: use Exception, OnHold or Processing")
-        if s.status not in OPEN:
-            raise conflict(f"Shipment {s.id} is {s.status} and can no longer change")
+        if s.status not in OPEN or s.picked is not None:
+            state = s.status if s.status not in OPEN else "picked"
+            raise conflict(f"Shipment {s.id} is {state} and can no longer change")
         was_exception, is_exception = s.status == "Exception", status == "Exception"
         if was_exception != is_exception:
             sign = 1 if is_exception else -1
@@ -157,4 +195,4 @@ class Fulfillment:
         self.orders.touch(s)
         topic = {"Exception": "order.shipment.exception", "OnHold": "order.shipment.on_hold"}
         if status in topic:
-            self.w.webhooks.emit(topic[status], self.orders.shipment_view(s))
+            self.w.webhooks.emit_order_event(topic[status], self.orders.orders[s.order_id], s)

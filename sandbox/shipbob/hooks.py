@@ -10,6 +10,8 @@ POST /_sandbox/orders/{id}/ship                {"shipments": [[{"sku", "quantity
                                                "with_tracking": true}
 POST /_sandbox/shipments/{id}/tracking         {"carrier"?, "carrier_service"?,
                                                "tracking_number"?, "tracking_url"?}
+POST /_sandbox/shipments/{id}/pick            the warehouse picks it: no cancel/edit after
+POST /_sandbox/shipments/{id}/pack            packs it (picking it first if need be)
 POST /_sandbox/shipments/{id}/deliver
 POST /_sandbox/shipments/{id}/status           {"status": "Exception|OnHold|Processing",
                                                "reason"?}
@@ -19,12 +21,15 @@ POST /_sandbox/returns/{id}/advance            {"status": "Arrived|Processing|Co
 POST /_sandbox/receiving/{id}/receive          {"items": [{"inventory_id", "received"?,
                                                "stowed"}], "split_into_new_wro": false,
                                                "complete": false}
+POST /_sandbox/inventory/adjust                {"inventory_id" | "sku", "fulfillment_center_id",
+                                               "quantity_change": +/-n, "reason"?}: a count
+                                               correction (InventoryAdjusted event)
 GET|POST /_sandbox/faults                      see faults.py; {"clear": true},
                                                {"expire_tokens": true}
 POST /_sandbox/webhooks/flush                  {"fast_forward": false}
 GET  /_sandbox/stats
 GET  /_sandbox/dump/{orders|shipments|receiving|returns|webhook_deliveries|
-                     webhook_messages|subscriptions|inventory}
+                     webhook_messages|subscriptions|inventory|inventory_history}
 
 Hook misuse answers 400 {"error"}; a state that forbids the step answers 409 {"error"}.
 """
@@ -34,7 +39,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from . import products
-from .errors import ApiError
+from .errors import ApiError, conflict
 from .web import world
 
 bp = Blueprint("sandbox_hooks", __name__)
@@ -94,6 +99,46 @@ def tracking(shipment_id: int):
         s = w.orders.get_shipment(shipment_id)
         w.fulfillment.add_tracking(s, body)
         return w.orders.shipment_view(s)
+
+
+@bp.post("/shipments/<int:shipment_id>/pick")
+def pick(shipment_id: int):
+    w = world()
+    with w.lock:
+        s = w.orders.get_shipment(shipment_id)
+        w.fulfillment.pick(s)
+        return w.orders.shipment_view(s)
+
+
+@bp.post("/shipments/<int:shipment_id>/pack")
+def pack(shipment_id: int):
+    w = world()
+    with w.lock:
+        s = w.orders.get_shipment(shipment_id)
+        w.fulfillment.pack(s)
+        return w.orders.shipment_view(s)
+
+
+@bp.post("/inventory/adjust")
+def adjust_inventory():
+    """A counted correction of on-hand at one FC, as the warehouse would book it."""
+    w, body = world(), _body()
+    with w.lock:
+        variant = (w.catalog.find_inventory(int(body["inventory_id"])) if "inventory_id" in body
+                   else w.catalog.by_sku(str(body["sku"])))
+        fc = int(body["fulfillment_center_id"])
+        change = int(body["quantity_change"])
+        if variant is None or w.config.fulfillment_center(fc) is None or change == 0:
+            raise ApiError(400, {"error": "need a known inventory_id or sku, a known "
+                                          "fulfillment_center_id and a non-zero quantity_change"})
+        level = w.levels.at(variant.inventory_id, fc)
+        if level.on_hand + change < 0:
+            raise conflict(f"{variant.sku} has {level.on_hand} on hand at {fc}; cannot take {-change}")
+        level.on_hand += change
+        reason = body.get("reason")
+        event = w.history.record("InventoryAdjusted", variant.inventory_id, fc, change,
+                                 reference=("AdjustmentReason", str(reason)) if reason else None)
+        return w.history.view(event)
 
 
 @bp.post("/shipments/<int:shipment_id>/deliver")
@@ -174,6 +219,7 @@ def dump(kind: str):
             "inventory": lambda: [w.levels.locations_view(v, w.config.fulfillment_centers, None)
                                   | w.levels.total_view(v)
                                   for v in w.catalog.variant_list],
+            "inventory_history": lambda: [w.history.view(e) for e in w.history.events],
         }
         if kind not in views:
             return {"error": f"unknown dump {kind!r}; one of {sorted(views)}"}, 404

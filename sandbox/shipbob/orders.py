@@ -53,6 +53,23 @@ class Shipment:
     last_tracking_update: datetime | None = None
     actual_fulfillment_date: datetime | None = None
     delivery_date: datetime | None = None
+    # The warehouse's progress while Processing (status details Picked / Packed).
+    picked: datetime | None = None
+    packed: datetime | None = None
+    # Edits after creation (shipment_edits.py): this shipment's own ship-to and ship option.
+    recipient: dict | None = None
+    ship_option: str | None = None
+
+    @property
+    def editable(self) -> bool:
+        """Open and not yet picked: "The shipment must not be picked, packed, or shipped"."""
+        return self.status in OPEN and self.picked is None
+
+    @property
+    def holds_committed(self) -> bool:
+        """Its units count in `committed` (a pick consumes the allocation; Exception stock
+        sits in the exception bucket)."""
+        return self.status in ("Processing", "OnHold") and self.picked is None
 
 
 @dataclass
@@ -165,6 +182,9 @@ class Orders:
         if shipped:
             raise field_map({"": [f"Order {order.id} cannot be cancelled: shipment(s) "
                                   f"{', '.join(map(str, shipped))} already shipped."]}, 422)
+        picked = [self.not_cancellable(s) for s in ships if s.status in OPEN and s.picked]
+        if picked:
+            raise field_map({"": [f"Order {order.id} cannot be cancelled: {' '.join(picked)}"]}, 422)
         if self.status(order) == "Cancelled":
             raise field_map({"": [f"Order {order.id} is already cancelled."]}, 422)
         results = []
@@ -177,16 +197,35 @@ class Orders:
                 "canceled_shipment_results": results}
 
     def cancel_shipment(self, s: Shipment) -> None:
-        if s.status not in OPEN:
-            raise field_map({"": [f"Shipment {s.id} is {s.status} and cannot be cancelled."]}, 422)
-        bucket = "exception" if s.status == "Exception" else "committed"
+        refused = self.not_cancellable(s)
+        if refused:
+            raise field_map({"": [refused]}, 422)
         for inv, qty in s.items.items():
-            lv = self.w.levels.at(inv, s.location_id)
-            setattr(lv, bucket, getattr(lv, bucket) - qty)
+            self.release(s, inv, qty)
         s.status, s.status_details = "Cancelled", []
         self.touch(s)
         # API cancellations notify; manual/imported ones would not (shipbob.md §6).
-        self.w.webhooks.emit("order.shipment.cancelled", self.shipment_view(s))
+        self.w.webhooks.emit_order_event("order.shipment.cancelled", self.orders[s.order_id], s)
+
+    @staticmethod
+    def not_cancellable(s: Shipment) -> str | None:
+        """Why `s` cannot be cancelled (picked, packed, shipped or done), or None."""
+        if s.status not in OPEN:
+            return f"Shipment {s.id} is {s.status} and cannot be cancelled."
+        if s.picked is not None:
+            stage = "packed" if s.packed else "picked"
+            return f"Shipment {s.id} is already {stage} and cannot be cancelled."
+        return None
+
+    def bucket(self, s: Shipment) -> str:
+        """The level bucket holding an unpicked open shipment's units."""
+        return "exception" if s.status == "Exception" else "committed"
+
+    def release(self, s: Shipment, inventory_id: int, qty: int) -> None:
+        """Give back `qty` units of an unpicked open shipment's allocation (negative: take)."""
+        lv = self.w.levels.at(inventory_id, s.location_id)
+        bucket = self.bucket(s)
+        setattr(lv, bucket, getattr(lv, bucket) - qty)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -237,7 +276,7 @@ class Orders:
                           "quantity": ln.quantity, "quantity_unit_of_measure_code": ln.uom,
                           "sku": ln.sku, "gtin": ln.gtin, "upc": ln.upc,
                           "unit_price": ln.unit_price, "external_line_id": ln.external_line_id}
-                         for ln in o.lines],
+                         for ln in o.lines if ln.quantity > 0],  # a line edited away is gone
             "tags": b.get("tags") or [], "gift_message": b.get("gift_message"),
             "shipping_terms": b.get("shipping_terms"), "financials": b.get("financials"),
             "retailer_program_data": b.get("retailer_program_data"),
@@ -247,9 +286,11 @@ class Orders:
     def shipment_view(self, s: Shipment) -> dict:
         o = self.orders[s.order_id]
         fc = self.w.config.fulfillment_center(s.location_id)
-        r = o.body["recipient"]
-        names = {ln.inventory_id: ln for ln in o.lines}
-        committed = s.status in ("Processing", "OnHold")
+        r = s.recipient or o.body["recipient"]
+        names = {}
+        for ln in o.lines:
+            names.setdefault(ln.inventory_id, ln)
+        committed = s.holds_committed
         return {
             "id": s.id, "order_id": o.id, "reference_id": o.reference_id,
             "recipient": {"name": r.get("name"), "full_name": r.get("name"),
@@ -260,7 +301,7 @@ class Orders:
             "status": s.status, "status_details": s.status_details,
             "location": {"id": fc.id, "name": fc.name},
             "invoice_amount": None, "invoice_currency_code": None, "insurance_value": None,
-            "ship_option": o.body["shipping_method"], "tracking": s.tracking,
+            "ship_option": s.ship_option or o.body["shipping_method"], "tracking": s.tracking,
             "products": [{
                 "id": names[inv].product_id, "reference_id": names[inv].reference_id,
                 "name": names[inv].name, "sku": names[inv].sku,
@@ -388,6 +429,43 @@ def cancel_shipment(shipment_id: int):
         s = w.orders.get_shipment(shipment_id)
         w.orders.cancel_shipment(s)
         return w.orders.shipment_view(s)
+
+
+@bp.post("/order/<int:order_id>/shipment/<int:shipment_id>:cancel")
+def cancel_order_shipment(order_id: int, shipment_id: int):
+    w = world()
+    with w.lock:
+        s = w.orders.get_shipment(shipment_id)
+        if s.order_id != order_id:
+            raise not_found("Shipment", shipment_id)
+        w.orders.cancel_shipment(s)
+        return w.orders.shipment_view(s)
+
+
+@bp.post("/shipment:batchCancel")
+def batch_cancel_shipments():
+    """Each shipment cancelled or refused on its own; 200 with a result per id."""
+    w = world()
+    channel = channel_header(required=True, scope="orders_write")
+    body = json_body()
+    errors = w.validator.request_errors("Orders.CancelShipmentsModel", body)
+    if not errors and not body.get("shipment_ids"):
+        errors = {"shipment_ids": ["The shipment_ids field is required."]}
+    if errors:
+        raise field_map(errors, 422)  # the spec declares no 400 here, only 422
+    results = []
+    with w.lock:
+        for sid in body["shipment_ids"]:
+            s = w.orders.shipments.get(sid)
+            if s is None or w.orders.orders[s.order_id].channel_id != channel.id:
+                reason = f"Shipment {sid} was not found."
+            else:
+                reason = w.orders.not_cancellable(s)
+                if reason is None:
+                    w.orders.cancel_shipment(s)
+            results.append({"shipment_id": sid, "is_success": reason is None,
+                            "reason": reason or "Shipment cancelled", "action": "Cancel"})
+    return {"results": results}
 
 
 @bp.post("/shipment:batchUpdateTrackingUpload")

@@ -4,6 +4,8 @@ WROs reference stock by `inventory_id`, never by SKU. The receive hook plays the
 warehouse: boxes arrive, get counted and stowed (partially, possibly into a WRO split off
 by staff that shares only the purchase order number), and the WRO goes Awaiting →
 Processing → Completed. Completed WROs wait for the connector's `setExternalSync`.
+Every box item stowed is a `ReceivingStow` inventory event ("<wro id> <box id>"), and the
+WRO's changes are sent under the topic names `wro_webhook_topics` gives (none by default).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class Receiving:
         for inv, (expected, _, _) in wro.totals().items():
             self.w.levels.at(inv, fc.id).awaiting += expected
         self.wros[wro.id] = wro
+        self.w.webhooks.emit_wro_event("created", self.view(wro))
         return wro
 
     def get(self, wro_id: int) -> Wro:
@@ -158,6 +161,8 @@ class Receiving:
             stowed[int(it["inventory_id"])] += int(it.get("stowed", 0))
         deltas = [(inv, received[inv], stowed[inv]) for inv in received]
         target = self._split(wro, deltas, now) if split else wro
+        before = {(box.id, i): (it.received, it.stowed, box.status)
+                  for box in target.boxes for i, it in enumerate(box.items)}
         totals = target.totals()
         for inv, rec, stow in deltas:
             expected, received, stowed = totals.get(inv, (0, 0, 0))
@@ -170,10 +175,29 @@ class Receiving:
             lv = self.w.levels.at(inv, target.fc_id)
             lv.awaiting -= rec
             lv.on_hand += stow
+        self._record_stows(target, before)
         touched = [wro] if target is wro else [wro, target]
         for w in touched:
             self._advance(w, complete and w is target, now)
         return touched
+
+    def _record_stows(self, wro: Wro, before: dict) -> None:
+        """A `ReceivingStow` event per box item stowed now; box webhooks as boxes move."""
+        for box in wro.boxes:
+            arrived = stowed = False
+            for i, it in enumerate(box.items):
+                was_received, was_stowed, was_status = before.get((box.id, i), (0, 0, "Awaiting"))
+                arrived = arrived or (was_status == "Awaiting" and box.status != "Awaiting")
+                stowed = stowed or (was_status != "Completed" and box.status == "Completed")
+                if it.stowed > was_stowed:
+                    self.w.history.record(
+                        "ReceivingStow", it.inventory_id, wro.fc_id, it.stowed - was_stowed,
+                        reference=("WroAndBox", f"{wro.id} {box.id}"),
+                        extra=[("WroId", str(wro.id)), ("BoxId", str(box.id))])
+            if arrived:
+                self.w.webhooks.emit_wro_event("box_arrived", self.view(wro))
+            if stowed:
+                self.w.webhooks.emit_wro_event("box_stowed", self.view(wro))
 
     @staticmethod
     def _fill(wro: Wro, inv: int, attr: str, qty: int, now) -> None:
@@ -217,6 +241,7 @@ class Receiving:
                        [BoxItem(inv, qty) for inv, qty in moved.items() if qty])], now, now)
         self._set_status(new, "Awaiting", now)
         self.wros[new.id] = new
+        self.w.webhooks.emit_wro_event("created", self.view(new))
         return new
 
     def _advance(self, wro: Wro, complete: bool, now) -> None:
@@ -234,9 +259,13 @@ class Receiving:
 
     def _set_status(self, wro: Wro, status: str, now) -> None:
         if wro.status != status or not wro.history:
+            first = not wro.history
             wro.status = status
             wro.history.append({"id": self.w.ids.next("status_history"), "status": status,
                                 "timestamp": timeutil.iso(now)})
+            if not first:
+                self.w.webhooks.emit_wro_event("completed" if status == "Completed" else "updated",
+                                               self.view(wro))
         wro.updated = now
 
     # -- views ------------------------------------------------------------------------------

@@ -159,6 +159,8 @@ class Returns:
                            "quantity_processed": qty})
         if action == "Restock":
             self.w.levels.at(item.inventory_id, r.fc_id).on_hand += qty
+            self.w.history.record("InventoryRestocked", item.inventory_id, r.fc_id, qty,
+                                  reference=("ReturnId", str(r.id)))
 
     # -- views ------------------------------------------------------------------------------
 

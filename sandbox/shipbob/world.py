@@ -13,6 +13,7 @@ from .auth import Tokens
 from .delivery import Dispatcher
 from .faults import Faults
 from .fulfillment import Fulfillment
+from .history import InventoryHistory
 from .inventory import Levels
 from .orders import Orders
 from .products import Catalog
@@ -28,7 +29,8 @@ class Ids:
 
     _FIRST = {"product": 5_000_001, "variant": 6_000_001, "inventory": 8_000_001,
               "order": 300_000_001, "shipment": 400_000_001, "wro": 900_001,
-              "box": 50_000_001, "return": 2_000_001, "webhook": 10_001, "status_history": 1}
+              "box": 50_000_001, "return": 2_000_001, "webhook": 10_001, "status_history": 1,
+              "audit_event": 70_000_001}
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -58,6 +60,7 @@ class World:
         self.ids = Ids()
         self.catalog = Catalog(self.ids)
         self.levels = Levels()
+        self.history = InventoryHistory(self)
         self.orders = Orders(self)
         self.receiving = Receiving(self)
         self.returns = Returns(self)

@@ -72,8 +72,9 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
     fence = fencing.Fence(lambda: _confirm_lease(ctx, job, lease), lease, ctx.settings.fence_margin_seconds)
     fence.confirmed(claimed_at)
     flow = (registry or flows())[job.flow]
-    logctx = {"job_id": job.id, "flow": job.flow, "key": job.key, "ifs_ref": job.ifs_ref,
-              "shipbob_ref": job.shipbob_ref, "webhook_id": (job.payload or {}).get("webhook_id")}
+    logctx: dict[str, object] = {
+        "job_id": job.id, "flow": job.flow, "key": job.key, "ifs_ref": job.ifs_ref,
+        "shipbob_refs": job.shipbob_refs or None, "webhook_id": (job.payload or {}).get("webhook_id")}
     # No database session is held while the flow talks to the APIs.
     try:
         with logs.bound(**logctx), _Heartbeat(ctx, job, lease, fence), fencing.active(fence):

@@ -223,7 +223,7 @@ def run_or_wake(ctx, job_ids: list[int], inline: bool) -> dict[int, str]:
         results = {}
         for done, jid in enumerate(job_ids, 1):
             STDERR.progress(f"running {done}/{len(job_ids)}")
-            results[jid] = run_once(ctx, jid).status
+            results[jid] = run_once(ctx, jid).status.value
         STDERR.end_progress()
         return results
     from workers import dispatch

@@ -56,7 +56,7 @@ def related_items(session: Session, ref: str, rounds: int = 2) -> list[Job]:
     refs = {ref.strip()}
     for _ in range(rounds):
         for job in found.values():
-            refs |= {job.key, job.ifs_ref or "", *job.shipbob_refs}
+            refs |= {job.key, job.ifs_ref or "", *(job.shipbob_refs or ())}
         refs.discard("")
         bound = session.execute(select(Binding).where(
             or_(Binding.ifs_key.in_(refs), Binding.shipbob_id.in_(refs)))).scalars()

@@ -87,7 +87,7 @@ def _listing(state: JobState, flow: str | None, limit: int | None = None, text: 
         if limit:
             query = query.limit(limit)
         return [
-            {"id": j.id, "flow": j.flow, "key": j.key, "ifs": j.ifs_ref, "shipbob": j.shipbob_ref,
+            {"id": j.id, "flow": j.flow, "key": j.key, "ifs": j.ifs_ref, "shipbob": j.shipbob_refs,
              "attempts": j.attempts, "updated": timestamp(j.updated_at),
              "reason" if state == JobState.ATTENTION else "last_error":
                  j.reason if state == JobState.ATTENTION else j.last_error}
@@ -162,7 +162,7 @@ def _item(job: Job, runs: int) -> dict:
     """What an operator needs of a row: no leases, tokens or counters."""
     return {
         "id": job.id, "flow": job.flow, "key": job.key, "state": job.state,
-        "ifs": job.ifs_ref, "shipbob": job.shipbob_ref,
+        "ifs": job.ifs_ref, "shipbob": job.shipbob_refs,
         # Every run is in the history, replays included (the row's own
         # counter restarts at each replay for the retry budget).
         "attempts": runs,
@@ -223,7 +223,7 @@ def run_or_wake(ctx, job_ids: list[int], inline: bool) -> dict[int, str]:
         results = {}
         for done, jid in enumerate(job_ids, 1):
             STDERR.progress(f"running {done}/{len(job_ids)}")
-            results[jid] = run_once(ctx, jid).status
+            results[jid] = run_once(ctx, jid).status.value
         STDERR.end_progress()
         return results
     from workers import dispatch

@@ -23,11 +23,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Iterator, Protocol, TypeVar
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Protocol, TypeVar
 
 import redis
 
 from connector.errors import RateLimited, TransientError
+
+if TYPE_CHECKING:
+    from connector.settings import Settings
 
 T = TypeVar("T")
 
@@ -171,7 +174,7 @@ return 0
 class RedisCoordinator:
     """Coordinator shared by every process that uses the same Redis + prefix."""
 
-    def __init__(self, url: str, prefix: str = "ifs-shipbob:", client: redis.Redis | None = None):
+    def __init__(self, url: str, prefix: str = "ifs-shipbob:", client: redis.Redis[str] | None = None):
         self.prefix = prefix
         self._redis = client or redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5,
@@ -361,7 +364,7 @@ _instances: dict[tuple[str, str], Coordinator] = {}
 _instances_mutex = threading.Lock()
 
 
-def coordinator_for(settings) -> Coordinator:
+def coordinator_for(settings: Settings) -> Coordinator:
     """Redis when `settings.redis_url` is set, else in-process; one instance
     per (URL, prefix) so every client in a process shares its state."""
     key = (settings.redis_url or "local", settings.redis_prefix)

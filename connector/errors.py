@@ -56,7 +56,7 @@ class ReauthorisationNeeded(WaitingFor):
     counts_attempt = False
     recheck_seconds = 60.0
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("waiting: ShipBob re-authorisation needed "
                          "(run `ifs-shipbob auth shipbob`)", *SHIPBOB_AUTHORISATION)
         self.retry_after = self.recheck_seconds

@@ -13,16 +13,21 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from connector import kv
 from connector.db.models import Flow, Job, JobState, WebhookEvent
 from connector.polls import POLL_NAMES
 from connector.shipbob.auth import refusal_state
+
+if TYPE_CHECKING:
+    from connector.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +45,10 @@ class StateCollector(Collector):
         live in one worker process only, the embedded default)."""
         self.session, self.read_limiter, self.now = session, read_limiter, now
 
-    def describe(self):  # computed per scrape: nothing to check at registration
+    def describe(self) -> list[Metric]:  # computed per scrape: nothing to check at registration
         return []
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("ifs_shipbob_gauge_source_up",
                                "1 when this scrape could read the source of the state gauges", labels=["source"])
         try:
@@ -66,7 +71,7 @@ class StateCollector(Collector):
 
     # ------------------------------------------------------------ database
 
-    def _from_database(self, session: Session) -> Iterator:
+    def _from_database(self, session: Session) -> Iterator[Metric]:
         now = self.now()
         items = GaugeMetricFamily("ifs_shipbob_items", "Items (jobs) by flow and open state",
                                   labels=["flow", "state"])
@@ -108,7 +113,8 @@ class StateCollector(Collector):
                                 "1 while ShipBob refuses every stored OAuth refresh token "
                                 "(re-authorise the app), else 0", value=1 if refusal_state(session) else 0)
 
-    def _oldest(self, session: Session, now: datetime, name: str, doc: str, state: JobState, column):
+    def _oldest(self, session: Session, now: datetime, name: str, doc: str, state: JobState,
+                column: InstrumentedAttribute[datetime]) -> GaugeMetricFamily:
         family = GaugeMetricFamily(name, doc, labels=["flow"])
         oldest: dict[str, datetime] = dict(session.execute(
             select(Job.flow, func.min(column)).where(Job.state == state.value).group_by(Job.flow)).all())
@@ -118,7 +124,7 @@ class StateCollector(Collector):
 
     # -------------------------------------------------------------- limiter
 
-    def _from_limiter(self, stats: dict[str, str]) -> Iterator:
+    def _from_limiter(self, stats: dict[str, str]) -> Iterator[Metric]:
         if "remaining_calls" in stats:
             yield GaugeMetricFamily("ifs_shipbob_shipbob_remaining_calls",
                                     "ShipBob's last x-remaining-calls answer (rate-limit headroom)",
@@ -138,7 +144,7 @@ def _age(now: datetime, then: datetime) -> float:
     return max(0.0, (now - then).total_seconds())
 
 
-def collector_for(settings, statement_timeout: float | None = None) -> StateCollector:
+def collector_for(settings: Settings, statement_timeout: float | None = None) -> StateCollector:
     """The collector over this deployment's database and (with REDIS_URL)
     the pool-wide limiter stats."""
     from connector.db.session import session_scope

@@ -4,7 +4,10 @@ items that belong to the same order. Used by the CLI and the console."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from collections.abc import Collection
+
+from sqlalchemy import ColumnElement, Text, cast, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.orm import Session
 
 from connector.db.models import Binding, Job
@@ -28,13 +31,20 @@ def _by_reference(session: Session, refs: set[str]) -> list[Job]:
     refs = {r for r in refs if r}
     if not refs:
         return []
-    # A split order's push holds its ShipBob ids comma-separated.
-    in_lists = [or_(Job.shipbob_ref.startswith(f"{r},", autoescape=True),
-                    Job.shipbob_ref.endswith(f",{r}", autoescape=True),
-                    Job.shipbob_ref.contains(f",{r},", autoescape=True)) for r in refs]
-    query = select(Job).where(or_(Job.key.in_(refs), Job.ifs_ref.in_(refs), Job.shipbob_ref.in_(refs),
-                                  *in_lists)).order_by(Job.id)
+    query = select(Job).where(or_(Job.key.in_(refs), Job.ifs_ref.in_(refs),
+                                  _shipbob_refs_hold_any(session, refs))).order_by(Job.id)
     return list(session.execute(query).scalars())
+
+
+def _shipbob_refs_hold_any(session: Session, refs: Collection[str]) -> ColumnElement[bool]:
+    """Job.shipbob_refs (a JSON array of strings) holds one of `refs`: PostgreSQL's
+    jsonb `?|`, SQLite's json_each."""
+    wanted = sorted(refs)
+    if session.get_bind().dialect.name == "postgresql":
+        holds: ColumnElement[bool] = cast(Job.shipbob_refs, JSONB).has_any(cast(array(wanted), ARRAY(Text)))
+        return holds
+    element = func.json_each(Job.shipbob_refs).table_valued("value")
+    return exists().select_from(element).where(element.c.value.in_(wanted))
 
 
 def related_items(session: Session, ref: str, rounds: int = 2) -> list[Job]:
@@ -46,7 +56,7 @@ def related_items(session: Session, ref: str, rounds: int = 2) -> list[Job]:
     refs = {ref.strip()}
     for _ in range(rounds):
         for job in found.values():
-            refs |= {job.key, job.ifs_ref or "", *(job.shipbob_ref or "").split(",")}
+            refs |= {job.key, job.ifs_ref or "", *(job.shipbob_refs or ())}
         refs.discard("")
         bound = session.execute(select(Binding).where(
             or_(Binding.ifs_key.in_(refs), Binding.shipbob_id.in_(refs)))).scalars()

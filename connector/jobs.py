@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.db.models import Job, JobAttempt, JobState, utcnow
@@ -47,9 +49,9 @@ def request_job(
     flow: str,
     key: str,
     *,
-    payload: dict | None = None,
+    payload: dict[str, Any] | None = None,
     ifs_ref: str | None = None,
-    shipbob_ref: str | None = None,
+    shipbob_refs: Sequence[str] = (),
     run_at: datetime | None = None,
     hurry: bool = True,
     revive_parked: bool = True,
@@ -64,7 +66,7 @@ def request_job(
     (or real news, a webhook), not for the next poll that sees it again."""
     now = utcnow()
     inserted = _insert_job(session, flow, key, next_run_at=run_at or now, payload=payload or {},
-                           ifs_ref=ifs_ref, shipbob_ref=shipbob_ref) is not None
+                           ifs_ref=ifs_ref, shipbob_refs=list(shipbob_refs)) is not None
     job = session.execute(
         select(Job).where(Job.flow == flow, Job.key == key).with_for_update()
     ).scalar_one()
@@ -76,7 +78,7 @@ def request_job(
     if payload:
         job.payload = {**job.payload, **payload}
     job.ifs_ref = job.ifs_ref or ifs_ref
-    job.shipbob_ref = job.shipbob_ref or shipbob_ref
+    job.shipbob_refs = job.shipbob_refs or list(shipbob_refs)
     wake = False
     # New information may resolve a parked job; failed ones wait for a replay.
     revivable = (JobState.DONE.value, JobState.ATTENTION.value) if revive_parked else (JobState.DONE.value,)
@@ -95,32 +97,46 @@ def request_job(
     return Requested(job.id, wake=wake)
 
 
-def ensure_job(session: Session, flow: str, key: str, **refs) -> int | None:
+def ensure_job(session: Session, flow: str, key: str, *, ifs_ref: str | None = None,
+               shipbob_refs: Sequence[str] = ()) -> int | None:
     """Create the job if it does not exist yet; returns the new id, else None.
 
     For pollers: seeing the same order again in an overlap window must not
     re-run work that is done, parked or failed.
     """
-    return _insert_job(session, flow, key, **refs)
+    return _insert_job(session, flow, key, next_run_at=utcnow(), payload={}, ifs_ref=ifs_ref,
+                       shipbob_refs=list(shipbob_refs))
 
 
-def _insert_job(session: Session, flow: str, key: str, **values) -> int | None:
-    """A new pending job, due now unless told otherwise; None if (flow, key) exists."""
+def set_shipbob_refs(session: Session, job_id: int, ids: Sequence[str]) -> None:
+    """Record the ShipBob ids an item stands for, replacing earlier ones: a
+    split order's push has one ShipBob order per site, in plan (site) order."""
+    changed = _rows_changed(session, update(Job).where(Job.id == job_id)
+                            .values(shipbob_refs=list(dict.fromkeys(ids))))
+    if changed != 1:
+        raise LookupError(f"no job {job_id} to record ShipBob ids {list(ids)} on")
+
+
+def _insert_job(session: Session, flow: str, key: str, *, next_run_at: datetime, payload: dict[str, Any],
+                ifs_ref: str | None, shipbob_refs: list[str]) -> int | None:
+    """A new pending job due at `next_run_at`; None if (flow, key) exists."""
     now = utcnow()
-    row = {"next_run_at": now, "payload": {}, **values}
-    return session.execute(
+    inserted: int | None = session.execute(
         dialect_insert(session)(Job)
         .values(flow=flow, key=key, state=JobState.PENDING.value, attempts=0, requested_at=now,
-                created_at=now, updated_at=now, **row)
+                created_at=now, updated_at=now, next_run_at=next_run_at, payload=payload,
+                ifs_ref=ifs_ref, shipbob_refs=shipbob_refs)
         .on_conflict_do_nothing(index_elements=["flow", "key"])
         .returning(Job.id)
     ).scalar_one_or_none()
+    return inserted
 
 
-def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> Job | None:
+def claim(session: Session, job_id: int, lease_seconds: float = LEASE_SECONDS) -> Job | None:
     """Take the job if it is due and nobody holds a live lease on it."""
     now = utcnow()
-    result = session.execute(
+    claimed = _rows_changed(
+        session,
         update(Job)
         .where(
             Job.id == job_id,
@@ -137,9 +153,11 @@ def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> 
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    if result.rowcount != 1:
+    if claimed != 1:
         return None
     job = session.get(Job, job_id, populate_existing=True)
+    if job is None:  # deleted since the claim (an operator's clean-up)
+        return None
     session.expunge(job)  # a snapshot of the claim; the run writes through fenced updates
     return job
 
@@ -147,13 +165,13 @@ def claim(session: Session, job_id: int, lease_seconds: int = LEASE_SECONDS) -> 
 def extend_lease(session: Session, job: Job, seconds: float) -> bool:
     """A heartbeat for a running job, so the sweeper does not start a second
     run; False when the lease was already lost to another worker."""
-    result = session.execute(
+    return _rows_changed(
+        session,
         update(Job).where(Job.id == job.id, Job.run_token == job.run_token,
                           Job.state == JobState.RUNNING.value)
         .values(lease_until=utcnow() + timedelta(seconds=seconds))
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    ) == 1
 
 
 def _record(session: Session, job: Job, outcome: str, detail: str | None) -> None:
@@ -161,18 +179,19 @@ def _record(session: Session, job: Job, outcome: str, detail: str | None) -> Non
                            finished_at=utcnow(), outcome=outcome, detail=detail))
 
 
-def _release(session: Session, job: Job, state: JobState, rerun_if_requested: bool, **values) -> str | None:
+def _release(session: Session, job: Job, state: JobState, rerun_if_requested: bool,
+             **values: object) -> str | None:
     """End the run in one fenced UPDATE: only the run holding the token may
     (a run whose lease was taken over writes nothing), and a request that
     arrived while it ran turns a done or parked end into a new run.
     Returns the state written, or None when the lease was lost."""
-    new_state = state.value
+    new_state: str | ColumnElement[str] = state.value
     if rerun_if_requested:
         rerun = Job.request_seq > Job.claimed_seq
         new_state = case((rerun, JobState.PENDING.value), else_=state.value)
         values["next_run_at"] = case((rerun, utcnow()), else_=Job.next_run_at)
         values["attempts"] = case((rerun, 0), else_=Job.attempts)
-    result = session.execute(
+    result: str | None = session.execute(
         update(Job)
         .where(Job.id == job.id, Job.run_token == job.run_token)
         .values(state=new_state, lease_until=None, run_token=None, **values)
@@ -214,7 +233,7 @@ def retry_later(session: Session, job: Job, error: str, delay: float, count_atte
     `waits_for` (flow, key) lets that job's end wake this one sooner."""
     run_at = utcnow() + timedelta(seconds=delay)
     _record(session, job, "retry", error)
-    extra = {} if count_attempt else {"attempts": Job.attempts - 1}
+    extra: dict[str, object] = {} if count_attempt else {"attempts": Job.attempts - 1}
     _release(session, job, JobState.PENDING, False, last_error=error, next_run_at=run_at,
              waits_for=_job_ref(*waits_for) if waits_for else None, **extra)
     session.commit()
@@ -237,14 +256,14 @@ def wake_waiting(session: Session, flow: str, key: str) -> list[tuple[int, str, 
 
 def replay(session: Session, job_id: int) -> bool:
     """Make a parked, failed or done job due now; the flow is idempotent."""
-    result = session.execute(
+    return _rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.state != JobState.RUNNING.value)
         .values(state=JobState.PENDING.value, next_run_at=utcnow(), requested_at=utcnow(),
                 attempts=0, reason=None, request_seq=Job.request_seq + 1)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    ) == 1
 
 
 CLOSABLE = (JobState.ATTENTION.value, JobState.FAILED.value)
@@ -255,13 +274,21 @@ def close(session: Session, job_id: int, state: JobState, by: str, note: str) ->
     IGNORED: nothing to do), recording who, when and why. False when the job
     is not parked or failed. A replay reopens it."""
     assert state in (JobState.RESOLVED, JobState.IGNORED)
-    result = session.execute(
+    return _rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.state.in_(CLOSABLE))
         .values(state=state.value, resolved_by=by, resolved_at=utcnow(), resolution_note=note)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    ) == 1
+
+
+def _rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE; the number of rows it matched."""
+    result = session.execute(statement)
+    if not isinstance(result, CursorResult):  # what an UPDATE without RETURNING gives
+        raise TypeError(f"{type(result).__name__} has no row count")
+    return result.rowcount
 
 
 def _job_ref(flow: str, key: str) -> str:

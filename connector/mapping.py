@@ -9,6 +9,7 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from connector.errors import ConfigError
 from connector.ifs.names import IfsNames
@@ -82,7 +83,7 @@ def load_mapping(path: str | Path | None) -> Mapping:
         raise ConfigError(f"{source}: " + "; ".join(problems[:3]) + more) from None
 
 
-def _problem(error) -> str:
+def _problem(error: ErrorDetails) -> str:
     """`key.path: what is wrong` of one pydantic error."""
     key_path = ".".join(str(part) for part in error["loc"]) or "(top level)"
     return f"{key_path}: " + ("unknown key" if error["type"] == "extra_forbidden" else error["msg"])

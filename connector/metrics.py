@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Literal
 
 from prometheus_client import Counter, Gauge, Histogram
 
 log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# How a Gauge's values from several processes combine (prometheus_client).
+MultiprocessMode = Literal["all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum",
+                           "mostrecent", "livemostrecent"]
 
 
 def ensure_multiproc_dir() -> str | None:
@@ -35,7 +39,7 @@ def ensure_multiproc_dir() -> str | None:
 
 
 class _Child:
-    def __init__(self, metric: "_Safe", labels: tuple):
+    def __init__(self, metric: "_Safe", labels: tuple[str, ...]):
         self._metric = metric
         self._labels = labels
 
@@ -56,7 +60,7 @@ class _Safe:
     def labels(self, *labels: str) -> _Child:
         return _Child(self, labels)
 
-    def record(self, method: str, labels: tuple, amount: float) -> None:
+    def record(self, method: str, labels: tuple[str, ...], amount: float) -> None:
         try:
             getattr(self.metric.labels(*labels), method)(amount)
         except OSError as exc:  # multiprocess mode writes a file per process
@@ -69,15 +73,15 @@ class _SafeGauge:
     """A label-less Gauge whose `set()` never raises: in multiprocess mode
     such a gauge opens its file when it is made, so that is guarded too."""
 
-    def __init__(self, name: str, documentation: str, **kwargs: str):
+    def __init__(self, name: str, documentation: str, multiprocess_mode: MultiprocessMode = "all"):
         self.gauge: Gauge | None = None
         try:
-            self.gauge = Gauge(name, documentation, **kwargs)
+            self.gauge = Gauge(name, documentation, multiprocess_mode=multiprocess_mode)
         except OSError as exc:
             log.warning("metric %s not recorded: %s", name, exc.strerror or exc)
 
     @property
-    def _value(self):  # for tests, as on a Gauge
+    def _value(self) -> object:  # for tests, as on a Gauge
         return self.gauge._value if self.gauge else None
 
     def set(self, value: float) -> None:

@@ -13,7 +13,8 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from types import TracebackType
+from typing import Iterable, Mapping
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -23,7 +24,7 @@ class ReportPaths:
     csv: Path
     json: Path
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         return {"csv": str(self.csv), "json": str(self.json)}
 
 
@@ -32,7 +33,7 @@ class ReportWriter:
     ...; paths = report.close(summary)`. Leaving the block without `close`
     (an exception) removes the partial files."""
 
-    def __init__(self, directory: Path, name: str, fields: Iterable[str], header: dict):
+    def __init__(self, directory: Path, name: str, fields: Iterable[str], header: Mapping[str, object]):
         self.fields = tuple(fields)
         self.paths = _free_paths(Path(directory), name)
         self.rows = 0
@@ -45,13 +46,13 @@ class ReportWriter:
         self._json_file.write(head + (", " if header else "") + '"rows": [')
         self._closed = False
 
-    def write(self, row: dict) -> None:
+    def write(self, row: Mapping[str, object]) -> None:
         self._csv.writerow({k: "" if row.get(k) is None else row[k] for k in self.fields})
         self._json_file.write(("\n  " if self.rows == 0 else ",\n  ")
                               + json.dumps({k: row.get(k) for k in self.fields}, ensure_ascii=False))
         self.rows += 1
 
-    def close(self, summary: dict) -> ReportPaths:
+    def close(self, summary: Mapping[str, object]) -> ReportPaths:
         """Finish both files (the summary ends the JSON) and publish them."""
         self._json_file.write("\n], \"summary\": " + json.dumps(summary, ensure_ascii=False, default=str) + "}\n")
         self._close_files()
@@ -73,7 +74,8 @@ class ReportWriter:
     def __enter__(self) -> "ReportWriter":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if not self._closed:
             self.abort()
 

@@ -18,18 +18,24 @@ import tenacity
 class Again(Exception):
     """Try the call again after `wait` seconds (0: at once)."""
 
-    def __init__(self, wait: float = 0.0):
+    def __init__(self, wait: float = 0.0) -> None:
         super().__init__(wait)
         self.wait = wait
 
 
 def _requested_wait(state: tenacity.RetryCallState) -> float:
-    return state.outcome.exception().wait
+    # Only Again is retried, so the failed try's exception is one.
+    error = state.outcome.exception() if state.outcome is not None else None
+    return error.wait if isinstance(error, Again) else 0.0
 
 
 def in_call_policy(sleep: Callable[[float], None]) -> tenacity.Retrying:
+    def sleep_if_asked(seconds: float) -> None:
+        if seconds > 0:
+            sleep(seconds)
+
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(Again),
         wait=_requested_wait,
-        sleep=lambda seconds: seconds > 0 and sleep(seconds),
+        sleep=sleep_if_asked,
     )

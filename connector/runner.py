@@ -10,6 +10,8 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
 from typing import Callable
 
 from connector import fencing, jobs, logs, metrics
@@ -22,13 +24,25 @@ log = logging.getLogger(__name__)
 FlowFn = Callable[[Context, Job], "str | None"]
 
 
+class RunStatus(StrEnum):
+    """How one run of a job ended."""
+
+    DONE = "done"
+    AGAIN = "again"          # done or parked, but news arrived meanwhile: run it again now
+    RETRY = "retry"          # back to pending, due after `retry_in`
+    ATTENTION = "attention"  # parked for a person
+    FAILED = "failed"        # permanent error or retries exhausted
+    SKIPPED = "skipped"      # not claimed: not due, or another run holds it
+    LOST = "lost"            # the lease was lost mid-run; the job was handed back
+
+
 @dataclass(frozen=True)
 class RunResult:
-    status: str                      # done | again | retry | attention | failed | skipped | lost
-    retry_in: float | None = None    # seconds, for status "retry"
+    status: RunStatus
+    retry_in: float | None = None    # seconds, for status RETRY
     detail: str | None = None
     flow: str | None = None
-    key: str | None = None           # the business key, for the wake-up of status "again"
+    key: str | None = None           # the business key, for the wake-up of status AGAIN
     woken: tuple[tuple[int, str, str], ...] = ()  # (id, flow, key) of jobs that waited for this one
 
 
@@ -68,12 +82,13 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
     with ctx.session() as session:
         job = jobs.claim(session, job_id, lease)
     if job is None:
-        return RunResult("skipped")
+        return RunResult(RunStatus.SKIPPED)
     fence = fencing.Fence(lambda: _confirm_lease(ctx, job, lease), lease, ctx.settings.fence_margin_seconds)
     fence.confirmed(claimed_at)
     flow = (registry or flows())[job.flow]
-    logctx = {"job_id": job.id, "flow": job.flow, "key": job.key, "ifs_ref": job.ifs_ref,
-              "shipbob_ref": job.shipbob_ref, "webhook_id": (job.payload or {}).get("webhook_id")}
+    logctx: dict[str, object] = {
+        "job_id": job.id, "flow": job.flow, "key": job.key, "ifs_ref": job.ifs_ref,
+        "shipbob_refs": job.shipbob_refs or None, "webhook_id": (job.payload or {}).get("webhook_id")}
     # No database session is held while the flow talks to the APIs.
     try:
         with logs.bound(**logctx), _Heartbeat(ctx, job, lease, fence), fencing.active(fence):
@@ -84,12 +99,13 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
             _retry_or_fail(ctx, job, f"LeaseLost: {exc}", None, logctx, count=False)
         except Exception:  # the database is still away: the lease runs out, the sweeper re-runs it
             log.warning("could not hand the job back", exc_info=True, extra=logctx)
-        return RunResult("lost", detail=str(exc), flow=job.flow, key=job.key)
+        return RunResult(RunStatus.LOST, detail=str(exc), flow=job.flow, key=job.key)
     except NeedsAttention as exc:
         with ctx.session() as session:
             again = jobs.park(session, job, exc.reason)
         log.warning("parked: %s%s", exc.reason, " (news arrived: runs again)" if again else "", extra=logctx)
-        return RunResult("again" if again else "attention", detail=exc.reason, flow=job.flow, key=job.key)
+        return RunResult(RunStatus.AGAIN if again else RunStatus.ATTENTION, detail=exc.reason,
+                         flow=job.flow, key=job.key)
     except RateLimited as exc:
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", exc.retry_after, logctx, count=False)
     except WaitingFor as exc:
@@ -102,7 +118,7 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         with ctx.session() as session:
             jobs.fail(session, job, f"{type(exc).__name__}: {exc}")
         log.error("failed: %s", exc, extra=logctx)
-        return RunResult("failed", detail=str(exc), flow=job.flow, key=job.key)
+        return RunResult(RunStatus.FAILED, detail=str(exc), flow=job.flow, key=job.key)
     except Exception as exc:  # a bug or an unforeseen answer: retry, bounded
         log.exception("unexpected error", extra=logctx)
         return _retry_or_fail(ctx, job, f"{type(exc).__name__}: {exc}", None, logctx)
@@ -110,7 +126,7 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
         again = jobs.finish(session, job, detail)
         woken = jobs.wake_waiting(session, job.flow, job.key)
     log.info("done%s", " (runs again)" if again else "", extra=logctx)
-    return RunResult("again" if again else "done", detail=detail, flow=job.flow, key=job.key,
+    return RunResult(RunStatus.AGAIN if again else RunStatus.DONE, detail=detail, flow=job.flow, key=job.key,
                      woken=tuple(woken))
 
 
@@ -144,26 +160,27 @@ class _Heartbeat:
                 return
             self.fence.confirmed(started)
 
-    def __enter__(self):
+    def __enter__(self) -> _Heartbeat:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.stopped.set()
         self.thread.join(timeout=5)
 
 
-def _retry_or_fail(ctx: Context, job: Job, error: str, retry_after: float | None, logctx,
+def _retry_or_fail(ctx: Context, job: Job, error: str, retry_after: float | None, logctx: dict[str, object],
                    count: bool = True, waits_for: tuple[str, str] | None = None,
                    recheck: float | None = None) -> RunResult:
     with ctx.session() as session:
         if count and job.attempts >= jobs.MAX_ATTEMPTS:
             jobs.fail(session, job, f"gave up after {job.attempts} attempts: {error}")
             log.error("retries exhausted: %s", error, extra=logctx)
-            return RunResult("failed", detail=error, flow=job.flow, key=job.key)
+            return RunResult(RunStatus.FAILED, detail=error, flow=job.flow, key=job.key)
         delay = jobs.retry_delay(job.attempts, retry_after)
         if recheck is not None:
             delay = min(delay, recheck)
         jobs.retry_later(session, job, error, delay, count_attempt=count, waits_for=waits_for)
     log.warning("retry in %.1fs: %s", delay, error, extra=logctx)
-    return RunResult("retry", retry_in=delay, detail=error, flow=job.flow, key=job.key)
+    return RunResult(RunStatus.RETRY, retry_in=delay, detail=error, flow=job.flow, key=job.key)

@@ -11,7 +11,7 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -109,7 +109,7 @@ class Settings(BaseSettings):
 
     @field_validator("console_users", mode="before")
     @classmethod
-    def _console_users_json(cls, value):
+    def _console_users_json(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
         if not value.strip():  # set but empty (docker compose passes it so): no console
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _empty_is_unset(cls, value):
+    def _empty_is_unset(cls, value: object) -> object:
         # An optional setting given as '' is not set: compose renders an
         # unset `${NAME:-}` as NAME='' and .env.example leaves blanks.
         return None if isinstance(value, str) and not value.strip() else value
@@ -173,6 +173,13 @@ class Settings(BaseSettings):
     @property
     def uses_shipbob_oauth(self) -> bool:
         return self.shipbob_refresh_token is not None
+
+    def shipbob_oauth_client(self) -> tuple[str, str]:
+        """The ShipBob OAuth app's (client id, client secret)."""
+        if not (self.shipbob_client_id and self.shipbob_client_secret):
+            raise ConfigError("ShipBob OAuth is not configured: set SHIPBOB_CLIENT_ID, "
+                              "SHIPBOB_CLIENT_SECRET and SHIPBOB_REFRESH_TOKEN")
+        return self.shipbob_client_id, self.shipbob_client_secret.get_secret_value()
 
     @property
     def effective_broker_url(self) -> str:
@@ -214,7 +221,7 @@ class Settings(BaseSettings):
         return self.sites or sorted(self.mapping.sites)
 
 
-def load_settings(**overrides) -> Settings:
+def load_settings(**overrides: Any) -> Settings:  # values of any setting's type
     """Read and validate settings; one clear line naming the bad setting."""
     try:
         settings = Settings(**overrides)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, TypedDict
 
 from sqlalchemy import or_, select, update
 
@@ -12,14 +12,20 @@ from connector.context import Context
 from connector.db.models import WebhookEvent, utcnow
 
 
+class Swept(TypedDict):
+    jobs: int    # wake-ups re-published
+    events: int  # webhook events re-published
+    flows_left_to_their_queue: list[str]
+
+
 # A retry's own countdown message normally arrives on time; only rows late by
 # more than settings.sweep_grace_seconds are re-published (duplicates are
 # harmless, just wasteful). A flow whose queue still holds messages is left
 # alone: in a backlog longer than the grace period its jobs are queued, not
 # lost, and re-publishing them every period would only pile up duplicates.
 # Its lost wake-ups, if any, are found once its queue has drained.
-def sweep(ctx: Context, wake_job, wake_event, grace_seconds: float | None = None,
-          queue_depths: Callable[[], dict[str, int]] = dict) -> dict:
+def sweep(ctx: Context, wake_job: Callable[[int, str, str], None], wake_event: Callable[[int], None],
+          grace_seconds: float | None = None, queue_depths: Callable[[], dict[str, int]] = dict) -> Swept:
     if grace_seconds is None:
         grace_seconds = ctx.settings.sweep_grace_seconds
     queued = frozenset(flow for flow, depth in queue_depths().items() if depth > 0)

@@ -28,6 +28,7 @@ from connector.db.models import Job
 from connector.db.session import session_scope
 from connector.ifs_events import EVENTS, record_event
 from connector.settings import Settings
+from connector.webhook_outcomes import IfsEventOutcome
 from webhooks.metrics import ReceiverMetrics
 from webhooks.receiver import _DB_ERRORS, read_body  # the ShipBob receiver's, shared
 
@@ -80,47 +81,47 @@ class IfsEvents:
         self._received.labels(event=label, outcome=outcome).inc()
         # Never the key or the body: the event, the business key and the outcome.
         level = logging.INFO if status < 400 else logging.WARNING
-        if outcome == "enqueue_failed":
+        if outcome == IfsEventOutcome.ENQUEUE_FAILED:
             level = logging.ERROR
         log.log(level, "ifs event %s", outcome,
                 extra={"event": label, "outcome": outcome,
                        "ms": round((time.perf_counter() - started) * 1000, 1), **fields})
         return jsonify(reply), status
 
-    def _process(self, event: str) -> tuple[int, dict, str, dict]:
+    def _process(self, event: str) -> tuple[int, dict, IfsEventOutcome, dict]:
         if not self._authorized(request.headers.get(API_KEY_HEADER, "")):
-            return 401, {"error": f"missing or invalid {API_KEY_HEADER}"}, "rejected_key", {}
+            return 401, {"error": f"missing or invalid {API_KEY_HEADER}"}, IfsEventOutcome.REJECTED_KEY, {}
         if event not in EVENTS:
-            return 404, {"error": f"unknown event; one of {', '.join(EVENTS)}"}, "unknown_event", {}
+            return 404, {"error": f"unknown event; one of {', '.join(EVENTS)}"}, IfsEventOutcome.UNKNOWN_EVENT, {}
         if request.content_length is not None and request.content_length > BODY_LIMIT_BYTES:
-            return 413, {"error": f"body larger than {BODY_LIMIT_BYTES} bytes"}, "too_large", {}
+            return 413, {"error": f"body larger than {BODY_LIMIT_BYTES} bytes"}, IfsEventOutcome.TOO_LARGE, {}
         raw, timed_out = read_body(request, BODY_LIMIT_BYTES, self._body_timeout)
         if timed_out:
-            return 408, {"error": "request body not received in time"}, "body_timeout", {}
+            return 408, {"error": "request body not received in time"}, IfsEventOutcome.BODY_TIMEOUT, {}
         if raw is None:
-            return 413, {"error": f"body larger than {BODY_LIMIT_BYTES} bytes"}, "too_large", {}
+            return 413, {"error": f"body larger than {BODY_LIMIT_BYTES} bytes"}, IfsEventOutcome.TOO_LARGE, {}
         try:
             body = EventBody.model_validate(json.loads(raw.decode("utf-8")))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            return 400, {"error": _bad_body(exc)}, "bad_body", {}
+            return 400, {"error": _bad_body(exc)}, IfsEventOutcome.BAD_BODY, {}
 
         key = body.OrderNo
         try:
             with session_scope(self._database_url, self._statement_timeout) as session:
                 recorded = record_event(session, event, key)
         except _DB_ERRORS as exc:  # nothing stored; IFS may retry, the poll will see it
-            return 503, {"error": "database unavailable"}, "db_unavailable", {"error": type(exc).__name__}
+            return 503, {"error": "database unavailable"}, IfsEventOutcome.DB_UNAVAILABLE, {"error": type(exc).__name__}
         fields = {"key": key, "job_id": recorded.job_id}
         if recorded.job_id is None:
-            return 200, {"status": "ignored", "reason": "no job for this key"}, "ignored", fields
+            return 200, {"status": "ignored", "reason": "no job for this key"}, IfsEventOutcome.IGNORED, fields
         reply = {"status": "queued" if recorded.wake else "known", "job_id": recorded.job_id}
         if recorded.wake:
             try:
                 self._wake_job(recorded.job_id, recorded.flow, recorded.key)
             except Exception as exc:  # broker down: the row is committed, the sweeper wakes it
-                return 202, reply, "enqueue_failed", {**fields, "error": type(exc).__name__}
-            return 202, reply, "queued", fields
-        return 200, reply, "known", fields
+                return 202, reply, IfsEventOutcome.ENQUEUE_FAILED, {**fields, "error": type(exc).__name__}
+            return 202, reply, IfsEventOutcome.QUEUED, fields
+        return 200, reply, IfsEventOutcome.KNOWN, fields
 
     def _authorized(self, presented: str) -> bool:
         # WSGI hands headers over as latin-1 text; every configured key is ASCII.

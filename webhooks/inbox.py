@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from connector.db.models import WebhookEvent, utcnow
 from connector.db.session import dialect_insert, session_scope
+from connector.webhook_outcomes import StoredOutcome
 
-IGNORED = "ignored"
 _TOPIC_MAX = WebhookEvent.__table__.c.topic.type.length
 WEBHOOK_ID_MAX = WebhookEvent.__table__.c.webhook_id.type.length
 
@@ -26,12 +26,12 @@ def store_event(database_url: str, webhook_id: str, topic: str, body: str, handl
                 statement_timeout: float | None = None) -> Stored:
     """Insert and commit; a duplicate webhook-id inserts nothing.
 
-    An unhandled topic is stored already processed (outcome "ignored"), so
+    An unhandled topic is stored already processed (outcome IGNORED), so
     it is kept for inspection but the sweeper never wakes a worker for it.
     """
     values = {"webhook_id": webhook_id, "topic": topic[:_TOPIC_MAX], "body": body}
     if not handled:
-        values.update(outcome=IGNORED, processed_at=utcnow())
+        values.update(outcome=StoredOutcome.IGNORED, processed_at=utcnow())
     with session_scope(database_url, statement_timeout) as session:
         insert = dialect_insert(session)
         statement = (

@@ -23,21 +23,12 @@ from prometheus_client import (
 from prometheus_client.registry import Collector
 
 from connector.metrics import MULTIPROC_ENV, ensure_multiproc_dir
+from connector.webhook_outcomes import DeliveryOutcome
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = (
-    "accepted",
-    "duplicate",
-    "ignored",
-    "rejected_signature",
-    "too_large",
-    "body_timeout",
-    "bad_request",
-    "bad_json",
-    "db_unavailable",
-    "enqueue_failed",
-)
+# The `outcome` label's values: connector.webhook_outcomes.DeliveryOutcome.
+OUTCOMES = tuple(DeliveryOutcome)
 
 
 class ReceiverMetrics:
@@ -62,7 +53,7 @@ class ReceiverMetrics:
             registry=self.registry,
         )
 
-    def count(self, topic_label: str, outcome: str) -> None:
+    def count(self, topic_label: str, outcome: DeliveryOutcome) -> None:
         try:
             self.received.labels(topic=topic_label, outcome=outcome).inc()
         except OSError as exc:  # counting must never fail a delivery

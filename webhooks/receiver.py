@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import ClientDisconnected
 
+from connector.webhook_outcomes import DeliveryOutcome
 from webhooks import signature
 from webhooks.deadline import read_deadline
 from webhooks.inbox import WEBHOOK_ID_MAX, store_event
@@ -39,7 +40,7 @@ _DB_ERRORS = (DBAPIError, PoolTimeoutError)
 
 @dataclass
 class Result:
-    outcome: str
+    outcome: DeliveryOutcome
     status: int
     reply: dict
     log_level: int = logging.INFO
@@ -99,7 +100,7 @@ class Receiver:
         if timed_out:
             # Whatever was read is incomplete (or complete at the very
             # deadline): 408, and a real sender simply retries.
-            return Result("body_timeout", 408, {"error": "request body not received in time"},
+            return Result(DeliveryOutcome.BODY_TIMEOUT, 408, {"error": "request body not received in time"},
                           logging.WARNING, {"timeout_seconds": self._body_timeout})
         if raw is None:
             return _too_large()
@@ -116,17 +117,17 @@ class Receiver:
 
         # Verified from here on.
         if len(signed.webhook_id) > WEBHOOK_ID_MAX:
-            return Result("bad_request", 400, {"error": "webhook-id too long"}, logging.WARNING)
+            return Result(DeliveryOutcome.BAD_REQUEST, 400, {"error": "webhook-id too long"}, logging.WARNING)
         # PostgreSQL text cannot hold NUL, and psycopg2 refuses it with a
         # ValueError (not a DBAPIError), which was a 500. The topic is not
         # signed, so anyone replaying a captured delivery could send one.
         if "\x00" in signed.webhook_id or "\x00" in topic:
-            return Result("bad_request", 400, {"error": "NUL in webhook-id or topic"}, logging.WARNING)
+            return Result(DeliveryOutcome.BAD_REQUEST, 400, {"error": "NUL in webhook-id or topic"}, logging.WARNING)
         try:
             body = raw.decode("utf-8")
             json.loads(body)
         except (UnicodeDecodeError, ValueError, RecursionError):
-            return Result("bad_json", 400, {"error": "body is not JSON"}, logging.WARNING)
+            return Result(DeliveryOutcome.BAD_JSON, 400, {"error": "body is not JSON"}, logging.WARNING)
 
         handled = topic in HANDLED_TOPICS
         try:
@@ -135,16 +136,16 @@ class Receiver:
         except _DB_ERRORS as exc:
             return _db_unavailable(exc)
         if stored.duplicate:
-            return Result("duplicate", 200, {"status": "duplicate"})
+            return Result(DeliveryOutcome.DUPLICATE, 200, {"status": "duplicate"})
         if not handled:
-            return Result("ignored", 200, {"status": "ignored"}, log_fields={"event_id": stored.event_id})
+            return Result(DeliveryOutcome.IGNORED, 200, {"status": "ignored"}, log_fields={"event_id": stored.event_id})
 
         try:
             self._enqueue(stored.event_id)
         except Exception as exc:  # broker down: the row is safe, the sweeper re-publishes it
-            return Result("enqueue_failed", 200, {"status": "accepted"}, logging.ERROR,
+            return Result(DeliveryOutcome.ENQUEUE_FAILED, 200, {"status": "accepted"}, logging.ERROR,
                           {"event_id": stored.event_id, "error": type(exc).__name__})
-        return Result("accepted", 200, {"status": "accepted"}, log_fields={"event_id": stored.event_id})
+        return Result(DeliveryOutcome.ACCEPTED, 200, {"status": "accepted"}, log_fields={"event_id": stored.event_id})
 
     def _warn_no_secret(self) -> None:
         if not self._warned_no_secret:
@@ -190,16 +191,16 @@ def _read_capped(req: Request, limit: int) -> bytes | None:
 
 
 def _too_large() -> Result:
-    return Result("too_large", 413, {"error": "body too large"}, logging.WARNING)
+    return Result(DeliveryOutcome.TOO_LARGE, 413, {"error": "body too large"}, logging.WARNING)
 
 
 def _unauthorized(reason: str) -> Result:
     # One answer for every failure; the reason goes to the log only.
-    return Result("rejected_signature", 401, {"error": "invalid signature"}, logging.WARNING,
+    return Result(DeliveryOutcome.REJECTED_SIGNATURE, 401, {"error": "invalid signature"}, logging.WARNING,
                   {"reason": reason})
 
 
 def _db_unavailable(exc: Exception) -> Result:
     # The class name only: SQLAlchemy messages quote parameters, i.e. the body.
-    return Result("db_unavailable", 503, {"error": "database unavailable"}, logging.ERROR,
+    return Result(DeliveryOutcome.DB_UNAVAILABLE, 503, {"error": "database unavailable"}, logging.ERROR,
                   {"error": type(exc).__name__})

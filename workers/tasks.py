@@ -13,6 +13,7 @@ from celery import Task, shared_task
 
 from connector.context import default_context
 from connector.db.models import Flow
+from connector.runner import RunStatus
 from connector.runner import run_job as run_job_once
 from workers import dispatch
 
@@ -40,20 +41,20 @@ def _run(task: Task, job_id: int) -> str:
     result = run_job_once(default_context(), job_id)
     for woken_id, woken_flow, woken_key in result.woken:
         dispatch.wake_job(woken_id, woken_flow, woken_key)
-    if result.status == "retry":
+    if result.status == RunStatus.RETRY:
         # The row already says when it is due. A short wait gets a countdown
         # message; a long one is left to the sweeper, because countdown
         # messages sit unacknowledged in worker memory until they are due.
         if result.retry_in <= SHORT_RETRY_SECONDS:
             raise task.retry(countdown=result.retry_in)
         return "retry (the sweeper wakes it when due)"
-    if result.status == "again":
+    if result.status == RunStatus.AGAIN:
         dispatch.wake_job(job_id, result.flow, result.key)
-    if result.status == "attention":
+    if result.status == RunStatus.ATTENTION:
         raise Parked(result.detail)
-    if result.status == "failed":
+    if result.status == RunStatus.FAILED:
         raise ItemFailed(result.detail)
-    return result.status
+    return result.status.value
 
 
 def _flow_task(flow: Flow):

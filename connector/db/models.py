@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -24,7 +25,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(timezone=True), dict: JSON}
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[str]: JSON}
 
 
 class JobState(str, enum.Enum):
@@ -82,12 +83,14 @@ class Job(Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     ifs_ref: Mapped[str | None] = mapped_column(String(200), default=None)
-    shipbob_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The ShipBob ids of the item: one for a shipment's or a return's voucher,
+    # one per site's ShipBob order for a split order's push.
+    shipbob_refs: Mapped[list[str]] = mapped_column(default=list)
     # The audit of a resolve/ignore (kept after a later replay reopens it).
     resolved_by: Mapped[str | None] = mapped_column(String(200), default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
-    payload: Mapped[dict] = mapped_column(default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -138,7 +141,7 @@ class Binding(Base):
     kind: Mapped[str] = mapped_column(String(16))
     ifs_key: Mapped[str] = mapped_column(String(200))
     shipbob_id: Mapped[str] = mapped_column(String(200))
-    data: Mapped[dict] = mapped_column(default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -162,8 +165,8 @@ class InventorySnapshot(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)
     dry_run: Mapped[int] = mapped_column(Integer, default=0)
-    summary: Mapped[dict] = mapped_column(default=dict)
-    rows: Mapped[dict] = mapped_column(default=dict)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rows: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class OperatorAction(Base):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -54,7 +59,7 @@ def engine_for(url: str, statement_timeout: float | None = None) -> Engine:
                                hide_parameters=True)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
+        def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:  # a DB-API connection
             # WAL lets the receiver write while a worker reads.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -72,7 +77,7 @@ def engine_for(url: str, statement_timeout: float | None = None) -> Engine:
     timeout_ms = round(statement_timeout * 1000)
 
     @event.listens_for(engine, "connect")
-    def _statement_timeout(dbapi_conn, _record):
+    def _statement_timeout(dbapi_conn: Any, _record: object) -> None:  # a DB-API connection
         # SET rather than the `options` startup parameter, which PgBouncer
         # refuses unless told to ignore it.
         with dbapi_conn.cursor() as cur:
@@ -87,14 +92,14 @@ def session_factory(url: str, statement_timeout: float | None = None) -> session
     return sessionmaker(engine_for(url, statement_timeout), expire_on_commit=False)
 
 
-def dialect_insert(session: Session):
+def dialect_insert(session: Session) -> type[postgresql.Insert] | type[sqlite.Insert]:
     """`insert()` of the session's dialect: PostgreSQL and SQLite both offer
     ON CONFLICT DO NOTHING, which plain SQLAlchemy insert() does not."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return postgresql.Insert if session.get_bind().dialect.name == "postgresql" else sqlite.Insert
 
 
 @contextlib.contextmanager
-def session_scope(url: str, statement_timeout: float | None = None):
+def session_scope(url: str, statement_timeout: float | None = None) -> Iterator[Session]:
     """A transaction: commit on success, roll back on error."""
     session = session_factory(url, statement_timeout)()
     try:
@@ -110,13 +115,19 @@ def session_scope(url: str, statement_timeout: float | None = None):
 def migrate(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision` with Alembic."""
     from alembic import command
+
+    engine_for(url)  # creates the SQLite directory
+    command.upgrade(alembic_config(url), revision)
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration for our migrations on `url`."""
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
-    engine_for(url)  # creates the SQLite directory
-    command.upgrade(cfg, revision)
+    return cfg
 
 
 def create_database(admin_url: str, name: str) -> str:

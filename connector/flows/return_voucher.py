@@ -134,7 +134,7 @@ def poll_completed_returns(ctx: Context, now: datetime | None = None) -> list[in
             if state == JobState.FAILED.value:
                 continue  # failed jobs wait for a person's replay
             requested = jobs.request_job(session, Flow.RETURN_VOUCHER.value, return_id,
-                                         shipbob_ref=return_id, hurry=False, revive_parked=False)
+                                         shipbob_refs=[return_id], hurry=False, revive_parked=False)
             if requested.wake:
                 wake[requested.job_id] = None
         RETURN_POLL.advance(session, now)

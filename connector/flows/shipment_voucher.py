@@ -158,7 +158,7 @@ def _request_jobs(session, order_ids: list[str]) -> list[int]:
         if find_by_shipbob(session, BindingKind.ORDER, order_id) is None:
             continue  # not an order of ours (or not bound yet: the next poll sees it)
         requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, order_id,
-                                     shipbob_ref=order_id, hurry=False, revive_parked=False)
+                                     shipbob_refs=[order_id], hurry=False, revive_parked=False)
         if requested.wake:
             wake.append(requested.job_id)
     return wake

@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 from connector import jobs
 from connector.context import Context
 from connector.db.models import Flow, WebhookEvent, utcnow
 from connector.errors import PermanentError
 from connector.flows.replenishment import base_po
+from connector.webhook_outcomes import StoredOutcome, routed_to
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The job an event is news for, and the references it adds to it."""
+
+    flow: Flow
+    key: str
+    ifs_ref: str | None = None
+    shipbob_refs: tuple[str, ...] = ()
 
 
 def route_event(ctx: Context, event_id: int) -> tuple[int, str, str] | None:
@@ -26,30 +38,30 @@ def route_event(ctx: Context, event_id: int) -> tuple[int, str, str] | None:
         if event is None or event.processed_at is not None:
             return None
         topic, body, webhook_id = event.topic, event.body, event.webhook_id
-    outcome = None
+    outcome = StoredOutcome.IGNORED
     try:
         target = _target(ctx, topic, body)  # may ask ShipBob: outside any transaction
     except PermanentError as exc:  # e.g. a WRO id ShipBob does not know: not worth retrying
-        target, outcome = None, "failed"
+        target, outcome = None, StoredOutcome.FAILED
         log.error("webhook cannot be routed: %s", exc, extra={"webhook_id": webhook_id, "topic": topic})
     with ctx.session() as session:
         event = session.get(WebhookEvent, event_id, with_for_update=True)
-        if event.processed_at is not None:
+        if event is None or event.processed_at is not None:
             return None  # another worker routed it meanwhile
         event.processed_at = utcnow()
         if target is None:
-            event.outcome = outcome or "ignored"
+            event.outcome = outcome
             return None
-        flow, key, refs = target
         # The job's log lines carry the id of the event that last woke it.
-        requested = jobs.request_job(session, flow, key, payload={"webhook_id": webhook_id}, **refs)
-        event.outcome = f"job:{requested.job_id}"
+        requested = jobs.request_job(session, target.flow.value, target.key, payload={"webhook_id": webhook_id},
+                                     ifs_ref=target.ifs_ref, shipbob_refs=target.shipbob_refs)
+        event.outcome = routed_to(requested.job_id)
         log.info("webhook routed", extra={"webhook_id": webhook_id, "topic": topic,
-                                          "job_id": requested.job_id, "flow": flow})
-        return (requested.job_id, flow, key) if requested.wake else None
+                                          "job_id": requested.job_id, "flow": target.flow.value})
+        return (requested.job_id, target.flow.value, target.key) if requested.wake else None
 
 
-def _target(ctx: Context, topic: str, raw_body: str) -> tuple[str, str, dict] | None:
+def _target(ctx: Context, topic: str, raw_body: str) -> Target | None:
     try:
         body = json.loads(raw_body)
     except ValueError:
@@ -60,12 +72,12 @@ def _target(ctx: Context, topic: str, raw_body: str) -> tuple[str, str, dict] | 
         order_id = body.get("order_id") or body.get("id")
         if order_id is None:
             return None
-        return Flow.SHIPMENT_VOUCHER.value, str(order_id), {"shipbob_ref": str(order_id)}
+        return Target(Flow.SHIPMENT_VOUCHER, str(order_id), shipbob_refs=(str(order_id),))
     if topic.startswith("return."):
         return_id = body.get("id") or body.get("return_id")
         if return_id is None:
             return None
-        return Flow.RETURN_VOUCHER.value, str(return_id), {"shipbob_ref": str(return_id)}
+        return Target(Flow.RETURN_VOUCHER, str(return_id), shipbob_refs=(str(return_id),))
     if topic.startswith("wro."):
         po = body.get("purchase_order_number")
         if not po and body.get("id") is not None:
@@ -73,5 +85,5 @@ def _target(ctx: Context, topic: str, raw_body: str) -> tuple[str, str, dict] | 
         if not po:
             return None
         po = base_po(str(po))  # a chunk's events go to its purchase order's job
-        return Flow.INBOUND_RECEIPT.value, po, {"ifs_ref": po}
+        return Target(Flow.INBOUND_RECEIPT, po, ifs_ref=po)
     return None

@@ -20,12 +20,16 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import requests
 
 from connector.errors import RateLimited, TransientError
 from connector.ifs.errors import IfsAuthError, retry_after_seconds
+
+if TYPE_CHECKING:
+    from connector.coordination import Coordinator
+    from connector.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ class CachedToken:
 class IfsTokenProvider:
     """`token()` returns a valid bearer token; `invalidate(token)` after a 401."""
 
-    def __init__(self, settings, coordinator, session: requests.Session | None = None,
+    def __init__(self, settings: Settings, coordinator: Coordinator, session: requests.Session | None = None,
                  clock: Callable[[], float] = time.time):
         self._url = settings.effective_ifs_token_url
         self._client_id = settings.ifs_client_id

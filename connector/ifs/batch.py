@@ -49,7 +49,8 @@ def decode_responses(content_type: str, body: bytes) -> list[requests.Response]:
     for part in message.iter_parts():
         if part.get_content_type() != "application/http":
             raise BatchFormatError(f"unexpected batch part {part.get_content_type()!r}")
-        parts.append(_http_response(part.get_payload(decode=True) or b""))
+        payload = part.get_payload(decode=True)  # bytes, or None for an empty part
+        parts.append(_http_response(payload if isinstance(payload, bytes) else b""))
     return parts
 
 

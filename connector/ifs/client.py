@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -41,7 +41,12 @@ from connector.ifs.errors import (
     is_mi_modified,
     parse_error,
 )
+from connector.json_types import JsonObject
 from connector.retrying import Again, in_call_policy
+
+if TYPE_CHECKING:
+    from connector.coordination import Coordinator
+    from connector.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +74,7 @@ class Read:
 
 
 class IfsClient:
-    def __init__(self, settings, coordinator, session: requests.Session | None = None):
+    def __init__(self, settings: Settings, coordinator: Coordinator, session: requests.Session | None = None):
         self.settings = settings
         self._session = session or requests.Session()
         self._timeout = settings.http_timeout_seconds
@@ -98,7 +103,7 @@ class IfsClient:
         select: str | list[str] | None = None,
         orderby: str | list[str] | None = None,
         page_size: int = 1000,
-    ) -> Iterator[dict]:
+    ) -> Iterator[JsonObject]:
         """Stream the rows of a collection, one page in memory at a time.
 
         With `orderby` (use the key columns, so the order is total): pages of
@@ -141,7 +146,7 @@ class IfsClient:
                 return
             skip += received
 
-    def get(self, projection: str, path: str) -> dict:
+    def get(self, projection: str, path: str) -> JsonObject:
         """GET by key: the entity including `@odata.etag` (§7)."""
         response = self._send("GET", self.url(projection, path), what=f"GET {projection}.svc/{path}")
         entity = _json(response, f"GET {projection}.svc/{path}")
@@ -209,7 +214,7 @@ class IfsClient:
 
     # ---------------------------------------------------------------- writes
 
-    def create(self, projection: str, entity_set: str, body: Mapping[str, Any]) -> dict:
+    def create(self, projection: str, entity_set: str, body: Mapping[str, Any]) -> JsonObject:
         """POST a new entity (201 + the entity with `Prefer: return=representation`, §8).
 
         Not retried on an unknown outcome: IFS has no idempotency key (§9);
@@ -223,7 +228,7 @@ class IfsClient:
         entity = _json(response, what)
         return _with_etag(entity, response) if isinstance(entity, dict) else {"value": entity}
 
-    def patch(self, projection: str, path: str, changes: Mapping[str, Any], etag: str) -> dict:
+    def patch(self, projection: str, path: str, changes: Mapping[str, Any], etag: str) -> JsonObject:
         """PATCH with `If-Match: etag`, always (§7: without it IFS upserts, so
         a wrong key would create a record). None values are omitted; send
         `odata.NULL` to clear a field. Returns the updated entity (its new
@@ -244,10 +249,10 @@ class IfsClient:
         self,
         projection: str,
         path: str,
-        apply: Callable[[dict], dict | None],
+        apply: Callable[[JsonObject], Mapping[str, Any] | None],
         attempts: int = 5,
-        current: dict | None = None,
-    ) -> dict | None:
+        current: JsonObject | None = None,
+    ) -> JsonObject | None:
         """Read-modify-write under optimistic concurrency (§7, invariant 4).
 
         GET by key -> `changes = apply(entity)` -> None or {} means there is
@@ -280,6 +285,7 @@ class IfsClient:
                     raise EtagConflict(f"IFS PATCH {_clip(projection + '.svc/' + path)}: "
                                        f"entity kept changing ({attempts} attempts)")
                 raise Again(_conflict_wait(attempt))
+        raise AssertionError("unreachable: the retry policy never stops")
 
     def bound_action(
         self,
@@ -288,7 +294,7 @@ class IfsClient:
         action_name: str,
         body: Mapping[str, Any] | None,
         attempts: int = 5,
-        check: Callable[[dict], bool] | None = None,
+        check: Callable[[JsonObject], bool] | None = None,
     ) -> Any:
         """POST `<entity_path>/IfsApp.<Projection>.<action_name>` with If-Match (§3, §7).
 
@@ -318,6 +324,7 @@ class IfsClient:
                         raise EtagConflict(f"IFS {_clip(what)}: entity kept changing ({attempts} attempts)") from None
                     raise Again(_conflict_wait(attempt)) from None
                 return _action_value(response, what)
+        raise AssertionError("unreachable: the retry policy never stops")
 
     def unbound_action(self, projection: str, action_name: str, body: Mapping[str, Any] | None) -> Any:
         """POST `<Projection>.svc/<action_name>` (e.g. StartReserveShipment, §4); returns `value`."""
@@ -421,7 +428,7 @@ class IfsClient:
 
 # ---------------------------------------------------------------- helpers
 
-def _base_url(request_url: str, data: dict) -> str:
+def _base_url(request_url: str, data: JsonObject) -> str:
     """The base of relative URLs in a payload (OData JSON 4.01 §4.3): its
     context URL (itself resolved against the request URL), else the request
     URL. RFC 3986 resolution drops the context's `$metadata#...` part."""
@@ -436,26 +443,26 @@ def _json(response: requests.Response, what: str) -> Any:
         raise TransientError(f"IFS {_clip(what)}: HTTP {response.status_code} response is not JSON") from None
 
 
-def _rows(data: Any, what: str) -> list[dict]:
+def _rows(data: Any, what: str) -> list[JsonObject]:
     rows = data.get("value") if isinstance(data, dict) else None
     if not isinstance(rows, list):
         raise TransientError(f"IFS {_clip(what)}: response has no 'value' collection")
     return rows
 
 
-def _with_etag(entity: dict, response: requests.Response) -> dict:
+def _with_etag(entity: JsonObject, response: requests.Response) -> JsonObject:
     """§7: prefer the body's @odata.etag; fall back to the ETag header."""
     if not entity.get("@odata.etag") and response.headers.get("ETag"):
         entity = {**entity, "@odata.etag": response.headers["ETag"]}
     return entity
 
 
-def _etag(entity: dict, projection: str, path: str) -> str:
+def _etag(entity: JsonObject, projection: str, path: str) -> str:
     etag = entity.get("@odata.etag")
     if not etag:
         raise IfsRejected(f"IFS GET {_clip(projection + '.svc/' + path)} returned no @odata.etag; "
                           "cannot write safely")
-    return etag
+    return str(etag)
 
 
 def _action_value(response: requests.Response, what: str) -> Any:

@@ -31,6 +31,7 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from connector.errors import PermanentError, RateLimited, TransientError
+from connector.json_types import JsonObject
 
 _ORA = re.compile(r"ORA-(\d{4,5})")
 _MAX_TEXT = 500
@@ -68,8 +69,9 @@ class IfsBusinessError(IfsRejected):
     """A PL/SQL business rule said no (`ORA-20xxx: ...`, §9). `ora_code` is
     e.g. "ORA-20110"; flows decide whether to park the item (NeedsAttention)."""
 
-    def __init__(self, message: str, *, ora_code: str, **kwargs):
-        super().__init__(message, **kwargs)
+    def __init__(self, message: str, *, ora_code: str, status: int | None = None, code: str | None = None,
+                 ifs_message: str | None = None, body: object = None):
+        super().__init__(message, status=status, code=code, ifs_message=ifs_message, body=body)
         self.ora_code = ora_code
 
 
@@ -98,7 +100,7 @@ class IfsErrorInfo:
     status: int
     code: str | None = None
     message: str | None = None
-    details: list[dict] = field(default_factory=list)
+    details: list[JsonObject] = field(default_factory=list)
     ora_code: str | None = None  # "ORA-20110"
     ora_message: str | None = None  # the detail/message text that carried it
     body: object = None
@@ -106,7 +108,7 @@ class IfsErrorInfo:
     @property
     def business(self) -> bool:
         """ORA-20000..20999 are raise_application_error codes: IFS business rules."""
-        return bool(self.ora_code) and 20000 <= int(self.ora_code[4:]) <= 20999
+        return self.ora_code is not None and 20000 <= int(self.ora_code[4:]) <= 20999
 
 
 def parse_error(response: requests.Response) -> IfsErrorInfo:
@@ -189,7 +191,7 @@ def classify(response: requests.Response, what: str) -> Exception:
     if status in (401, 403):
         return IfsAuthError(summary, status=status, code=info.code,
                             ifs_message=info.message, body=info.body)
-    if info.business and status >= 400 and not is_mi_modified(info):
+    if info.ora_code is not None and info.business and status >= 400 and not is_mi_modified(info):
         # §9: the HTTP status of PL/SQL errors is unconfirmed (public code shows
         # 500), so the ORA code decides, whatever the 4xx/5xx status.
         return IfsBusinessError(summary, ora_code=info.ora_code, status=status, code=info.code,

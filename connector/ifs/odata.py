@@ -35,9 +35,9 @@ class _Null:
     """Sentinel for an explicit JSON `null` in a body; plain None is omitted
     (ifs-cloud.md §3: sending null may clear attributes)."""
 
-    _instance = None
+    _instance: _Null | None = None
 
-    def __new__(cls):
+    def __new__(cls) -> _Null:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

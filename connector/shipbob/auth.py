@@ -21,14 +21,20 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 
 from connector import metrics
 from connector.coordination import Coordinator
 from connector.errors import ConfigError, PermanentError, RateLimited, ReauthorisationNeeded, TransientError
+from connector.json_types import JsonObject
 from connector.shipbob.ratelimit import parse_retry_after
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from connector.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +118,7 @@ class DbTokenStore:
             return not state
 
 
-def refusal_state(session) -> dict:
+def refusal_state(session: Session) -> JsonObject:
     """{"since": ISO time, "fingerprints": [...]} while ShipBob refuses every
     token we have (re-authorisation needed), else {}."""
     from connector import kv
@@ -170,7 +176,7 @@ class OAuthAuth:
 
     mode = "oauth"
 
-    def __init__(self, settings, coordinator: Coordinator, store: TokenStore,
+    def __init__(self, settings: Settings, coordinator: Coordinator, store: TokenStore,
                  session: requests.Session):
         self._settings = settings
         self._coordinator = coordinator
@@ -203,11 +209,11 @@ class OAuthAuth:
             log.info("shipbob oauth: access token refreshed (expires in %ss)", int(_expires_in(grant)))
             return access
 
-    def adopt(self, grant: dict) -> str:
+    def adopt(self, grant: JsonObject) -> str:
         """Save the grant's refresh token (ending any refusal state) before
         its access token is cached pool-wide; returns the access token."""
         self._persist(grant)
-        access = grant["access_token"]
+        access = str(grant["access_token"])
         expires_in = _expires_in(grant)
         self._coordinator.cache_set(ACCESS_TOKEN_CACHE_KEY, access,
                                     ttl=expires_in - min(60.0, 0.1 * expires_in))
@@ -228,11 +234,11 @@ class OAuthAuth:
                                      "again and store the new one; nothing was stored", status=400) from None
             self.adopt({**grant, "refresh_token": grant.get("refresh_token") or refresh_token})
 
-    def _grant(self) -> dict:
+    def _grant(self) -> JsonObject:
         """POST the refresh grant with the DB token; if ShipBob refuses it and
         the settings hold a different one (an operator re-authorised), use that."""
-        configured = self._settings.shipbob_refresh_token
-        configured = configured.get_secret_value() if configured is not None else None
+        setting = self._settings.shipbob_refresh_token
+        configured = setting.get_secret_value() if setting is not None else None
         stored = self._store.load()
         candidates = [t for t in dict.fromkeys([stored, configured]) if t]
         if not candidates:
@@ -252,12 +258,13 @@ class OAuthAuth:
         metrics.SHIPBOB_REAUTHORISATION_NEEDED.set(1)
         raise ReauthorisationNeeded()
 
-    def _post_refresh(self, refresh_token: str) -> dict:
+    def _post_refresh(self, refresh_token: str) -> JsonObject:
+        client_id, client_secret = self._settings.shipbob_oauth_client()
         form = {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
-            "client_id": self._settings.shipbob_client_id,
-            "client_secret": self._settings.shipbob_client_secret.get_secret_value(),
+            "client_id": client_id,
+            "client_secret": client_secret,
         }
         url = self._settings.effective_shipbob_token_url
         try:
@@ -282,7 +289,7 @@ class OAuthAuth:
                              f"and SHIPBOB_CLIENT_SECRET, or {REAUTHORISE}",
                              status=resp.status_code, body={"error": code})
 
-    def _persist(self, grant: dict) -> None:
+    def _persist(self, grant: JsonObject) -> None:
         """Save the rotated refresh token before its access token is used."""
         rotated = grant.get("refresh_token")
         if not rotated:
@@ -308,21 +315,21 @@ class _InvalidGrant(Exception):
     pass
 
 
-def _expires_in(grant: dict) -> float:
+def _expires_in(grant: JsonObject) -> float:
     try:
         return max(1.0, float(grant.get("expires_in") or 3600))
     except (TypeError, ValueError):
         return 3600.0
 
 
-def _json_or_none(resp: requests.Response):
+def _json_or_none(resp: requests.Response) -> object:
     try:
         return resp.json()
     except ValueError:
         return None
 
 
-def build_auth(settings, coordinator: Coordinator, token_store: TokenStore | None,
+def build_auth(settings: Settings, coordinator: Coordinator, token_store: TokenStore | None,
                session: requests.Session) -> PatAuth | OAuthAuth:
     """OAuth when a refresh token is configured (§2), else the PAT."""
     if settings.uses_shipbob_oauth:

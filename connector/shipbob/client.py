@@ -9,13 +9,14 @@ page at a time; list filters take Python lists and bools.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import requests
 
 from connector.coordination import Coordinator
 from connector.errors import PermanentError, TransientError
+from connector.json_types import JsonObject
 from connector.shipbob.auth import TokenStore, build_auth
 from connector.shipbob.json_fields import integer, mapping, mappings
 from connector.shipbob.pagination import MAX_PAGES, items_of, linked_pages, numbered_pages
@@ -37,6 +38,12 @@ from connector.shipbob.shipment_edits import (
 from connector.shipbob.stock import HistoryPage, ItemStock, history_event_of, history_query, item_stock_of
 from connector.shipbob.transport import Limits, Transport
 
+if TYPE_CHECKING:
+    from connector.settings import Settings
+
+# One call of a paged list: its filters -> the items, page after page.
+ListFetch = Callable[[Mapping[str, object]], Iterator[JsonObject]]
+
 ORDER_PAGE = 250        # §4: Limit 1-250
 RECEIVING_PAGE = 250
 RETURN_PAGE = 250
@@ -56,7 +63,7 @@ SHIPMENT_BATCH = 250
 
 
 class ShipBobClient:
-    def __init__(self, settings, coordinator: Coordinator, token_store: TokenStore | None = None,
+    def __init__(self, settings: Settings, coordinator: Coordinator, token_store: TokenStore | None = None,
                  session: requests.Session | None = None, limits: Limits | None = None):
         self.settings = settings
         self.coordinator = coordinator
@@ -77,51 +84,61 @@ class ShipBobClient:
                                    idempotent=idempotent, reference_id=reference_id)
         return _decode(method, path, resp)
 
+    def _object(self, method: str, path: str, *, json: object = None, idempotent: bool = True,
+                reference_id: str | None = None) -> JsonObject:
+        """A call whose answer is one JSON object (an order, a WRO, ...)."""
+        body = self._call(method, path, json=json, idempotent=idempotent, reference_id=reference_id)
+        if not isinstance(body, dict):
+            raise TransientError(f"ShipBob {method} {_where(path)}: the answer is not a JSON object "
+                                 f"({type(body).__name__})")
+        return body
+
     def _fetch(self, path: str, query: Mapping[str, object] | None) -> tuple[object, Mapping[str, str]]:
         resp = self.transport.send("GET", path, query=query)
         return _decode("GET", path, resp), resp.headers
 
     def _numbered(self, path: str, filters: Mapping[str, object], *, page_param: str,
-                  limit_param: str, default_limit: int) -> Iterator[dict]:
-        limit = int(filters.get(limit_param) or default_limit)
+                  limit_param: str, default_limit: int) -> Iterator[JsonObject]:
+        asked = filters.get(limit_param)
+        limit = int(asked) if isinstance(asked, (int, str)) and asked else default_limit
         return numbered_pages(self._fetch, path, filters, page_param=page_param,
                               limit_param=limit_param, limit=limit)
 
-    def _linked(self, path: str, query: Mapping[str, object]) -> Iterator[dict]:
+    def _linked(self, path: str, query: Mapping[str, object]) -> Iterator[JsonObject]:
         return linked_pages(self._fetch, path, query, base_url=self.base_url)
 
     # -- channels and locations (§3) -----------------------------------------
 
-    def channels(self) -> list[dict]:
+    def channels(self) -> list[JsonObject]:
         """Every channel; pick the one whose `scopes` include `orders_write`."""
         return list(self._linked("channel", {"RecordsPerPage": CHANNEL_PAGE}))
 
-    def fulfillment_centers(self) -> list[dict]:
+    def fulfillment_centers(self) -> list[JsonObject]:
         return items_of(self._call("GET", "fulfillment-center"))
 
     # -- orders and shipments (§4) --------------------------------------------
 
-    def create_order(self, body: dict) -> dict:
+    def create_order(self, body: Mapping[str, Any]) -> JsonObject:
         """POST /order -> 201 order. A duplicate `reference_id` raises
         DuplicateReference: adopt the order via find_orders_by_reference."""
-        return self._call("POST", "order", json=body, reference_id=body.get("reference_id"))
+        return self._object("POST", "order", json=body, reference_id=body.get("reference_id"))
 
-    def find_orders_by_reference(self, reference_ids: list[str]) -> list[dict]:
+    def find_orders_by_reference(self, reference_ids: list[str]) -> list[JsonObject]:
         """The orders whose reference_id is exactly one of `reference_ids`."""
         return list(self.orders(ReferenceIds=list(reference_ids)))
 
-    def orders(self, **filters) -> Iterator[dict]:
+    def orders(self, **filters: object) -> Iterator[JsonObject]:
         """GET /order with §4 filters (ReferenceIds, IDs, HasTracking,
         IsTrackingUploaded, LastUpdateStartDate, ...); Page/Limit handled here.
         ReferenceIds match exactly, whatever characters they hold."""
         return self._by_key(self._orders, filters, "ReferenceIds", "reference_id", "StartDate", unique=True)
 
-    def _orders(self, filters: Mapping[str, object]) -> Iterator[dict]:
+    def _orders(self, filters: Mapping[str, object]) -> Iterator[JsonObject]:
         return self._numbered("order", filters, page_param="Page", limit_param="Limit",
                               default_limit=ORDER_PAGE)
 
-    def _by_key(self, fetch: Callable[[Mapping[str, object]], Iterator[dict]], filters: dict,
-                param: str, field: str, created_param: str, unique: bool) -> Iterator[dict]:
+    def _by_key(self, fetch: ListFetch, filters: Mapping[str, object],
+                param: str, field: str, created_param: str, unique: bool) -> Iterator[JsonObject]:
         """`fetch(filters)`, with the list filter `param` (values of `field`)
         matched exactly. Values a comma-separated list cannot carry
         (query.listable: `K,123` would be asked as `K` and `123`) are found by
@@ -130,11 +147,16 @@ class ShipBobClient:
         values = filters.get(param)
         if values is None:
             return fetch(filters)
-        return self._matching(fetch, filters, param, field, created_param, unique,
-                              [values] if isinstance(values, str) else [str(v) for v in values])
+        if isinstance(values, str):
+            wanted = [values]
+        elif isinstance(values, Iterable):
+            wanted = [str(v) for v in values]
+        else:
+            raise TypeError(f"{param} must be a string or a list of them, not {type(values).__name__}")
+        return self._matching(fetch, filters, param, field, created_param, unique, wanted)
 
-    def _matching(self, fetch, filters: dict, param: str, field: str, created_param: str,
-                  unique: bool, values: list[str]) -> Iterator[dict]:
+    def _matching(self, fetch: ListFetch, filters: Mapping[str, object], param: str, field: str,
+                  created_param: str, unique: bool, values: list[str]) -> Iterator[JsonObject]:
         others = {k: v for k, v in filters.items() if k != param}
         for batch in chunked([v for v in values if listable(v)], BATCH):
             wanted = set(batch)
@@ -151,20 +173,20 @@ class ShipBobClient:
                     if not wanted:
                         return
 
-    def get_order(self, order_id: int | str) -> dict:
-        return self._call("GET", f"order/{order_id}")
+    def get_order(self, order_id: int | str) -> JsonObject:
+        return self._object("GET", f"order/{order_id}")
 
-    def order_shipments(self, order_id: int | str) -> list[dict]:
+    def order_shipments(self, order_id: int | str) -> list[JsonObject]:
         return items_of(self._call("GET", f"order/{order_id}/shipment"))
 
-    def get_shipment(self, shipment_id: int | str) -> dict:
-        return self._call("GET", f"shipment/{shipment_id}")
+    def get_shipment(self, shipment_id: int | str) -> JsonObject:
+        return self._object("GET", f"shipment/{shipment_id}")
 
-    def cancel_order(self, order_id: int | str) -> dict:
+    def cancel_order(self, order_id: int | str) -> JsonObject:
         """POST /order/{id}:cancel -> {order_id, status, canceled_shipment_results}."""
-        return self._call("POST", f"order/{order_id}:cancel")
+        return self._object("POST", f"order/{order_id}:cancel")
 
-    def mark_tracking_uploaded(self, shipment_ids: Iterable[int | str]) -> dict | None:
+    def mark_tracking_uploaded(self, shipment_ids: Iterable[int | str]) -> object:
         """shipment:batchUpdateTrackingUpload for the tracking poll (§4)."""
         ids = [int(i) for i in shipment_ids]
         if not ids:
@@ -174,7 +196,7 @@ class ShipBobClient:
 
     # -- products and inventory (§5) ------------------------------------------
 
-    def products(self, skus: Iterable[str] | None = None) -> Iterator[dict]:
+    def products(self, skus: Iterable[str] | None = None) -> Iterator[JsonObject]:
         """Every product, or those with a variant SKU in `skus` (batched)."""
         if skus is None:
             yield from self._linked("product", {"PageSize": PRODUCT_PAGE})
@@ -187,12 +209,12 @@ class ShipBobClient:
         for sku in dict.fromkeys(s for s in skus if s and not listable(s)):
             yield from self._linked("product", {"SKU": sku, "PageSize": PRODUCT_PAGE})
 
-    def variants_by_sku(self, skus: Iterable[str]) -> dict[str, dict]:
+    def variants_by_sku(self, skus: Iterable[str]) -> dict[str, JsonObject]:
         """{sku: variant} for the SKUs ShipBob knows; unknown SKUs are absent.
         One call per ~50 SKUs (`SKU=any:a,b,...`), never one per SKU."""
         wanted = {str(s) for s in skus if s}
         by_fold = {s.casefold(): s for s in wanted}
-        found: dict[str, dict] = {}
+        found: dict[str, JsonObject] = {}
         for product in self.products(sorted(wanted)):
             for variant in product.get("variants") or []:
                 sku = str(variant.get("sku") or "")
@@ -201,7 +223,7 @@ class ShipBobClient:
                     found[key] = variant
         return found
 
-    def inventory_levels(self, inventory_ids: Iterable[int | str] | None = None) -> Iterator[dict]:
+    def inventory_levels(self, inventory_ids: Iterable[int | str] | None = None) -> Iterator[JsonObject]:
         if inventory_ids is None:
             yield from self._linked("inventory-level", {"PageSize": PRODUCT_PAGE})
             return
@@ -209,32 +231,32 @@ class ShipBobClient:
             yield from self._linked("inventory-level", {"InventoryIds": batch,
                                                         "PageSize": PRODUCT_PAGE})
 
-    def inventory_level_locations(self, location_id: int | str | None = None) -> Iterator[dict]:
+    def inventory_level_locations(self, location_id: int | str | None = None) -> Iterator[JsonObject]:
         """Levels with `locations[]` per fulfillment center (§5)."""
         return self._linked("inventory-level/locations",
                             {"LocationId": location_id, "PageSize": PRODUCT_PAGE})
 
     # -- receiving / WROs (§5) ------------------------------------------------
 
-    def create_wro(self, body: dict) -> dict:
+    def create_wro(self, body: Mapping[str, Any]) -> JsonObject:
         """POST /receiving. Not retried on an ambiguous failure: check
         `wros(PurchaseOrderNumbers=[po])` before trying again."""
-        return self._call("POST", "receiving", json=body, idempotent=False)
+        return self._object("POST", "receiving", json=body, idempotent=False)
 
-    def wros(self, **filters) -> Iterator[dict]:
+    def wros(self, **filters: object) -> Iterator[JsonObject]:
         """GET /receiving (Statuses, ExternalSync, PurchaseOrderNumbers, IDs, ...);
         PurchaseOrderNumbers match exactly (several WROs may share one)."""
         return self._by_key(self._wros, filters, "PurchaseOrderNumbers", "purchase_order_number",
                             "InsertStartDate", unique=False)
 
-    def _wros(self, filters: Mapping[str, object]) -> Iterator[dict]:
+    def _wros(self, filters: Mapping[str, object]) -> Iterator[JsonObject]:
         return self._numbered("receiving", filters, page_param="Page", limit_param="Limit",
                               default_limit=RECEIVING_PAGE)
 
-    def get_wro(self, wro_id: int | str) -> dict:
-        return self._call("GET", f"receiving/{wro_id}")
+    def get_wro(self, wro_id: int | str) -> JsonObject:
+        return self._object("GET", f"receiving/{wro_id}")
 
-    def wro_boxes(self, wro_id: int | str) -> list[dict]:
+    def wro_boxes(self, wro_id: int | str) -> list[JsonObject]:
         return items_of(self._call("GET", f"receiving/{wro_id}/boxes"))
 
     def set_external_sync(self, ids: Iterable[int | str], value: bool = True) -> object:
@@ -247,23 +269,23 @@ class ShipBobClient:
 
     # -- returns (§5) -----------------------------------------------------------
 
-    def create_return(self, body: dict) -> dict:
+    def create_return(self, body: Mapping[str, Any]) -> JsonObject:
         """POST /return. Not retried on an ambiguous failure: check
         `returns(ReferenceIds=[ref])` before trying again."""
-        return self._call("POST", "return", json=body, idempotent=False)
+        return self._object("POST", "return", json=body, idempotent=False)
 
-    def returns(self, **filters) -> Iterator[dict]:
+    def returns(self, **filters: object) -> Iterator[JsonObject]:
         """GET /return (Ids, ReferenceIds, Status, ...); Cursor is the page number.
         ReferenceIds match exactly."""
         return self._by_key(self._returns, filters, "ReferenceIds", "reference_id", "StartDate",
                             unique=True)
 
-    def _returns(self, filters: Mapping[str, object]) -> Iterator[dict]:
+    def _returns(self, filters: Mapping[str, object]) -> Iterator[JsonObject]:
         return self._numbered("return", filters, page_param="Cursor", limit_param="Limit",
                               default_limit=RETURN_PAGE)
 
-    def get_return(self, return_id: int | str) -> dict:
-        return self._call("GET", f"return/{return_id}")
+    def get_return(self, return_id: int | str) -> JsonObject:
+        return self._object("GET", f"return/{return_id}")
 
     def cancel_return(self, return_id: int | str) -> object:
         return self._call("POST", f"return/{return_id}:cancel")
@@ -271,17 +293,17 @@ class ShipBobClient:
     # -- webhooks (§6) ----------------------------------------------------------
 
     def create_webhook(self, topics: list[str], url: str, secret: str | None = None,
-                       description: str | None = None) -> dict:
+                       description: str | None = None) -> JsonObject:
         """POST /webhook -> 200 `{id (string), secret, ...}`. Store the secret:
         GET /webhook never returns it."""
-        body: dict = {"topics": list(topics), "url": url}
+        body: dict[str, object] = {"topics": list(topics), "url": url}
         if secret is not None:
             body["secret"] = secret
         if description is not None:
             body["description"] = description
-        return self._call("POST", "webhook", json=body, idempotent=False)
+        return self._object("POST", "webhook", json=body, idempotent=False)
 
-    def webhooks(self) -> Iterator[dict]:
+    def webhooks(self) -> Iterator[JsonObject]:
         return self._linked("webhook", {"RecordsPerPage": CHANNEL_PAGE})
 
     def delete_webhook(self, webhook_id: int | str) -> None:
@@ -403,6 +425,10 @@ def _decode(method: str, path: str, resp: requests.Response) -> object:
     try:
         return resp.json()
     except ValueError:
-        where = urlsplit(path).path if "://" in path else "/" + path.split("?", 1)[0].lstrip("/")
         raise TransientError(
-            f"ShipBob {method} {where}: HTTP {resp.status_code} with a body that is not JSON") from None
+            f"ShipBob {method} {_where(path)}: HTTP {resp.status_code} with a body that is not JSON") from None
+
+
+def _where(path: str) -> str:
+    """The path of a call, for messages: without host or query."""
+    return urlsplit(path).path if "://" in path else "/" + path.split("?", 1)[0].lstrip("/")

@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Callable, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
+from connector.json_types import JsonObject
+
 # fetch(path_or_url, query) -> (decoded JSON body, response headers)
 Fetch = Callable[[str, Mapping[str, object] | None], tuple[object, Mapping[str, str]]]
 
@@ -21,7 +23,7 @@ Fetch = Callable[[str, Mapping[str, object] | None], tuple[object, Mapping[str, 
 MAX_PAGES = 10_000
 
 
-def items_of(body: object) -> list:
+def items_of(body: object) -> list[JsonObject]:
     """A page's items: a bare array, or `{items: [...]}`."""
     if isinstance(body, list):
         return body
@@ -67,7 +69,7 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         return None
 
 
-def has_next_page(page: int, items: list, limit: int, headers: Mapping[str, str],
+def has_next_page(page: int, items: list[JsonObject], limit: int, headers: Mapping[str, str],
                   body: object) -> bool:
     """Whether another page-numbered page exists, from the best evidence:
     Total-Pages, else a Next-Page header, else a `next` in the body, else
@@ -86,7 +88,7 @@ def has_next_page(page: int, items: list, limit: int, headers: Mapping[str, str]
 
 
 def numbered_pages(fetch: Fetch, path: str, query: Mapping[str, object] | None, *,
-                   page_param: str, limit_param: str, limit: int) -> Iterator[dict]:
+                   page_param: str, limit_param: str, limit: int) -> Iterator[JsonObject]:
     """`Page`/`Cursor`-numbered pages, from page 1."""
     params = {k: v for k, v in (query or {}).items() if k not in (page_param, limit_param)}
     for page in range(1, MAX_PAGES + 1):
@@ -98,7 +100,7 @@ def numbered_pages(fetch: Fetch, path: str, query: Mapping[str, object] | None, 
 
 
 def linked_pages(fetch: Fetch, path: str, query: Mapping[str, object] | None, *,
-                 base_url: str) -> Iterator[dict]:
+                 base_url: str) -> Iterator[JsonObject]:
     """`{items, next}` pages: GET `next` until it is empty."""
     url, params = path, query
     current = base_url.rstrip("/") + "/" + path.lstrip("/")

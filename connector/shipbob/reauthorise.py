@@ -17,20 +17,21 @@ from sqlalchemy.orm import Session
 from connector import jobs, metrics
 from connector.context import Context
 from connector.db.models import Job, JobState
-from connector.errors import SHIPBOB_AUTHORISATION, ConfigError, PermanentError, TransientError
+from connector.errors import SHIPBOB_AUTHORISATION, PermanentError, TransientError
+from connector.json_types import JsonObject
 from connector.shipbob.auth import DbTokenStore, OAuthAuth, refusal_state
 
 log = logging.getLogger(__name__)
 
 
-def exchange_code(ctx: Context, code: str, redirect_uri: str, code_verifier: str) -> dict:
+def exchange_code(ctx: Context, code: str, redirect_uri: str, code_verifier: str) -> JsonObject:
     """POST the authorization-code grant; the answer holds the first
     access token and (with `offline_access`) a refresh token."""
-    settings = _oauth_settings(ctx)
+    settings = ctx.settings
+    client_id, client_secret = settings.shipbob_oauth_client()
     form = {
         "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-        "code_verifier": code_verifier, "client_id": settings.shipbob_client_id,
-        "client_secret": settings.shipbob_client_secret.get_secret_value(),
+        "code_verifier": code_verifier, "client_id": client_id, "client_secret": client_secret,
     }
     try:
         resp = requests.post(settings.effective_shipbob_token_url, data=form,
@@ -53,7 +54,7 @@ def exchange_code(ctx: Context, code: str, redirect_uri: str, code_verifier: str
                          "verifier must be the ones used to authorise", status=resp.status_code)
 
 
-def store_grant(ctx: Context, grant: dict) -> list[tuple[int, str, str]]:
+def store_grant(ctx: Context, grant: JsonObject) -> list[tuple[int, str, str]]:
     """Save the grant's refresh token and cache its access token; returns the
     woken jobs (id, flow, key) for the caller to dispatch."""
     _auth(ctx).adopt(grant)
@@ -69,7 +70,8 @@ def store_refresh_token(ctx: Context, refresh_token: str) -> list[tuple[int, str
 
 
 def _auth(ctx: Context) -> OAuthAuth:
-    settings = _oauth_settings(ctx)
+    settings = ctx.settings
+    settings.shipbob_oauth_client()  # configured, or a clear error now
     return OAuthAuth(settings, ctx.coordinator, DbTokenStore(settings.database_url), requests.Session())
 
 
@@ -81,7 +83,7 @@ def _resume(ctx: Context) -> list[tuple[int, str, str]]:
     return woken
 
 
-def oauth_status(session: Session) -> dict:
+def oauth_status(session: Session) -> JsonObject:
     """For `status`: since when re-authorisation is needed (None when it is
     not) and how many items wait for it."""
     since = refusal_state(session).get("since")
@@ -89,11 +91,3 @@ def oauth_status(session: Session) -> dict:
         Job.state == JobState.PENDING.value,
         Job.waits_for == jobs._job_ref(*SHIPBOB_AUTHORISATION))).scalar_one()
     return {"reauthorisation_needed_since": since, "waiting_items": waiting}
-
-
-def _oauth_settings(ctx: Context):
-    settings = ctx.settings
-    if not (settings.shipbob_client_id and settings.shipbob_client_secret):
-        raise ConfigError("ShipBob OAuth is not configured: set SHIPBOB_CLIENT_ID, "
-                          "SHIPBOB_CLIENT_SECRET and SHIPBOB_REFRESH_TOKEN")
-    return settings

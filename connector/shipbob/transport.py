@@ -9,7 +9,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import requests
 
@@ -20,6 +20,10 @@ from connector.retrying import Again, in_call_policy
 from connector.shipbob import ratelimit
 from connector.shipbob.errors import DuplicateReference, ShipBobNotFound
 from connector.shipbob.query import encode_query
+
+if TYPE_CHECKING:
+    from connector.settings import Settings
+    from connector.shipbob.auth import OAuthAuth, PatAuth
 
 log = logging.getLogger("connector.shipbob")
 REMAINING_FRESH_SECONDS = 5.0
@@ -81,7 +85,7 @@ def error_for(method: str, path: str, resp: requests.Response,
     return PermanentError(f"{where}: rejected (HTTP {status}): {excerpt}", status=status, body=body)
 
 
-def _json_or_text(resp: requests.Response):
+def _json_or_text(resp: requests.Response) -> object:
     try:
         return resp.json()
     except ValueError:
@@ -90,7 +94,7 @@ def _json_or_text(resp: requests.Response):
 
 def backoff(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
     """Exponential backoff with jitter for the n-th retry (1-based)."""
-    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    return min(cap, base * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 @dataclass
@@ -127,8 +131,9 @@ class Limits:
 class Transport:
     """Sends requests to `<shipbob_base_url>/<api_version>/...`."""
 
-    def __init__(self, settings, coordinator: Coordinator, auth, session: requests.Session,
-                 limits: Limits | None = None, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: Settings, coordinator: Coordinator, auth: PatAuth | OAuthAuth,
+                 session: requests.Session, limits: Limits | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.base_url = f"{settings.shipbob_base_url.rstrip('/')}/{settings.shipbob_api_version}/"
         self._settings = settings
         self._coordinator = coordinator
@@ -222,7 +227,7 @@ class Transport:
     # -- rate limit (§7) ----------------------------------------------------
 
     def _throttle(self) -> None:
-        delay = 0.0
+        delay, remaining = 0.0, 0
         if self._remaining is not None:
             remaining, seen = self._remaining
             # Only a fresh reading says anything about the window now: an old
@@ -231,8 +236,7 @@ class Transport:
                 delay = ratelimit.slowdown(remaining, self._limit_per_minute, self.limits.rate_window)
         started = time.monotonic()
         if delay > 0:
-            log.info("shipbob: %s calls left in the window, slowing down %.1fs",
-                     self._remaining[0], delay)
+            log.info("shipbob: %s calls left in the window, slowing down %.1fs", remaining, delay)
             self._sleep(delay)
         self._coordinator.wait_for_slot(
             ratelimit.LIMITER_NAME, ratelimit.safe_limit(self._limit_per_minute),

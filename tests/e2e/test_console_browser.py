@@ -173,7 +173,7 @@ def test_console_roles_search_timeline_group_resolve_and_replay(world, browser):
 
     # search by the IFS order number and by the ShipBob order id: the order's timeline
     pushed = job_by_key(ctx, "C9010")
-    for ref in ("C9010", pushed.shipbob_ref):
+    for ref in ("C9010", pushed.shipbob_refs[0]):
         search = wait_for(browser, By.ID, "search")
         search.clear()
         search.send_keys(ref)

@@ -327,7 +327,7 @@ def test_released_orders_reach_shipbob_exactly_once_whatever_goes_wrong(
         assert jobs[order_no].state == JobState.ATTENTION.value
         assert reason in (jobs[order_no].reason or ""), jobs[order_no].reason
     assert set(job_states(ctx)) == {JobState.DONE.value, JobState.ATTENTION.value}
-    assert all(jobs[n].shipbob_ref == shipbob_id[n] for n in good)
+    assert all(jobs[n].shipbob_refs == [shipbob_id[n]] for n in good)
 
     # The trouble really happened (every fault is counted where it was
     # served, in the sandboxes), and nothing was pushed twice.

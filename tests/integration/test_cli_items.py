@@ -56,9 +56,9 @@ def world(ctx, sandboxes):
 
 def test_show_finds_an_item_by_ifs_order_number_or_shipbob_id(ctx, world, cli):
     with ctx.session() as session:
-        pushed = next(j for j in session.query(Job).filter(Job.shipbob_ref.isnot(None)))
+        pushed = next(j for j in session.query(Job) if j.shipbob_refs)
     by_order = json.loads(cli("show", pushed.key, "--json").stdout)
-    by_shipbob = json.loads(cli("show", pushed.shipbob_ref.split(",")[0], "--json").stdout)
+    by_shipbob = json.loads(cli("show", pushed.shipbob_refs[0], "--json").stdout)
     by_id = json.loads(cli("show", str(pushed.id), "--json").stdout)
     assert by_order == by_shipbob == by_id
     assert by_order["id"] == pushed.id

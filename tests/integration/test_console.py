@@ -170,9 +170,9 @@ def test_the_timeline_shows_the_webhook_that_woke_an_item_with_secrets_masked(co
     body = {"id": 777, "reference_id": "C5", "token": "tok-123", "note": f"signed {WEBHOOK_SECRET}"}
     with ctx.session() as session:
         session.add(WebhookEvent(webhook_id="wh-1", topic="order.shipped", body=json.dumps(body), outcome="job"))
-        session.add(Job(flow="shipment_voucher", key="777", state="done", shipbob_ref="777",
+        session.add(Job(flow="shipment_voucher", key="777", state="done", shipbob_refs=["777"],
                         payload={"webhook_id": "wh-1"}))
-        session.add(Job(flow="order_push", key="C5", state="done", ifs_ref="C5", shipbob_ref="777"))
+        session.add(Job(flow="order_push", key="C5", state="done", ifs_ref="C5", shipbob_refs=["777"]))
         session.add(Binding(kind="shipment", ifs_key="V-31", shipbob_id="SH-9",
                             data={"order_no": "C5", "order_id": "777"}))
     client, _ = logged_in(console(console_settings, Wakes(ctx)), "rob")

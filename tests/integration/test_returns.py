@@ -57,7 +57,7 @@ def ship_orders(ctx, sandboxes, specs: dict[str, dict]) -> dict[str, dict]:
             "with_tracking": True})
         with ctx.session() as session:
             requested = jobs.request_job(session, Flow.SHIPMENT_VOUCHER.value, str(order["id"]),
-                                         shipbob_ref=str(order["id"]))
+                                         shipbob_refs=[str(order["id"])])
         assert run_job(ctx, requested.job_id).status == "done"
         shipments = sorted(s["id"] for s in hook(shipbob, "dump/shipments", method="GET")
                            if s["order_id"] == order["id"])
@@ -86,7 +86,7 @@ def complete(shipbob, return_id: int, actions=()) -> dict:
 def request_return_job(ctx, return_id: int) -> int:
     with ctx.session() as session:
         return jobs.request_job(session, Flow.RETURN_VOUCHER.value, str(return_id),
-                                shipbob_ref=str(return_id)).job_id
+                                shipbob_refs=[str(return_id)]).job_id
 
 
 def run_return(ctx, return_id: int):

@@ -32,3 +32,12 @@ def test_bound_keys_reach_every_line_and_secrets_are_masked():
     assert "shipbob_ref" not in lines[0]
     assert "s3cret-value-123" not in stream.getvalue() and logs.MASK in lines[1]["msg"]
     assert "job_id" not in lines[2]
+
+
+def test_a_list_of_ids_is_a_json_array_and_its_secrets_are_masked():
+    stream = io.StringIO()
+    logs.configure(load_settings(ifs_client_secret="s3cret-value-123"), stream=stream)
+    with logs.bound(shipbob_refs=["101", "s3cret-value-123"]):
+        logging.getLogger("connector.runner").info("done")
+    line = json.loads(stream.getvalue())
+    assert line["shipbob_refs"] == ["101", logs.MASK]

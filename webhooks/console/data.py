@@ -70,7 +70,8 @@ def reason_pattern(job: Job) -> str:
     keys and line labels), so one cause parks many items under one pattern."""
     text = job.reason or job.last_error or ""
     text = _LINE_LABEL.sub("line …", text)
-    for ref in sorted({job.key, job.ifs_ref or "", *(job.shipbob_ref or "").split(",")} - {""},
+    # shipbob_refs is None on a Job not flushed yet (its default is set on insert).
+    for ref in sorted({job.key, job.ifs_ref or "", *(job.shipbob_refs or ())} - {""},
                       key=len, reverse=True):
         text = re.sub(rf"(?<![\w-]){re.escape(ref)}(?![\w-])", "…", text)
     return text

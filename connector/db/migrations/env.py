@@ -10,6 +10,8 @@ config = context.config
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no sqlalchemy.url: run migrations through connector.db.session.migrate")
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(

@@ -118,7 +118,7 @@ def request_released(session: Session, order_no: str) -> int | None:
         return job_id
     job = session.execute(select(Job).where(
         Job.flow == Flow.ORDER_PUSH.value, Job.key == order_no)).scalar_one()
-    if job.state != JobState.DONE.value or job.shipbob_ref:
+    if job.state != JobState.DONE.value or job.shipbob_refs:
         return None  # pushed, on its way, or parked for a person: nothing to do
     return jobs.request_job(session, Flow.ORDER_PUSH.value, order_no, hurry=False).job_id
 

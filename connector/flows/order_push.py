@@ -13,6 +13,7 @@ from dataclasses import asdict
 
 from sqlalchemy import or_, select
 
+from connector import jobs
 from connector.bindings import BindingKind, bind, find_binding
 from connector.context import Context
 from connector.db.models import Binding, Job
@@ -49,7 +50,7 @@ def run(ctx: Context, job: Job) -> str:
     # concurrent edit since then only costs a 412 and a re-read.
     _write_back(ctx, order_path, ",".join(shipbob_ids), current=header)
     with ctx.session() as session:
-        session.get(Job, job.id).shipbob_ref = ",".join(shipbob_ids)
+        jobs.set_shipbob_refs(session, job.id, shipbob_ids)
     return f"ShipBob order(s) {', '.join(shipbob_ids)}"
 
 
@@ -96,7 +97,7 @@ def _finish_after_shipping(ctx: Context, job: Job, order_path: str, header: dict
     shipbob_ids = _bound_shipbob_ids(ctx, order_no)
     _write_back(ctx, order_path, shipbob_ids, current=header)
     with ctx.session() as session:
-        session.get(Job, job.id).shipbob_ref = shipbob_ids
+        jobs.set_shipbob_refs(session, job.id, shipbob_ids.split(","))
     return f"ShipBob order(s) {shipbob_ids.replace(',', ', ')} (order is {header.get('Objstate')})"
 
 

@@ -18,7 +18,6 @@ from connector import jobs, kv
 from connector.context import Context
 from connector.db.models import Flow, Job, JobState
 from connector.errors import ConnectorError
-from connector.ifs import odata
 from connector.sku_lookup import inventory_ids_for
 
 log = logging.getLogger(__name__)
@@ -26,46 +25,30 @@ log = logging.getLogger(__name__)
 CURSOR_KEY = "poll.orders.cursor"
 FIRST_POLL_LOOKBACK = timedelta(days=30)
 CANCEL_LOOKBACK = timedelta(days=30)
-WARM_ORDERS_PER_QUERY = 50  # keeps the $filter URL near 2 KB
 
 
 def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | None = None) -> list[int]:
     """Returns the ids of jobs created. `since`/`until` given = a backfill,
     which leaves the cursor alone."""
-    names = ctx.names.customer_order
     backfill = since is not None
     if since is None:
         with ctx.session() as session:
             cursor = kv.get(session, CURSOR_KEY)
         since = (_parse(cursor) if cursor else datetime.now(timezone.utc) - FIRST_POLL_LOOKBACK)
         since -= timedelta(minutes=ctx.settings.order_poll_overlap_minutes)
-    released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
-    clauses = [
-        f"Objstate eq {released}",
-        odata.any_of("Contract", ctx.settings.mapped_sites()),
-        odata.ge(names.changed_field, since),
-        # Pushed orders are not read again on every poll (the date narrows first).
-        f"{names.shipbob_id_field} eq null",
-    ]
-    if until is not None:
-        clauses.append(f"{names.changed_field} lt {odata.literal(until)}")
     # Read every page first: no database transaction stays open across API calls.
-    rows = list(ctx.ifs.query(
-        names.projection, names.order_set,
-        filter=odata.and_(*clauses),
-        select=["OrderNo", "Contract", names.changed_field],
-        orderby=[f"{names.changed_field} asc", "OrderNo asc"],
-    ))
-    created, new_orders, newest = [], [], None
+    found = ctx.customer_orders.released_unpushed_since(ctx.settings.mapped_sites(), since, until)
+    created: list[int] = []
+    new_orders: list[str] = []
+    newest: str | None = None
     with ctx.session() as session:
-        for row in rows:
-            stamp = row.get(names.changed_field)
-            if stamp and (newest is None or stamp > newest):
-                newest = stamp
-            job_id = jobs.ensure_job(session, Flow.ORDER_PUSH.value, row["OrderNo"], ifs_ref=row["OrderNo"])
+        for order in found:
+            if order.changed and (newest is None or order.changed > newest):
+                newest = order.changed
+            job_id = jobs.ensure_job(session, Flow.ORDER_PUSH.value, order.order_no, ifs_ref=order.order_no)
             if job_id is not None:
                 created.append(job_id)
-                new_orders.append(row["OrderNo"])
+                new_orders.append(order.order_no)
         if not backfill and newest:
             kv.put(session, CURSOR_KEY, newest)
     _warm_sku_cache(ctx, new_orders)
@@ -77,14 +60,9 @@ def _warm_sku_cache(ctx: Context, order_nos: list[str]) -> None:
     query per 50 orders and one ShipBob product call per 50 SKUs, where each
     push would otherwise look up its own few SKUs (bench/order_push.py).
     Only an optimisation: on failure the pushes look them up themselves."""
-    names = ctx.names.customer_order
     try:
-        parts: set[str] = set()
-        for start in range(0, len(order_nos), WARM_ORDERS_PER_QUERY):
-            chunk = order_nos[start:start + WARM_ORDERS_PER_QUERY]
-            parts.update(row["PartNo"] for row in ctx.ifs.query(
-                names.projection, names.line_set, filter=odata.any_of("OrderNo", chunk), select=["PartNo"]))
-        skus = {ctx.mapping.sku_for(part) for part in parts} - {None}
+        parts = ctx.customer_orders.part_nos(order_nos)
+        skus = {sku for part in parts if (sku := ctx.mapping.sku_for(part)) is not None}
         if skus:
             inventory_ids_for(ctx, skus)
     except ConnectorError as exc:
@@ -96,14 +74,7 @@ def poll_unpushed(ctx: Context) -> list[int]:
     ago and released only now, or one whose push ended "skipped" because it
     was not released yet. Slower (it filters on the ShipBob id field), so it
     runs on its own, less frequent schedule."""
-    names = ctx.names.customer_order
-    released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
-    order_nos = [row["OrderNo"] for row in ctx.ifs.query(
-        names.projection, names.order_set,
-        filter=odata.and_(f"Objstate eq {released}", odata.any_of("Contract", ctx.settings.mapped_sites()),
-                          f"{names.shipbob_id_field} eq null"),
-        select=["OrderNo"], orderby=["OrderNo asc"],
-    )]
+    order_nos = ctx.customer_orders.released_unpushed(ctx.settings.mapped_sites())
     with ctx.session() as session:
         woken = [request_released(session, order_no) for order_no in order_nos]
     return [job_id for job_id in woken if job_id is not None]
@@ -127,20 +98,11 @@ def poll_cancellations(ctx: Context) -> list[int]:
     """IFS orders cancelled after they were pushed: their push job runs again
     and cancels at ShipBob (connector.flows.order_push). Orders entered more
     than CANCEL_LOOKBACK ago have long shipped and are not asked about."""
-    names = ctx.names.customer_order
-    cancelled = odata.enum_literal(names.projection, names.state_enum, names.cancelled_state)
-    # No filter on the ShipBob id field: a push that created the ShipBob order
-    # but failed before its write-back leaves it empty, and that order must be
-    # cancelled too (the push job finds it through its bindings).
-    order_nos = [row["OrderNo"] for row in ctx.ifs.query(
-        names.projection, names.order_set,
-        filter=odata.and_(
-            f"Objstate eq {cancelled}",
-            odata.any_of("Contract", ctx.settings.mapped_sites()),
-            odata.ge(names.changed_field, datetime.now(timezone.utc) - CANCEL_LOOKBACK),
-        ),
-        select=["OrderNo"], orderby=["OrderNo asc"],
-    )]
+    # Not only orders with ShipBob ids: a push that created the ShipBob order
+    # but failed before its write-back leaves them empty, and that order must
+    # be cancelled too (the push job finds it through its bindings).
+    order_nos = ctx.customer_orders.cancelled_since(ctx.settings.mapped_sites(),
+                                                     datetime.now(timezone.utc) - CANCEL_LOOKBACK)
     with ctx.session() as session:
         woken = [request_cancelled(session, order_no) for order_no in order_nos]
     return [job_id for job_id in woken if job_id is not None]

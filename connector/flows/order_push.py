@@ -9,6 +9,7 @@ after the push is cancelled at ShipBob, or flagged once ShipBob has picked it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from sqlalchemy import or_, select
@@ -18,9 +19,8 @@ from connector.bindings import BindingKind, bind, find_binding
 from connector.context import Context
 from connector.db.models import Binding, Job
 from connector.errors import NeedsAttention, PermanentError
-from connector.ifs import odata
-from connector.ifs.client import Read
-from connector.mappers.orders import ShipBobOrderPlan, plan_orders, reference_for
+from connector.ifs.customer_orders import Address, CustomerOrder, OrderLine
+from connector.mappers.orders import ShipBobOrderPlan, plan_orders, reference_for, site_of
 from connector.shipbob.errors import DuplicateReference
 from connector.sku_lookup import inventory_ids_for
 
@@ -28,30 +28,31 @@ log = logging.getLogger(__name__)
 
 
 def run(ctx: Context, job: Job) -> str:
-    names = ctx.names.customer_order
-    order_no = job.key
-    order_path = odata.key_path(names.order_set, OrderNo=order_no)
+    orders = ctx.customer_orders
     # The header (with its ETag), lines and delivery address in one round trip.
-    header, lines, addresses = ctx.ifs.read_many(names.projection, [
-        Read(order_path), Read(f"{order_path}/{names.lines_nav}"),
-        Read(names.address_set, filter=odata.eq("OrderNo", order_no))])
-    address = next(iter(addresses), None)
-    if header.get("Objstate") == names.cancelled_state:
-        return _cancel_at_shipbob(ctx, job, header)
-    if header.get("Objstate") != names.released_state:
-        if not _bound_shipbob_ids(ctx, order_no):
-            return f"skipped: order is {header.get('Objstate')}"
-        return _finish_after_shipping(ctx, job, order_path, header, lines, address)
-    skus = {ctx.mapping.sku_for(line["PartNo"]) for line in lines} - {None}
-    plans = plan_orders(header, lines, address, ctx.mapping, set(inventory_ids_for(ctx, skus)))
+    order, lines, address = orders.read(job.key)
+    if orders.is_cancelled(order):
+        return _cancel_at_shipbob(ctx, job, order)
+    if not orders.is_released(order):
+        if not _bound_shipbob_ids(ctx, order.order_no):
+            return f"skipped: order is {order.state}"
+        return _finish_after_shipping(ctx, job, order, lines, address)
+    plans = _plan(ctx, order, lines, address)
 
     shipbob_ids = [str(_ensure_shipbob_order(ctx, plan)) for plan in plans]
     # The header was read by key at the start: its ETag saves a GET, and a
     # concurrent edit since then only costs a 412 and a re-read.
-    _write_back(ctx, order_path, ",".join(shipbob_ids), current=header)
-    with ctx.session() as session:
-        jobs.set_shipbob_refs(session, job.id, shipbob_ids)
+    _write_back(ctx, order, shipbob_ids)
+    _record_shipbob_ref(ctx, job, shipbob_ids)
     return f"ShipBob order(s) {', '.join(shipbob_ids)}"
+
+
+def _plan(ctx: Context, order: CustomerOrder, lines: Sequence[OrderLine],
+          address: Address | None) -> list[ShipBobOrderPlan]:
+    """The ShipBob orders for the open ones of `lines`."""
+    open_lines = [line for line in lines if ctx.customer_orders.is_open(line)]
+    skus = {sku for line in open_lines if (sku := ctx.mapping.sku_for(line.part_no)) is not None}
+    return plan_orders(order, open_lines, address, ctx.mapping, set(inventory_ids_for(ctx, skus)))
 
 
 def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
@@ -81,27 +82,24 @@ def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
     return int(order["id"])
 
 
-def _finish_after_shipping(ctx: Context, job: Job, order_path: str, header: dict,
-                           lines: list[dict], address: dict | None) -> str:
+def _finish_after_shipping(ctx: Context, job: Job, order: CustomerOrder, lines: Sequence[OrderLine],
+                           address: Address | None) -> str:
     """Pushed (maybe in part) on an earlier try whose write-back or second
     site failed, and shipped before this retry: its voucher moved the order out
     of Released. Push the sites not pushed yet, then write every id back."""
-    order_no = header["OrderNo"]
     with ctx.session() as session:
         missing = [line for line in lines if find_binding(session, BindingKind.ORDER, reference_for(
-            order_no, line.get("Contract") or header["Contract"], header["Contract"])) is None]
+            order.order_no, site_of(line, order), order.site)) is None]
     if missing:
-        skus = {ctx.mapping.sku_for(line["PartNo"]) for line in missing} - {None}
-        for plan in plan_orders(header, missing, address, ctx.mapping, set(inventory_ids_for(ctx, skus))):
+        for plan in _plan(ctx, order, missing, address):
             _ensure_shipbob_order(ctx, plan)
-    shipbob_ids = _bound_shipbob_ids(ctx, order_no)
-    _write_back(ctx, order_path, shipbob_ids, current=header)
-    with ctx.session() as session:
-        jobs.set_shipbob_refs(session, job.id, shipbob_ids.split(","))
-    return f"ShipBob order(s) {shipbob_ids.replace(',', ', ')} (order is {header.get('Objstate')})"
+    shipbob_ids = _bound_shipbob_ids(ctx, order.order_no)
+    _write_back(ctx, order, shipbob_ids)
+    _record_shipbob_ref(ctx, job, shipbob_ids)
+    return f"ShipBob order(s) {', '.join(shipbob_ids)} (order is {order.state})"
 
 
-def _bound_shipbob_ids(ctx: Context, order_no: str) -> str:
+def _bound_shipbob_ids(ctx: Context, order_no: str) -> list[str]:
     """The ShipBob ids bound for this order's plans, in plan (site) order."""
     with ctx.session() as session:
         rows = session.execute(select(Binding).where(
@@ -109,29 +107,29 @@ def _bound_shipbob_ids(ctx: Context, order_no: str) -> str:
             or_(Binding.ifs_key == order_no, Binding.ifs_key.startswith(f"{order_no}-")),
         )).scalars().all()
     mine = [b for b in rows if (b.data or {}).get("order_no") == order_no]
-    return ",".join(b.shipbob_id for b in sorted(mine, key=lambda b: str((b.data or {}).get("site"))))
+    return [b.shipbob_id for b in sorted(mine, key=lambda b: str((b.data or {}).get("site")))]
 
 
-def _write_back(ctx: Context, order_path: str, shipbob_ids: str, current: dict | None = None) -> None:
-    names = ctx.names.customer_order
-    field = names.shipbob_id_field
+def _write_back(ctx: Context, order: CustomerOrder, shipbob_ids: Sequence[str]) -> None:
+    ctx.customer_orders.write_shipbob_ids(order, shipbob_ids)
 
-    def apply(entity: dict) -> dict | None:
-        return None if entity.get(field) == shipbob_ids else {field: shipbob_ids}
 
-    ctx.ifs.update(names.projection, order_path, apply, current=current)
+def _record_shipbob_ref(ctx: Context, job: Job, shipbob_ids: Sequence[str]) -> None:
+    """The job row shows the ShipBob ids (one text column, comma-joined)."""
+    with ctx.session() as session:
+        jobs.set_shipbob_refs(session, job.id, list(shipbob_ids))
 
 
 CANCEL_HANDLED = "cancel_handled"
 
 
-def _cancel_at_shipbob(ctx: Context, job: Job, header: dict) -> str:
+def _cancel_at_shipbob(ctx: Context, job: Job, order: CustomerOrder) -> str:
     """An IFS order cancelled after it was pushed: cancel it at ShipBob, which
     refuses (422) once the warehouse has picked or shipped it - then flag it."""
-    order_no = header["OrderNo"]
-    ids = [i for i in (header.get(ctx.names.customer_order.shipbob_id_field) or "").split(",") if i]
-    ids = ids or [i for i in _bound_shipbob_ids(ctx, order_no).split(",") if i]
-    cancelled, refused = [], []
+    order_no = order.order_no
+    ids = list(order.shipbob_ids) or _bound_shipbob_ids(ctx, order_no)
+    cancelled: list[str] = []
+    refused: list[str] = []
     for order_id in ids:
         if ctx.shipbob.get_order(order_id).get("status") == "Cancelled":
             cancelled.append(order_id)
@@ -145,7 +143,7 @@ def _cancel_at_shipbob(ctx: Context, job: Job, header: dict) -> str:
             continue
         (cancelled if result.get("status") in ("Success", None) else refused).append(order_id)
     with ctx.session() as session:  # the poll stops asking about this order
-        row = session.get(Job, job.id)
+        row = session.get_one(Job, job.id)
         row.payload = {**row.payload, CANCEL_HANDLED: True}
     log.info("IFS cancellation applied", extra={"ifs_order_no": order_no, "cancelled": cancelled,
                                                 "refused": refused})
@@ -156,4 +154,3 @@ def _cancel_at_shipbob(ctx: Context, job: Job, header: dict) -> str:
     if not ids:
         return "cancelled in IFS before it was pushed: nothing to do"
     return f"cancelled in IFS: ShipBob order(s) {', '.join(cancelled)} cancelled"
-

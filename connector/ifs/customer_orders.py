@@ -4,9 +4,12 @@ customer_orders.py); no flow needs to know one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from connector.errors import NeedsAttention
 from connector.ifs import odata
 from connector.ifs.client import IfsClient, Read
 from connector.ifs.names.customer_orders import CustomerOrderNames
@@ -67,6 +70,19 @@ class CustomerOrder:
     entity: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OrderStamp:
+    """An order the poll found, with IFS's own change stamp: the poll's cursor
+    (IFS's clock, not ours), kept as IFS sent it."""
+
+    order_no: str
+    changed: str | None
+
+
+# Orders per `$filter` of a multi-order query: keeps the URL near 2 KB.
+ORDERS_PER_FILTER = 50
+
+
 class CustomerOrders:
     def __init__(self, ifs: IfsClient, names: CustomerOrderNames):
         self._ifs = ifs
@@ -91,6 +107,64 @@ class CustomerOrders:
         return [self._line(row) for row in self._ifs.query(
             names.projection, f"{self._path(order_no)}/{names.lines_nav}")]
 
+    # --------------------------------------------------------------- queries
+
+    def released_unpushed_since(self, sites: Sequence[str], since: datetime,
+                                until: datetime | None = None) -> list[OrderStamp]:
+        """Released orders of `sites` without ShipBob ids, changed at or after
+        `since` (and before `until`), oldest first. Ordered by the change
+        stamp, then the key: a total order, so paging skips nothing. Every page
+        is read before returning (no transaction stays open across calls)."""
+        names, f = self.names, self.names.order
+        # Pushed orders are not read again on every poll (the date narrows first).
+        clauses = [self._state_is(names.released_state), odata.any_of(f.site, sites),
+                   odata.ge(names.changed_field, since), odata.eq(names.shipbob_id_field, None)]
+        if until is not None:
+            clauses.append(odata.lt(names.changed_field, until))
+        rows = self._ifs.query(names.projection, names.order_set, filter=odata.and_(*clauses),
+                               select=[f.order_no, names.changed_field],
+                               orderby=[f"{names.changed_field} asc", f"{f.order_no} asc"])
+        return [OrderStamp(_required(row, f.order_no), _text(row.get(names.changed_field))) for row in rows]
+
+    def released_unpushed(self, sites: Sequence[str]) -> list[str]:
+        """The numbers of every released order of `sites` without ShipBob ids
+        (slow on a large tenant: it filters on the custom id field)."""
+        names = self.names
+        return self._order_nos(self._state_is(names.released_state), odata.any_of(names.order.site, sites),
+                               odata.eq(names.shipbob_id_field, None))
+
+    def cancelled_since(self, sites: Sequence[str], since: datetime) -> list[str]:
+        """The numbers of the cancelled orders of `sites` changed at or after
+        `since`, whether or not they carry ShipBob ids."""
+        names = self.names
+        return self._order_nos(self._state_is(names.cancelled_state), odata.any_of(names.order.site, sites),
+                               odata.ge(names.changed_field, since))
+
+    def part_nos(self, order_nos: Iterable[str]) -> set[str]:
+        """The parts on the lines of these orders: one query per
+        ORDERS_PER_FILTER orders."""
+        f = self.names.line
+        wanted = list(order_nos)
+        parts: set[str] = set()
+        for start in range(0, len(wanted), ORDERS_PER_FILTER):
+            chunk = wanted[start:start + ORDERS_PER_FILTER]
+            parts.update(_required(row, f.part_no) for row in self._ifs.query(
+                self.names.projection, self.names.line_set, filter=odata.any_of(f.order_no, chunk),
+                select=[f.part_no]))
+        return parts
+
+    def _order_nos(self, *clauses: str) -> list[str]:
+        key = self.names.order.order_no
+        return [_required(row, key) for row in self._ifs.query(
+            self.names.projection, self.names.order_set, filter=odata.and_(*clauses),
+            select=[key], orderby=[f"{key} asc"])]
+
+    def _state_is(self, member: str) -> str:
+        names = self.names
+        return odata.eq(names.order.state, odata.enum_literal(names.projection, names.state_enum, member))
+
+    # ------------------------------------------------------------ decisions
+
     def is_released(self, order: CustomerOrder) -> bool:
         return order.state == self.names.released_state
 
@@ -101,7 +175,9 @@ class CustomerOrders:
         """Still to be fulfilled: not closed and something left to ship."""
         return line.state not in self.names.closed_line_states and line.open_qty > 0
 
-    def write_shipbob_ids(self, order: CustomerOrder, shipbob_ids: list[str]) -> None:
+    # ---------------------------------------------------------------- writes
+
+    def write_shipbob_ids(self, order: CustomerOrder, shipbob_ids: Sequence[str]) -> None:
         """Write the ShipBob order ids back (comma-joined: one custom text
         field), under the ETag; nothing is sent when they are there already."""
         field_name = self.names.shipbob_id_field
@@ -119,15 +195,15 @@ class CustomerOrders:
         f = self.names.order
         ids = str(row.get(self.names.shipbob_id_field) or "")
         return CustomerOrder(
-            order_no=str(row[f.order_no]), site=str(row.get(f.site) or ""), state=row.get(f.state),
-            ship_via=row.get(f.ship_via), date_entered=row.get(f.date_entered),
+            order_no=_required(row, f.order_no), site=str(row.get(f.site) or ""), state=_text(row.get(f.state)),
+            ship_via=_text(row.get(f.ship_via)), date_entered=_text(row.get(f.date_entered)),
             shipbob_ids=tuple(i for i in ids.split(",") if i), entity=row)
 
     def _line(self, row: dict[str, Any]) -> OrderLine:
         f = self.names.line
         return OrderLine(
-            key=LineKey(str(row[f.line_no]), str(row[f.rel_no]), int(row.get(f.line_item_no) or 0)),
-            part_no=str(row[f.part_no]), description=row.get(f.description),
+            key=LineKey(_required(row, f.line_no), _required(row, f.rel_no), int(row.get(f.line_item_no) or 0)),
+            part_no=_required(row, f.part_no), description=row.get(f.description),
             site=row.get(f.site) or None, qty_due=float(row.get(f.qty_due) or 0),
             qty_shipped=float(row.get(f.qty_shipped) or 0),
             qty_returned=float(row.get(f.qty_returned) or 0), state=row.get(f.state))
@@ -135,3 +211,17 @@ class CustomerOrders:
     def _address(self, row: dict[str, Any]) -> Address:
         f = self.names.address
         return Address(**{name: row.get(ifs) for name, ifs in f.model_dump().items() if name != "order_no"})
+
+
+def _required(row: dict[str, Any], name: str) -> str:
+    """A key or part number: without it the row cannot be used, and the
+    likely cause is a mapping name this tenant does not have."""
+    value = row.get(name)
+    if value is None or value == "":
+        raise NeedsAttention(f"IFS sent a customer order row without {name!r}: check the "
+                             "mapping's ifs.customer_order names (`ifs-shipbob doctor`)")
+    return str(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,19 +1,22 @@
+import dataclasses
+
 import pytest
 
 from connector.errors import NeedsAttention
-from connector.mappers.orders import plan_orders
+from connector.ifs.customer_orders import Address, CustomerOrder, LineKey, OrderLine
+from connector.mappers.orders import LineRef, plan_orders
 from connector.mapping import Mapping
 
 MAPPING = Mapping(sites={"S01": 156, "S02": 157}, ship_via={"UPS-GND": "Standard"})
-HEADER = {"OrderNo": "C1", "Contract": "S01", "ShipViaCode": "UPS-GND",
-          "DateEntered": "2026-11-20T10:00:00Z"}
-ADDRESS = {"Name": "Ada Lovelace", "Address1": "1 Main St", "City": "Chicago", "State": "IL",
-           "ZipCode": "60607", "Country": "us", "EmailAddress": "ada@example.com"}
+HEADER = CustomerOrder(order_no="C1", site="S01", state="Released", ship_via="UPS-GND",
+                       date_entered="2026-11-20T10:00:00Z", shipbob_ids=())
+ADDRESS = Address(name="Ada Lovelace", address1="1 Main St", address2=None, city="Chicago", state="IL",
+                  zip_code="60607", country="us", email="ada@example.com", phone=None)
 
 
-def line(no, part, qty, site="S01", **extra):
-    return {"LineNo": str(no), "RelNo": "1", "LineItemNo": 0, "PartNo": part, "BuyQtyDue": qty,
-            "QtyShipped": 0, "Contract": site, "CatalogDesc": f"Part {part}", **extra}
+def line(no, part, qty, site="S01", shipped=0):
+    return OrderLine(key=LineKey(str(no), "1", 0), part_no=part, description=f"Part {part}", site=site,
+                     qty_due=qty, qty_shipped=shipped, qty_returned=0, state="Released")
 
 
 def test_maps_a_single_site_order_to_one_shipbob_order():
@@ -28,8 +31,23 @@ def test_maps_a_single_site_order_to_one_shipbob_order():
     assert plan.body["recipient"]["address"]["country"] == "US"
     assert [(p["reference_id"], p["quantity"], p["external_line_id"]) for p in plan.body["products"]] == [
         ("P1", 2, 1), ("P2", 1, 2)]
-    assert [l.key() for l in plan.lines] == [
-        {"LineNo": "1", "RelNo": "1", "LineItemNo": 0}, {"LineNo": "2", "RelNo": "1", "LineItemNo": 0}]
+    assert [l.key for l in plan.lines] == [LineKey("1", "1", 0), LineKey("2", "1", 0)]
+
+
+def test_a_line_ref_is_stored_flat_and_read_back():
+    # the order binding stores asdict(LineRef); bindings written before keep being read
+    [plan] = plan_orders(HEADER, [line(1, "P1", 2)], ADDRESS, MAPPING, {"P1"})
+    [ref] = plan.lines
+    stored = dataclasses.asdict(ref)
+    assert stored == {"line_no": "1", "rel_no": "1", "line_item_no": 0, "sku": "P1", "quantity": 2,
+                      "external_line_id": 1}
+    assert LineRef.from_data(stored) == ref
+    assert LineRef.from_data({**stored, "line_item_no": None}).key == LineKey("1", "1", 0)
+
+
+def test_a_line_without_a_site_ships_from_the_orders_site():
+    [plan] = plan_orders(HEADER, [line(1, "P1", 2, site=None)], ADDRESS, MAPPING, {"P1"})
+    assert (plan.reference_id, plan.fulfillment_center_id) == ("C1", 156)
 
 
 def test_split_order_gives_one_shipbob_order_per_site():
@@ -38,22 +56,27 @@ def test_split_order_gives_one_shipbob_order_per_site():
     assert [(p.reference_id, p.fulfillment_center_id) for p in plans] == [("C1", 156), ("C1-S02", 157)]
 
 
-def test_only_open_quantity_is_sent_and_closed_lines_skipped():
-    lines = [line(1, "P1", 5, QtyShipped=2), line(2, "P2", 1, Objstate="Cancelled")]
-    [plan] = plan_orders(HEADER, lines, ADDRESS, MAPPING, {"P1", "P2"})
+def test_only_open_quantity_is_sent():
+    [plan] = plan_orders(HEADER, [line(1, "P1", 5, shipped=2)], ADDRESS, MAPPING, {"P1"})
     assert [(p["reference_id"], p["quantity"]) for p in plan.body["products"]] == [("P1", 3)]
+    assert plan.lines[0].quantity == 3
+
+
+def test_an_order_without_open_lines_parks():
+    with pytest.raises(NeedsAttention, match="no open lines"):
+        plan_orders(HEADER, [], ADDRESS, MAPPING, {"P1"})
 
 
 def test_every_business_problem_is_reported_at_once():
-    header = {**HEADER, "ShipViaCode": "BOAT"}
+    header = dataclasses.replace(HEADER, ship_via="BOAT")
     lines = [line(1, "P1", 1), line(2, "PX", 1), line(3, "P2", 1, site="S99")]
     with pytest.raises(NeedsAttention) as exc:
-        plan_orders(header, lines, {**ADDRESS, "City": ""}, MAPPING, {"P1", "P2"})
+        plan_orders(header, lines, dataclasses.replace(ADDRESS, city=""), MAPPING, {"P1", "P2"})
     reason = exc.value.reason
     assert "ship-via 'BOAT'" in reason
-    assert "SKU 'PX' is unknown" in reason
-    assert "site 'S99'" in reason
-    assert "missing City" in reason
+    assert "line 2/1 SKU 'PX' is unknown" in reason
+    assert "line 3/1 is at site 'S99'" in reason
+    assert "missing city" in reason
 
 
 def test_missing_address_parks_the_order():

@@ -7,15 +7,22 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from connector.errors import NeedsAttention
+from connector.ifs.customer_orders import Address, CustomerOrder, LineKey, OrderLine
 from connector.mappers.dates import shipbob_date_time
 from connector.mappers.orders import plan_orders
 from connector.mapping import Mapping
 from sandbox.shipbob import validation
 
 MAPPING = Mapping(sites={"S01": 156}, ship_via={"UPS-GND": "Standard"})
-ADDRESS = {"Name": "Ada Lovelace", "Address1": "1 Main St", "City": "Chicago", "Country": "US"}
-LINE = {"LineNo": "1", "RelNo": "1", "LineItemNo": 0, "PartNo": "P1", "BuyQtyDue": 1,
-        "QtyShipped": 0, "Contract": "S01"}
+ADDRESS = Address(name="Ada Lovelace", address1="1 Main St", address2=None, city="Chicago", state=None,
+                  zip_code=None, country="US", email=None, phone=None)
+LINE = OrderLine(key=LineKey("1", "1", 0), part_no="P1", description=None, site="S01", qty_due=1,
+                 qty_shipped=0, qty_returned=0, state="Released")
+
+
+def order(date_entered):
+    return CustomerOrder(order_no="C1", site="S01", state="Released", ship_via="UPS-GND",
+                         date_entered=date_entered, shipbob_ids=())
 
 
 @pytest.mark.parametrize("ifs_value,expected", [
@@ -40,17 +47,15 @@ def test_what_is_not_a_date_is_refused(bad):
 
 @pytest.mark.parametrize("date_entered", ["2026-12-05", "2026-12-05T10:15:00+01:00"])
 def test_purchase_date_fits_createordermodel_whichever_type_ifs_has(date_entered):
-    header = {"OrderNo": "C1", "Contract": "S01", "ShipViaCode": "UPS-GND", "DateEntered": date_entered}
-    [plan] = plan_orders(header, [LINE], ADDRESS, MAPPING, {"P1"})
+    [plan] = plan_orders(order(date_entered), [LINE], ADDRESS, MAPPING, {"P1"})
     assert plan.body["purchase_date"].startswith("2026-12-05T")
     spec = validation.load(str(validation.spec_path("2026-01")))
     assert spec.request_errors("Orders.CreateOrderModel", plan.body) == {}
 
 
 def test_a_date_entered_that_is_no_date_parks_the_order():
-    header = {"OrderNo": "C1", "Contract": "S01", "ShipViaCode": "UPS-GND", "DateEntered": "soon"}
-    with pytest.raises(NeedsAttention, match="DateEntered"):
-        plan_orders(header, [LINE], ADDRESS, MAPPING, {"P1"})
+    with pytest.raises(NeedsAttention, match="order date: 'soon' is neither"):
+        plan_orders(order("soon"), [LINE], ADDRESS, MAPPING, {"P1"})
 
 
 def test_the_shipbob_validator_refuses_a_bare_date_for_a_date_time():

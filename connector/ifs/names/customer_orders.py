@@ -51,7 +51,9 @@ class CustomerOrderNames(Strict):
     state_enum: str = "CustomerOrderState"
     released_state: str = "Released"
     cancelled_state: str = "Cancelled"
-    # Line states whose lines are no longer fulfilled.
+    # The lines' state enum (not publicly confirmed) and its states whose
+    # lines are no longer fulfilled.
+    line_state_enum: str = "CustomerOrderLineState"
     closed_line_states: tuple[str, ...] = ("Cancelled", "Delivered", "Invoiced")
     # Where the ShipBob order id is written back (a custom field, Cf_ prefix).
     shipbob_id_field: str = "Cf_Shipbob_Order_Id"
@@ -68,3 +70,4 @@ class CustomerOrderNames(Strict):
         orders.entity_set(self.line_set, props=(self.line.order_no, self.line.part_no))
         orders.entity_set(self.address_set, props=self.address.values())
         orders.enum(self.state_enum, self.released_state, self.cancelled_state)
+        orders.enum(self.line_state_enum, *self.closed_line_states)

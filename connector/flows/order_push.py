@@ -43,7 +43,7 @@ def run(ctx: Context, job: Job) -> str:
     # The header was read by key at the start: its ETag saves a GET, and a
     # concurrent edit since then only costs a 412 and a re-read.
     _write_back(ctx, order, shipbob_ids)
-    _record_shipbob_ref(ctx, job, shipbob_ids)
+    _record_shipbob_ids(ctx, job, shipbob_ids)
     return f"ShipBob order(s) {', '.join(shipbob_ids)}"
 
 
@@ -95,7 +95,7 @@ def _finish_after_shipping(ctx: Context, job: Job, order: CustomerOrder, lines: 
             _ensure_shipbob_order(ctx, plan)
     shipbob_ids = _bound_shipbob_ids(ctx, order.order_no)
     _write_back(ctx, order, shipbob_ids)
-    _record_shipbob_ref(ctx, job, shipbob_ids)
+    _record_shipbob_ids(ctx, job, shipbob_ids)
     return f"ShipBob order(s) {', '.join(shipbob_ids)} (order is {order.state})"
 
 
@@ -114,7 +114,7 @@ def _write_back(ctx: Context, order: CustomerOrder, shipbob_ids: Sequence[str]) 
     ctx.customer_orders.write_shipbob_ids(order, shipbob_ids)
 
 
-def _record_shipbob_ref(ctx: Context, job: Job, shipbob_ids: Sequence[str]) -> None:
+def _record_shipbob_ids(ctx: Context, job: Job, shipbob_ids: Sequence[str]) -> None:
     """The job row shows the ShipBob ids (one text column, comma-joined)."""
     with ctx.session() as session:
         jobs.set_shipbob_refs(session, job.id, list(shipbob_ids))

@@ -17,10 +17,15 @@ def webhooks() -> None:
 @click.option("--url", required=True, help="Public HTTPS URL of the receiver's /webhooks/shipbob.")
 @click.option("--description", default="ifs-shipbob connector", show_default=True)
 def subscribe(url: str, description: str) -> None:
-    """Subscribe to every topic the connector handles in the configured API version,
-    and store the signing secret ShipBob returns (it is never shown again)."""
-    created = subscribe_receiver(make_context(), url, description)
-    click.echo(f"subscribed {created['id']} to {len(created['topics'])} topic(s) at {url}; the secret is stored")
+    """Subscribe to every topic the connector handles in the webhook API version
+    (SHIPBOB_WEBHOOK_API_VERSION, else SHIPBOB_API_VERSION) and to
+    SHIPBOB_WEBHOOK_EXTRA_TOPICS, and store the signing secret ShipBob returns
+    (it is never shown again)."""
+    ctx = make_context()
+    created = subscribe_receiver(ctx, url, description)
+    version = ctx.settings.effective_shipbob_webhook_api_version
+    click.echo(f"subscribed {created['id']} to {len(created['topics'])} topic(s) of {version} at {url}; "
+               "the secret is stored")
 
 
 def subscribe_receiver(ctx, url: str, description: str = "ifs-shipbob connector") -> dict:
@@ -28,7 +33,9 @@ def subscribe_receiver(ctx, url: str, description: str = "ifs-shipbob connector"
     from webhooks.secrets import KV_SECRET_KEY
     from webhooks.topics import topics_for_version
 
-    topics = topics_for_version(ctx.settings.shipbob_api_version)
+    settings = ctx.settings
+    topics = topics_for_version(settings.effective_shipbob_webhook_api_version,
+                                settings.shipbob_webhook_extra_topics)
     created = ctx.shipbob.create_webhook(topics, url, description=description)
     with ctx.session() as session:
         kv.put(session, KV_SECRET_KEY, created["secret"])

@@ -22,6 +22,7 @@ from connector.mapping import Mapping, load_mapping
 STATE_DIR = Path("state")
 _FIELD_IN_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
 _API_KEY = re.compile(r"[A-Za-z0-9._~+/=-]{24,200}")
+_TOPIC = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 
 
 class ConsoleUser(BaseModel):
@@ -53,6 +54,14 @@ class Settings(BaseSettings):
 
     shipbob_base_url: str = "http://127.0.0.1:8002"
     shipbob_api_version: Literal["2025-07", "2026-01", "2026-07"] = "2026-01"
+    # The API version of the webhook subscription calls and so of the topics
+    # subscribed to (None: shipbob_api_version). ShipBob's 2026-01 logistics
+    # guide subscribes through POST /2026-07/webhook while its other calls stay
+    # on 2026-01: inferred, hence a setting (README "ShipBob webhook topics").
+    shipbob_webhook_api_version: Literal["2025-07", "2026-01", "2026-07"] | None = None
+    # Topic names ShipBob has not published (WRO topics, further return topics):
+    # subscribed to as well, and handled by their prefix like the known ones.
+    shipbob_webhook_extra_topics: Annotated[list[str], NoDecode] = Field(default_factory=list)
     shipbob_token: SecretStr | None = SecretStr("sandbox-pat")
     shipbob_token_url: str | None = None  # default: <SHIPBOB_BASE_URL>/connect/token
     shipbob_client_id: str | None = None
@@ -119,6 +128,28 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError('expected JSON, e.g. {"alice": {"role": "operator", "password_hash": "scrypt:…"}}') from None
 
+    @field_validator("shipbob_webhook_extra_topics", mode="before")
+    @classmethod
+    def _topic_list(cls, value: object) -> object:
+        # A comma-separated list (compose passes `${NAME:-}`) or a JSON list.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError('expected a JSON list or names separated by commas') from None
+            return [name.strip() for name in text.split(",") if name.strip()]
+        return value
+
+    @field_validator("shipbob_webhook_extra_topics")
+    @classmethod
+    def _topic_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _TOPIC.fullmatch(name):
+                raise ValueError(f"{name!r} is not a topic name like wro.created")
+        return list(dict.fromkeys(value))
+
     @model_validator(mode="after")
     def _console_has_a_key(self) -> "Settings":
         if self.console_users and not (self.console_secret_key and
@@ -130,7 +161,7 @@ class Settings(BaseSettings):
         "redis_url", "broker_url", "ifs_token_url", "shipbob_token", "shipbob_token_url",
         "shipbob_client_id", "shipbob_client_secret", "shipbob_refresh_token",
         "shipbob_webhook_secret", "shipbob_webhook_secret_previous", "mapping_file",
-        mode="before",
+        "shipbob_webhook_api_version", mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -198,6 +229,10 @@ class Settings(BaseSettings):
     @property
     def effective_shipbob_token_url(self) -> str:
         return self.shipbob_token_url or f"{self.shipbob_base_url}/connect/token"
+
+    @property
+    def effective_shipbob_webhook_api_version(self) -> str:
+        return self.shipbob_webhook_api_version or self.shipbob_api_version
 
     @functools.cached_property
     def mapping(self) -> Mapping:

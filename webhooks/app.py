@@ -19,6 +19,7 @@ from webhooks.ifs_events import ifs_events_blueprint
 from webhooks.metrics import ReceiverMetrics
 from webhooks.receiver import Receiver
 from webhooks.secrets import SecretSource
+from webhooks.topics import handled_topics
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def create_app(
         metrics=metrics,
         body_timeout=settings.webhook_body_timeout_seconds,
         statement_timeout=statement_timeout,
+        handled_topics=handled_topics(settings.shipbob_webhook_extra_topics),
     )
 
     app = Flask(__name__)

@@ -57,6 +57,7 @@ class Receiver:
         metrics: ReceiverMetrics,
         body_timeout: float,
         statement_timeout: float | None = None,
+        handled_topics: frozenset[str] = HANDLED_TOPICS,
     ):
         self._secrets = secrets
         self._database_url = database_url
@@ -66,6 +67,7 @@ class Receiver:
         self._enqueue = enqueue
         self._metrics = metrics
         self._warned_no_secret = False
+        self._handled = handled_topics  # stored and enqueued; other topics stored as ignored
 
     def blueprint(self) -> Blueprint:
         bp = Blueprint("receiver", __name__)
@@ -77,7 +79,7 @@ class Receiver:
         topic = request.headers.get("x-webhook-topic", "")
         webhook_id = request.headers.get("webhook-id", "")[:WEBHOOK_ID_MAX]
         result = self._process(request, topic)
-        self._metrics.count(metric_label(topic), result.outcome)
+        self._metrics.count(metric_label(topic, self._handled), result.outcome)
         # Never the body, a signature or a secret: ids, topic and outcome only.
         log.log(
             result.log_level,
@@ -129,7 +131,7 @@ class Receiver:
         except (UnicodeDecodeError, ValueError, RecursionError):
             return Result(DeliveryOutcome.BAD_JSON, 400, {"error": "body is not JSON"}, logging.WARNING)
 
-        handled = topic in HANDLED_TOPICS
+        handled = topic in self._handled
         try:
             stored = store_event(self._database_url, signed.webhook_id, topic, body, handled,
                                  statement_timeout=self._statement_timeout)

@@ -1,11 +1,15 @@
 """ShipBob webhook topics: what the receiver hands to workers, and what each
-API version lets us subscribe to (shared/api/shipbob.md §6)."""
+API version lets us subscribe to (README "ShipBob webhook topics")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # Topics the receiver stores AND enqueues; any other verified topic is stored
 # as "ignored". wro.* are only known from third-party material, so they are
-# handled if they ever arrive but never subscribed to.
+# handled if they ever arrive but never subscribed to unless configured
+# (SHIPBOB_WEBHOOK_EXTRA_TOPICS). The order.* topics all wake the order's
+# shipment voucher job, which re-reads the order.
 HANDLED_TOPICS: frozenset[str] = frozenset(
     {
         "order.shipped",
@@ -13,8 +17,14 @@ HANDLED_TOPICS: frozenset[str] = frozenset(
         "order.shipment.exception",
         "order.shipment.on_hold",
         "order.shipment.cancelled",
+        # 2026-07 (developer.shipbob.com/2026-07/api/webhooks/create-subscription)
         "order.shipment.tracking.updated",
         "order.delivered",
+        "order.shipment.address.updated",
+        "order.shipment.line_item.added",
+        "order.shipment.line_item.removed",
+        "order.shipment.line_item.updated",
+        "order.shipment.shipping_service.updated",
         "return.created",
         "return.updated",
         "return.completed",
@@ -64,15 +74,21 @@ TOPICS_BY_VERSION: dict[str, frozenset[str]] = {
 KNOWN_TOPICS: frozenset[str] = HANDLED_TOPICS.union(*TOPICS_BY_VERSION.values())
 
 
-def topics_for_version(version: str) -> list[str]:
-    """The handled topics that `version` can subscribe to, sorted."""
+def topics_for_version(version: str, extra: Iterable[str] = ()) -> list[str]:
+    """The handled topics that `version` can subscribe to, and the configured
+    `extra` names (ShipBob's list is partial: its answer is the judge), sorted."""
     try:
         available = TOPICS_BY_VERSION[version]
     except KeyError:
         known = ", ".join(sorted(TOPICS_BY_VERSION))
         raise ValueError(f"unknown ShipBob API version {version!r} (known: {known})") from None
-    return sorted(HANDLED_TOPICS & available)
+    return sorted((HANDLED_TOPICS & available) | set(extra))
 
 
-def metric_label(topic: str | None) -> str:
-    return topic if topic in KNOWN_TOPICS else "other"
+def handled_topics(extra: Iterable[str] = ()) -> frozenset[str]:
+    """What the receiver enqueues: the handled topics and the configured extras."""
+    return HANDLED_TOPICS | frozenset(extra)
+
+
+def metric_label(topic: str | None, extra: Iterable[str] = ()) -> str:
+    return topic if topic is not None and (topic in KNOWN_TOPICS or topic in extra) else "other"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connector import jobs
@@ -69,7 +70,7 @@ def _target(ctx: Context, topic: str, raw_body: str) -> Target | None:
     if not isinstance(body, dict):
         return None
     if topic.startswith("order."):
-        order_id = body.get("order_id") or body.get("id")
+        order_id = order_id_of(body)
         if order_id is None:
             return None
         return Target(Flow.SHIPMENT_VOUCHER, str(order_id), shipbob_refs=(str(order_id),))
@@ -86,4 +87,18 @@ def _target(ctx: Context, topic: str, raw_body: str) -> Target | None:
             return None
         po = base_po(str(po))  # a chunk's events go to its purchase order's job
         return Target(Flow.INBOUND_RECEIPT, po, ifs_ref=po)
+    return None
+
+
+def order_id_of(body: Mapping[str, object]) -> str | None:
+    """The ShipBob order an order.* body is about. ShipBob publishes no bodies
+    and they differ per topic: a shipment (Orders.ShipmentViewModel, and the
+    Logistics tracking body) names its order in `order_id`; an order
+    (Orders.OrderViewModel) has none and is the order. A shipment whose
+    `order_id` is null names no order: never taken for its own `id`."""
+    order_id = body["order_id"] if "order_id" in body else body.get("id")
+    if isinstance(order_id, int) and not isinstance(order_id, bool):
+        return str(order_id)
+    if isinstance(order_id, str) and order_id.strip().isascii() and order_id.strip().isdigit():
+        return order_id.strip()
     return None

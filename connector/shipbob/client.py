@@ -291,6 +291,8 @@ class ShipBobClient:
         return self._call("POST", f"return/{return_id}:cancel")
 
     # -- webhooks (§6) ----------------------------------------------------------
+    # Subscriptions live under SHIPBOB_WEBHOOK_API_VERSION, which may be newer
+    # than the other calls' version (README "ShipBob webhook topics").
 
     def create_webhook(self, topics: list[str], url: str, secret: str | None = None,
                        description: str | None = None) -> JsonObject:
@@ -301,13 +303,26 @@ class ShipBobClient:
             body["secret"] = secret
         if description is not None:
             body["description"] = description
-        return self._object("POST", "webhook", json=body, idempotent=False)
+        return self._object("POST", self._webhook_path("webhook"), json=body, idempotent=False)
 
     def webhooks(self) -> Iterator[JsonObject]:
-        return self._linked("webhook", {"RecordsPerPage": CHANNEL_PAGE})
+        base = self._webhook_base()
+        return linked_pages(self._fetch, base + "webhook", {"RecordsPerPage": CHANNEL_PAGE},
+                            base_url=base)
 
     def delete_webhook(self, webhook_id: int | str) -> None:
-        self._call("DELETE", f"webhook/{webhook_id}")
+        self._call("DELETE", self._webhook_path(f"webhook/{webhook_id}"))
+
+    def _webhook_base(self) -> str:
+        """The versioned base URL of the subscription calls."""
+        version = self.settings.shipbob_webhook_api_version
+        if not version:
+            return self.base_url
+        return f"{self.settings.shipbob_base_url.rstrip('/')}/{version}/"
+
+    def _webhook_path(self, path: str) -> str:
+        base = self._webhook_base()
+        return path if base == self.base_url else base + path
 
     # -- edits after export and cancellation (2026-01 Orders; docs/shipbob-lifecycle.md) --
     # Each refused once the warehouse has picked the shipment: ShipmentUpdateRefused.

@@ -103,7 +103,8 @@ def linked_pages(fetch: Fetch, path: str, query: Mapping[str, object] | None, *,
                  base_url: str) -> Iterator[JsonObject]:
     """`{items, next}` pages: GET `next` until it is empty."""
     url, params = path, query
-    current = base_url.rstrip("/") + "/" + path.lstrip("/")
+    absolute = path.startswith(("http://", "https://"))
+    current = path if absolute else base_url.rstrip("/") + "/" + path.lstrip("/")
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
         body, _headers = fetch(url, params)

@@ -152,7 +152,32 @@ def test_secret_stored_by_subscribe_is_accepted(clean_db, recorder):
     assert len(recorder.ids) == 1
 
 
-@pytest.mark.parametrize("topic", ["billing.charge.created", "order.shipment.address.updated", "", "no.such.topic"])
+@pytest.mark.parametrize("topic", ["order.shipment.tracking.updated", "order.delivered",
+                                   "order.shipment.address.updated", "order.shipment.line_item.added",
+                                   "order.shipment.line_item.removed", "order.shipment.line_item.updated",
+                                   "order.shipment.shipping_service.updated"])
+def test_2026_07_order_topics_are_stored_and_enqueued(client, app, clean_db, recorder, topic):
+    response = post(client, headers=signed_headers(topic=topic))
+
+    assert response.get_json() == {"status": "accepted"}
+    [event] = events(clean_db)
+    assert event.outcome is None and recorder.ids == [event.id]
+    assert counted(app, topic, "accepted") == 1
+
+
+def test_configured_extra_topics_are_handled_and_others_still_ignored(clean_db, recorder):
+    app = make_app(clean_db, recorder, shipbob_webhook_extra_topics="wro.box.stowed")
+    accepted = post(app.test_client(), headers=signed_headers(topic="wro.box.stowed"))
+    ignored = post(app.test_client(), headers=signed_headers(topic="wro.box.scanned"))
+
+    assert accepted.get_json() == {"status": "accepted"} and ignored.get_json() == {"status": "ignored"}
+    stowed, scanned = events(clean_db)
+    assert recorder.ids == [stowed.id] and scanned.outcome == "ignored"
+    assert counted(app, "wro.box.stowed", "accepted") == 1  # a configured name is its own label
+    assert counted(app, "other", "ignored") == 1
+
+
+@pytest.mark.parametrize("topic", ["billing.charge.created", "order.shipment.something.new", "", "no.such.topic"])
 def test_unknown_topic_is_stored_as_ignored_not_enqueued(client, app, clean_db, recorder, topic):
     response = post(client, headers=signed_headers(topic=topic))
 

@@ -90,6 +90,24 @@ def test_action_bodies():
     assert urls[4].endswith("/order/77:cancel")
 
 
+def test_subscriptions_use_the_webhook_api_version_and_the_rest_does_not():
+    session = FakeSession(response(200, {"id": "9", "secret": "s"}),
+                          response(200, {"items": [{"id": "9"}], "next": "/2026-07/webhook?Cursor=2"}),
+                          response(200, {"items": [{"id": "10"}], "next": None}),
+                          response(204), response(200, {"status": "Success"}))
+    c = ShipBobClient(make_settings(shipbob_webhook_api_version="2026-07"), LocalCoordinator(), session=session)
+    c.create_webhook(["order.delivered"], "https://x.example/h")
+    assert [w["id"] for w in c.webhooks()] == ["9", "10"]
+    c.delete_webhook("9")
+    c.cancel_order(77)
+    urls = [s["url"] for s in session.sent]
+    assert urls[0] == "http://shipbob.test/2026-07/webhook"
+    assert urls[1].startswith("http://shipbob.test/2026-07/webhook?")
+    assert urls[2] == "http://shipbob.test/2026-07/webhook?Cursor=2"
+    assert urls[3] == "http://shipbob.test/2026-07/webhook/9"
+    assert urls[4] == "http://shipbob.test/2026-01/order/77:cancel"
+
+
 def test_empty_actions_make_no_call():
     c, session = client()
     assert c.mark_tracking_uploaded([]) is None

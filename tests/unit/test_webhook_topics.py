@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhooks.topics import HANDLED_TOPICS, metric_label, topics_for_version
+from webhooks.topics import HANDLED_TOPICS, handled_topics, metric_label, topics_for_version
 
 
 def test_2026_01_subscribes_to_the_handled_topics_of_its_enum_only():
@@ -24,6 +24,28 @@ def test_2026_07_adds_delivery_and_tracking_topics():
     topics = topics_for_version("2026-07")
     assert {"order.delivered", "order.shipment.tracking.updated"} <= set(topics)
     assert set(topics_for_version("2026-01")) < set(topics)
+
+
+def test_2026_07_adds_its_order_topics_and_nothing_unpublished():
+    added = set(topics_for_version("2026-07")) - set(topics_for_version("2026-01"))
+    assert added == {
+        "order.delivered",
+        "order.shipment.tracking.updated",
+        "order.shipment.address.updated",
+        "order.shipment.line_item.added",
+        "order.shipment.line_item.removed",
+        "order.shipment.line_item.updated",
+        "order.shipment.shipping_service.updated",
+    }
+
+
+def test_configured_extra_topics_are_subscribed_and_handled():
+    assert "wro.box.stowed" in topics_for_version("2026-01", ["wro.box.stowed"])
+    assert topics_for_version("2026-07", ["order.delivered"]) == topics_for_version("2026-07")
+    assert handled_topics(["wro.box.stowed"]) == HANDLED_TOPICS | {"wro.box.stowed"}
+    assert handled_topics() == HANDLED_TOPICS
+    assert metric_label("wro.box.stowed", handled_topics(["wro.box.stowed"])) == "wro.box.stowed"
+    assert metric_label("wro.box.stowed") == "other"
 
 
 def test_billing_and_unconfirmed_wro_topics_are_never_subscribed():

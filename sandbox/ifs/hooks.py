@@ -1,6 +1,6 @@
 """Test hooks under /_sandbox/ (no authentication): reset, seed, create
-specific data, bulk stock, simulate a concurrent edit, inject faults, read
-statistics and dump sets. Field names are the wire names (internal names are
+specific data, bulk stock, simulate a concurrent edit or a buyer's change to
+a released purchase order, inject faults, read statistics and dump sets. Field names are the wire names (internal names are
 accepted too); values use the JSON formats of the API (dates
 "YYYY-MM-DD", timestamps "...Z", bare enum members). Hooks may set
 attributes the API treats as read-only (Objstate, QtyShipped, ...).
@@ -142,6 +142,40 @@ def create_purchase_orders():
             created.append({"OrderNo": row["OrderNo"], "@odata.etag": etag_of(row),
                             "lines": len(lines)})
     return jsonify({"purchase_orders": created}), 201
+
+
+@bp.post("/purchase_orders/<order_no>/lines/<line_no>/<release_no>")
+def change_purchase_order_line(order_no: str, line_no: str, release_no: str):
+    """{"BuyQtyDue": 15}: a buyer raises or lowers a line's ordered quantity
+    after the order was released (IFS's rules: purchasing.change_line_quantity)."""
+    qty = _body().get("BuyQtyDue")
+    if isinstance(qty, bool) or not isinstance(qty, (int, float)):
+        raise bad_request("'BuyQtyDue' must be a number.")
+    return _purchase_order_change(lambda store: purchasing.change_line_quantity(
+        store, order_no, line_no, release_no, qty), purchasing.PO_LINES)
+
+
+@bp.post("/purchase_orders/<order_no>/lines/<line_no>/<release_no>/cancel")
+def cancel_purchase_order_line(order_no: str, line_no: str, release_no: str):
+    """A buyer cancels one line of a released order (nothing may have arrived on it)."""
+    return _purchase_order_change(lambda store: purchasing.cancel_line(
+        store, order_no, line_no, release_no), purchasing.PO_LINES)
+
+
+@bp.post("/purchase_orders/<order_no>/cancel")
+def cancel_purchase_order(order_no: str):
+    """A buyer cancels a released order and all its lines (nothing may have arrived)."""
+    return _purchase_order_change(lambda store: purchasing.cancel_order(store, order_no), purchasing.POS)
+
+
+def _purchase_order_change(change, lu_name: str):
+    sandbox = _sandbox()
+    with sandbox.store.lock:
+        try:
+            row = change(sandbox.store)
+        except BusinessError as exc:
+            raise _rejected(exc) from None
+        return jsonify(entity_json(_type(lu_name), row))
 
 
 @bp.post("/stock")

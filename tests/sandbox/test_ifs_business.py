@@ -283,6 +283,68 @@ def test_purchase_orders_and_receipts(ifs):
     assert closed.status_code == 500
 
 
+def po_lines(ifs: Ifs, order_no: str) -> dict[str, tuple]:
+    rows = ifs.get(PO, f"PurchaseOrderSet(OrderNo='{order_no}')/PurchaseOrderLineArray").json()["value"]
+    return {row["LineNo"]: (row["BuyQtyDue"], row["QtyArrived"], row["Objstate"]) for row in rows}
+
+
+def po_state(ifs: Ifs, order_no: str) -> str:
+    return ifs.get(PO, f"PurchaseOrderSet(OrderNo='{order_no}')").json()["Objstate"]
+
+
+def rejected(url: str, body=None) -> str:
+    response = requests.post(url, json=body, timeout=30)
+    assert response.status_code == 400, response.text
+    return response.json()["error"]["details"][0]["message"]
+
+
+def test_a_buyer_changes_and_cancels_lines_of_a_released_purchase_order(ifs):
+    ifs.hook("purchase_orders", {"OrderNo": "PC1", "lines": [
+        {"PartNo": "P00001", "BuyQtyDue": 10}, {"PartNo": "P00002", "BuyQtyDue": 4},
+        {"PartNo": "P00003", "BuyQtyDue": 2}]})
+    etag = ifs.get(PO, "PurchaseOrderSet(OrderNo='PC1')/PurchaseOrderLineArray").json()["value"][0]["@odata.etag"]
+    changed = ifs.hook("purchase_orders/PC1/lines/1/1", {"BuyQtyDue": 15})
+    assert (changed["BuyQtyDue"], changed["Objstate"]) == (15, "Released")
+    assert changed["@odata.etag"] != etag  # a write like any other
+    assert ifs.hook("purchase_orders/PC1/lines/2/1/cancel")["Objstate"] == "Cancelled"
+    assert po_lines(ifs, "PC1") == {"1": (15, 0, "Released"), "2": (4, 0, "Cancelled"),
+                                    "3": (2, 0, "Released")}
+    assert po_state(ifs, "PC1") == "Released"
+
+    # an arrival: no cancel any more, and no quantity below what arrived
+    arrival = {"OrderNo": "PC1", "LineNo": "3", "ReleaseNo": "1", "QtyArrived": 1, "ReceiptDate": "2026-03-01"}
+    assert ifs.post(PR, "PurchaseReceiptSet", arrival).status_code == 201
+    assert "CANCELNOTALLOWED" in rejected(f"{ifs.url}/_sandbox/purchase_orders/PC1/lines/3/1/cancel")
+    assert "CANCELNOTALLOWED" in rejected(f"{ifs.url}/_sandbox/purchase_orders/PC1/cancel")
+    assert "QTYBELOWARRIVED" in rejected(f"{ifs.url}/_sandbox/purchase_orders/PC1/lines/3/1",
+                                         {"BuyQtyDue": 0.5})
+    assert "CHANGENOTALLOWED" in rejected(f"{ifs.url}/_sandbox/purchase_orders/PC1/lines/2/1",
+                                          {"BuyQtyDue": 9})
+    assert "does not exist" in rejected(f"{ifs.url}/_sandbox/purchase_orders/PC1/lines/9/1/cancel")
+    # lowered to what arrived, the line is received; with the rest received the order is
+    assert ifs.hook("purchase_orders/PC1/lines/3/1", {"BuyQtyDue": 1})["Objstate"] == "Received"
+    assert ifs.post(PR, "PurchaseReceiptSet", {**arrival, "LineNo": "1", "QtyArrived": 15}).status_code == 201
+    assert po_state(ifs, "PC1") == "Received"
+    assert "CHANGENOTALLOWED" in rejected(f"{ifs.url}/_sandbox/purchase_orders/PC1/lines/1/1",
+                                          {"BuyQtyDue": 20})
+
+
+def test_a_buyer_cancels_a_whole_purchase_order(ifs):
+    ifs.hook("purchase_orders", {"OrderNo": "PC2", "lines": [
+        {"PartNo": "P00001", "BuyQtyDue": 10}, {"PartNo": "P00002", "BuyQtyDue": 4}]})
+    assert "must be a number" in rejected(f"{ifs.url}/_sandbox/purchase_orders/PC2/lines/1/1", {"BuyQtyDue": "x"})
+    assert ifs.hook("purchase_orders/PC2/cancel")["Objstate"] == "Cancelled"
+    assert po_state(ifs, "PC2") == "Cancelled"
+    assert {no: state for no, (_, _, state) in po_lines(ifs, "PC2").items()} == {
+        "1": "Cancelled", "2": "Cancelled"}
+    assert "CHANGENOTALLOWED" in rejected(f"{ifs.url}/_sandbox/purchase_orders/PC2/cancel")
+
+    # cancelling the last open line cancels the order
+    ifs.hook("purchase_orders", {"OrderNo": "PC3", "lines": [{"PartNo": "P00001", "BuyQtyDue": 1}]})
+    ifs.hook("purchase_orders/PC3/lines/1/1/cancel")
+    assert po_state(ifs, "PC3") == "Cancelled"
+
+
 def test_receipt_needs_mandatory_fields(ifs):
     ifs.hook("purchase_orders", {"OrderNo": "P1", "lines": [{"PartNo": "P00001", "BuyQtyDue": 5}]})
     response = ifs.post(PR, "PurchaseReceiptSet", {"OrderNo": "P1", "LineNo": "1", "ReleaseNo": "1"})

@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from connector.errors import ConfigError, TransientError
 from connector.ifs import odata
-from connector.ifs.client import IfsClient
+from connector.ifs.client import IfsClient, Read
 from connector.ifs.errors import IfsNotFound
 from connector.ifs.names.purchasing import PurchaseNames
 from connector.ifs.posting import load_class
@@ -27,6 +27,9 @@ from connector.ifs.posting import load_class
 # reference), so what it already received can be read back from IFS.
 RECEIPT_REF_PREFIX = "SB:"
 POSTING_SETTING = "purchase.posting"
+# Orders per read when many are read at once: keeps a $filter URL short and
+# a $batch of line reads small (the same figure as reconcile's voucher lines).
+ORDERS_PER_READ = 50
 
 
 @dataclass(frozen=True, order=True)
@@ -133,6 +136,36 @@ class Purchasing:
         except IfsNotFound:
             return None
 
+    def orders_by_number(self, order_nos: Iterable[str]) -> dict[str, PurchaseOrder]:
+        """The headers of these orders that IFS has, by number (one query per
+        ORDERS_PER_READ orders)."""
+        names, f = self.names, self.names.order
+        wanted = sorted(set(order_nos))
+        found: dict[str, PurchaseOrder] = {}
+        for start in range(0, len(wanted), ORDERS_PER_READ):
+            rows = self._ifs.query(
+                names.projection, names.order_set,
+                filter=odata.any_of(f.order_no, wanted[start:start + ORDERS_PER_READ]),
+                select=[f.order_no, f.site, f.state, f.wanted_receipt_date], orderby=[f"{f.order_no} asc"])
+            found.update((order.order_no, order) for order in map(self.order_record, rows))
+        return found
+
+    def lines_of(self, order_nos: Iterable[str]) -> dict[str, list[PurchaseOrderLine]]:
+        """The lines of several orders, read through each order's navigation
+        (IFS expands no collection navigation, ifs-cloud.md §8): one $batch of
+        ORDERS_PER_READ reads at a time. An order IFS does not have raises
+        IfsNotFound, as `lines` does."""
+        wanted = sorted(set(order_nos))
+        names = self.names
+        found: dict[str, list[PurchaseOrderLine]] = {}
+        for start in range(0, len(wanted), ORDERS_PER_READ):
+            chunk = wanted[start:start + ORDERS_PER_READ]
+            reads = [Read(f"{self._path(order_no)}/{names.lines_nav}") for order_no in chunk]
+            for order_no, rows in zip(chunk, self._ifs.read_many(names.projection, reads)):
+                lines = [self.line_record(order_no, row) for row in rows]
+                found[order_no] = sorted(lines, key=lambda line: (line.key.line_no, line.key.release_no))
+        return found
+
     def lines(self, order_no: str) -> list[PurchaseOrderLine]:
         """The order's lines by (line, release): a stable order to page by,
         whatever the server's page size."""
@@ -163,6 +196,10 @@ class Purchasing:
     def is_closed(self, line: PurchaseOrderLine) -> bool:
         """Takes no more receipts."""
         return line.state in self.names.closed_line_states
+
+    def is_order_closed(self, order: PurchaseOrder) -> bool:
+        """Takes no more receipts on any line (cancelled or closed)."""
+        return order.state in self.names.closed_order_states
 
     # -------------------------------------------------------------- writes
 

@@ -47,6 +47,29 @@ def test_an_order_its_lines_and_an_order_ifs_does_not_have(ctx, sandboxes):
         purchasing.order("PNONE")
 
 
+def test_several_orders_and_their_lines_are_read_at_once(ctx, sandboxes):
+    ifs, _ = sandboxes
+    [p1, p2] = purchase_orders(ifs, {"lines": [("A", 10), ("B", 2)]}, {"lines": [("C", 1)]})
+    hook(ifs, f"purchase_orders/{p2}/cancel")
+    purchasing = ctx.purchasing
+    before = hook(ifs, "stats", method="GET")["requests"]
+
+    orders = purchasing.orders_by_number([p2, p1, "PNONE", p1])
+    lines = purchasing.lines_of([p1, p2])
+    after = hook(ifs, "stats", method="GET")["requests"]
+
+    calls = {route: after[route].get(method, 0) - before.get(route, {}).get(method, 0)
+             for route, method in (("PurchaseOrderHandling/PurchaseOrderSet", "GET"),
+                                   ("PurchaseOrderHandling/$batch", "POST"))}
+    assert calls == {"PurchaseOrderHandling/PurchaseOrderSet": 1, "PurchaseOrderHandling/$batch": 1}
+    assert sorted(orders) == [p1, p2]  # an order IFS does not have is left out
+    assert (purchasing.is_order_closed(orders[p1]), purchasing.is_order_closed(orders[p2])) == (False, True)
+    assert lines == {p1: purchasing.lines(p1), p2: purchasing.lines(p2)}
+    assert [(line.part_no, line.state) for line in lines[p2]] == [("C", "Cancelled")]
+    with pytest.raises(IfsNotFound):
+        purchasing.lines_of([p1, "PNONE"])
+
+
 def test_a_posted_receipt_is_ours_and_one_booked_by_hand_is_not(ctx, sandboxes):
     ifs, _ = sandboxes
     [po, other] = purchase_orders(ifs, {"lines": [("A", 10), ("B", 5)]}, {"lines": [("A", 3)]})

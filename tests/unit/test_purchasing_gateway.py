@@ -26,6 +26,7 @@ from connector.settings import Settings
 # A tenant whose every purchasing field and state has another name.
 RENAMED = IfsNames.model_validate({"purchase": {
     "released_state": "Approved",
+    "closed_order_states": ["Withdrawn"],
     "line_state_enum": "PoLineStatus",
     "closed_line_states": ["Finished", "Void"],
     "order": {"order_no": "PoNo", "site": "Site", "state": "Status", "wanted_receipt_date": "DueDate"},
@@ -62,6 +63,9 @@ def test_a_renamed_purchase_order_is_read_under_the_tenants_names():
     order = gateway().order_record(row)
     assert order == PurchaseOrder("P1", "S01", "Approved", "2026-12-24")
     assert gateway().is_released(order)
+    assert not gateway().is_order_closed(order)
+    assert gateway().is_order_closed(PurchaseOrder("P1", "S01", "Withdrawn", None))
+    assert not gateway().is_order_closed(PurchaseOrder("P1", "S01", "Cancelled", None))  # not this tenant's
 
 
 def test_a_renamed_line_is_read_under_the_tenants_names():
@@ -98,6 +102,7 @@ def test_todays_names_are_the_defaults():
         "OrderNo": "P1", "LineNo": "1", "ReleaseNo": "1", "QtyArrived": 4,
         "ExternalRef": "SB:P1:1:1:4", "ReceiptDate": "2026-12-07"}
     assert IfsNames().purchase.closed_line_states == ("Closed", "Cancelled")
+    assert IfsNames().purchase.closed_order_states == ("Closed", "Cancelled")
 
 
 def test_doctor_checks_every_renamed_purchasing_name():
@@ -106,7 +111,8 @@ def test_doctor_checks_every_renamed_purchasing_name():
     assert {"key PoNo on PurchaseOrderSet", "property DueDate on PurchaseOrderSet",
             "property QtyReceived on PurchaseOrderSet/PurchaseOrderLineArray",
             "property ItemNo on PurchaseOrderSet/PurchaseOrderLineArray",
-            "enum member PurchaseOrderState'Approved'", "enum type PoLineStatus",
+            "enum member PurchaseOrderState'Approved'", "enum member PurchaseOrderState'Withdrawn'",
+            "enum type PoLineStatus",
             "enum member PoLineStatus'Finished'", "enum member PoLineStatus'Void'",
             } <= needs["PurchaseOrderHandling"]
     assert {f"property {name} on PurchaseReceiptSet"

@@ -42,6 +42,9 @@ class PurchaseNames(Strict):
     lines_nav: str = "PurchaseOrderLineArray"
     state_enum: str = "PurchaseOrderState"
     released_state: str = "Released"
+    # Order states that take no more receipts: what is not received by then
+    # is no longer expected from ShipBob.
+    closed_order_states: tuple[str, ...] = ("Closed", "Cancelled")
     line_state_enum: str = "PurchaseOrderLineState"
     # Line states that take no more receipts.
     closed_line_states: tuple[str, ...] = ("Closed", "Cancelled")
@@ -58,6 +61,6 @@ class PurchaseNames(Strict):
         purchasing = needs.at(self.projection)
         purchasing.entity_set(self.order_set, keys=(self.order.order_no,), props=self.order.values())
         purchasing.navigation(self.order_set, self.lines_nav, self.line.values())
-        purchasing.enum(self.state_enum, self.released_state)
+        purchasing.enum(self.state_enum, self.released_state, *self.closed_order_states)
         purchasing.enum(self.line_state_enum, *self.closed_line_states)
         needs.at(self.receipt_projection).entity_set(self.receipt_set, props=self.receipt.values())

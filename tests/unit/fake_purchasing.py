@@ -29,6 +29,7 @@ class FakePurchasing:
         self.posted: list[NewReceipt] = []
         self.refusal: str | None = None  # an IFS rule that refuses every receipt
         self.released_sites: list[list[str]] = []
+        self.line_reads: list[list[str]] = []  # the orders of each lines_of call
 
     # ------------------------------------------------------------ set-up
 
@@ -47,6 +48,9 @@ class FakePurchasing:
     def receive_by_hand(self, key: PoLineKey, qty: float) -> None:
         self._arrive(Receipt(key, qty, None, None))
 
+    def set_order_state(self, order_no: str, state: str) -> None:
+        self.orders[order_no] = replace(self.orders[order_no], state=state)
+
     # ------------------------------------------------------- the gateway
 
     def released_orders(self, sites: list[str]) -> list[PurchaseOrder]:
@@ -61,8 +65,17 @@ class FakePurchasing:
     def find_order(self, order_no: str) -> PurchaseOrder | None:
         return self.orders.get(order_no)
 
+    def orders_by_number(self, order_nos) -> dict[str, PurchaseOrder]:
+        return {no: self.orders[no] for no in sorted(set(order_nos)) if no in self.orders}
+
     def lines(self, order_no: str) -> list[PurchaseOrderLine]:
+        if order_no not in self._lines:
+            raise IfsNotFound(f"IFS GET PurchaseOrderSet: {order_no} not found", status=404)
         return list(self._lines[order_no])
+
+    def lines_of(self, order_nos) -> dict[str, list[PurchaseOrderLine]]:
+        self.line_reads.append(sorted(set(order_nos)))
+        return {no: self.lines(no) for no in sorted(set(order_nos))}
 
     def our_receipts(self, order_no: str | None = None) -> list[Receipt]:
         return [r for r in self.receipts if (r.external_ref or "").startswith(RECEIPT_REF_PREFIX)
@@ -76,6 +89,9 @@ class FakePurchasing:
 
     def is_closed(self, line: PurchaseOrderLine) -> bool:
         return line.state in CLOSED
+
+    def is_order_closed(self, order: PurchaseOrder) -> bool:
+        return order.state in CLOSED
 
     def post_receipt(self, receipt: NewReceipt) -> None:
         """As the default posting and IFS behave: re-check, then receive."""

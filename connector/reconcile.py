@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from connector.bindings import BindingKind
 from connector.context import Context
-from connector.db.models import Binding, InventorySnapshot, Job, JobState, utcnow
-from connector.flows.replenishment import base_po
+from connector.db.models import Binding, Flow, InventorySnapshot, Job, JobState, utcnow
+from connector.flows.inventory_sync import PO_PREFIX as INVENTORY_SYNC_PREFIX
+from connector.flows.replenishment import CHUNK_LOOKUP_BATCH, CHUNK_SEPARATOR, base_po, chunk_name
+from connector.flows.wro_quantities import PartNeed, is_live, needs_by_part
 from connector.ifs import odata
 from connector.ifs.client import Read
 from connector.ifs.errors import IfsNotFound
@@ -59,6 +62,7 @@ def reconcile(ctx: Context, days: int = DEFAULT_DAYS) -> list[CheckResult]:
         *_shipments(ctx, parked, since),
         _returns_not_posted(ctx, parked, since),
         _receipts(ctx, parked, since),
+        *_wros_against_purchase_orders(ctx, parked, since),
         _stock(ctx),
     ]
 
@@ -206,6 +210,106 @@ def _receipts(ctx: Context, parked, since: datetime | None) -> CheckResult:
                 f"{po}/{part}", f"stowed {qty:g}, received {received.get((po, part), 0):g}",
                 parked.get(("inbound_receipt", po))))
     return result
+
+
+def _wros_against_purchase_orders(ctx: Context, parked: dict[tuple[str, str], str],
+                                  since: datetime | None) -> list[CheckResult]:
+    """Per IFS purchase order and SKU: what its live WROs announce against
+    what its lines expect through ShipBob (connector/flows/wro_quantities.py),
+    for the orders with a WRO created since `since` (all their WROs, older
+    chunks and the warehouse's split-offs included). A SKU on two WROs that
+    together announce more than the lines expect is a doubled WRO; a top-up
+    after an increase carries only the extra, so it is not one.
+
+    A WRO cannot be edited, so a difference on a WRO stays until a person
+    corrects it at ShipBob or closes the order's item (`resolve`/`ignore`);
+    the attention item alone does not explain it. A SKU on no WRO yet is
+    explained by the order's parked item (an unknown SKU, a fraction)."""
+    doubled = CheckResult("purchase orders with two WROs for the same lines")
+    quantities = CheckResult("WRO quantities that differ from the PO lines")
+    wros = _purchase_order_wros(ctx, since)
+    purchasing = ctx.purchasing
+    headers = purchasing.orders_by_number(wros)  # a number IFS does not have is not ours
+    if not headers:
+        return [doubled, quantities]
+    lines = purchasing.lines_of(headers)
+    received: dict[PoLineKey, float] = defaultdict(float)
+    for receipt in purchasing.our_receipts():
+        received[receipt.key] += receipt.qty
+    closed_by_person = _closed_by_a_person(ctx, Flow.REPLENISHMENT)
+    for po, header in sorted(headers.items()):
+        order_closed = purchasing.is_order_closed(header)
+        needs = needs_by_part(lines[po], received, purchasing.is_closed, order_closed)
+        expect: dict[str, list[PartNeed]] = defaultdict(list)
+        for part, part_need in needs.items():
+            expect[ctx.mapping.sku_for(part) or part].append(part_need)
+        live = [wro for wro in wros[po] if is_live(wro)]
+        announce: dict[str, float] = defaultdict(float)
+        carried_by: dict[str, set[int]] = defaultdict(set)
+        for wro in live:
+            for item in wro.get("inventory_quantities") or []:
+                sku = str(item.get("sku") or item["inventory_id"])
+                announce[sku] += float(item.get("expected_quantity") or 0)
+                carried_by[sku].add(int(wro["id"]))
+        for sku in sorted(set(expect) | set(announce)):
+            quantities.checked += 1
+            need = sum(part.need for part in expect.get(sku, []))
+            got = announce.get(sku, 0.0)
+            if abs(got - need) < QTY_TOLERANCE:
+                continue
+            on = sorted(carried_by.get(sku, ()))
+            lines_text = ", ".join(part.describe() for part in expect.get(sku, [])) or "no line of the order"
+            detail = (f"WRO {', '.join(map(str, on)) or 'none'} announce(s) {got:g}, "
+                      f"{lines_text} expect(s) {need:g} through ShipBob")
+            reason = closed_by_person.get(po) if on else parked.get((Flow.REPLENISHMENT.value, po))
+            target = doubled if len(on) > 1 and got > need else quantities
+            target.differences.append(Difference(f"{po}/{sku}", detail, reason))
+    doubled.checked = quantities.checked
+    return [doubled, quantities]
+
+
+QTY_TOLERANCE = 1e-6
+
+
+def _purchase_order_wros(ctx: Context, since: datetime | None) -> dict[str, list[dict[str, Any]]]:
+    """Base purchase order number -> every WRO under its chunk numbers, for
+    the orders with a WRO created since `since`. The orders' numbers are
+    read again in full: an older chunk, or the WRO a split-off came from,
+    may predate the window."""
+    highest: dict[str, int] = {}
+    for wro in ctx.shipbob.wros(InsertStartDate=since):
+        number = wro.get("purchase_order_number") or ""
+        po = base_po(number)
+        if not number or po.startswith(f"{INVENTORY_SYNC_PREFIX}-"):
+            continue
+        index = _chunk_index(number)
+        if index is not None:
+            highest[po] = max(highest.get(po, 0), index)
+    names = {chunk_name(po, i): po for po, top in highest.items() for i in range(1, top + 1)}
+    ordered = sorted(names)
+    found: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for start in range(0, len(ordered), CHUNK_LOOKUP_BATCH):
+        for wro in ctx.shipbob.wros(PurchaseOrderNumbers=ordered[start:start + CHUNK_LOOKUP_BATCH]):
+            of = names.get(wro.get("purchase_order_number") or "")
+            if of is not None:  # exact numbers only
+                found[of][int(wro["id"])] = wro
+    return {po: [wro for _, wro in sorted(by_id.items())] for po, by_id in found.items()}
+
+
+def _chunk_index(number: str) -> int | None:
+    """1 for `<PO>`, k for `<PO>#k`; None for a number the connector does not make."""
+    _, separator, index = number.partition(CHUNK_SEPARATOR)
+    if not separator:
+        return 1
+    return int(index) if index.isdigit() and int(index) > 1 else None
+
+
+def _closed_by_a_person(ctx: Context, flow: Flow) -> dict[str, str]:
+    """Key -> who closed the flow's item and why, for items a person resolved or ignored."""
+    with ctx.session() as session:
+        rows = session.execute(select(Job.key, Job.state, Job.resolved_by, Job.resolution_note).where(
+            Job.flow == flow.value, Job.state.in_((JobState.RESOLVED.value, JobState.IGNORED.value))))
+        return {key: f"{state} by {by}: {note}" for key, state, by, note in rows}
 
 
 def _stock(ctx: Context) -> CheckResult:

@@ -176,6 +176,25 @@ def test_a_frozen_replenishment_run_never_sends_a_second_wro(world):
     assert "stopped before a write" in log
 
 
+def test_a_frozen_run_for_an_increased_line_never_sends_a_second_top_up(world):
+    ctx, (ifs, shipbob), (_, shipbob_gate), _ = world
+    po_no, inventory = replenish(ctx, (ifs, shipbob), [("TK-A", 5), ("TK-B", 2)])
+    hook(ifs, f"purchase_orders/{po_no}/lines/1/1", {"BuyQtyDue": 8})
+
+    # The look-up right before the top-up's create: "does ShipBob have a WRO for P#2?"
+    def top_up_lookup(req: Request) -> bool:
+        return (req.method == "GET" and req.path.endswith("/receiving")
+                and ",".join(req.args.getlist("PurchaseOrderNumbers")) == f"{po_no}#2")
+
+    log = two_live_runs(world, Flow.REPLENISHMENT, po_no, shipbob_gate, top_up_lookup)
+
+    first, top_up = wros_of(shipbob, po_no)
+    assert [w["purchase_order_number"] for w in (first, top_up)] == [po_no, f"{po_no}#2"]
+    assert {i["inventory_id"]: i["expected_quantity"] for i in top_up["inventory_quantities"]} == {
+        inventory["TK-A"]: 3}
+    assert "stopped before a write" in log
+
+
 def test_a_frozen_receipt_run_never_receives_a_stow_twice(world):
     ctx, (ifs, shipbob), (ifs_gate, _), _ = world
     # Room on the line for a doubled receipt: IFS itself would refuse one

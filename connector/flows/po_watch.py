@@ -3,10 +3,12 @@ replenishment poll hands back to their job.
 
 The choice: re-check the purchase orders that have WROs, while they are open,
 from IFS alone - not a "changed since" stamp. IFS documents no last-changed
-field on purchase order lines that a $filter could use (the line set is
-served on /int/ only, and a header's change stamp need not move when a line
-does), so a stamp would be a tenant-specific guess that fails silently when
-it is wrong. Re-checking costs IFS reads, never a ShipBob call:
+field on purchase order lines that a $filter could use (the flat line set,
+PurchaseOrderLineEntity, is on /int/ only on 25R1 per
+silverhouse3/ifs-cloud-powerbi-odata docs/endpoints.md, and a header's stamp
+need not move when a line does), so a stamp would be a tenant-specific guess
+that fails silently when it is wrong. Re-checking costs IFS reads, never a
+ShipBob call:
 
 - every replenishment run that leaves a purchase order with WROs records the
   version it examined: a digest of each line's part, ordered quantity and

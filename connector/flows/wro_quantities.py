@@ -19,7 +19,7 @@ from typing import Any
 
 from connector.ifs.purchasing import PoLineKey, PurchaseOrderLine
 
-CANCELLED = "Cancelled"  # the WRO status (shipbob.md §5)
+CANCELLED = "Cancelled"  # a WRO status (ShipBob OpenAPI 2026-01, GET /receiving)
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,8 @@ class Purchasing:
 
     def lines_of(self, order_nos: Iterable[str]) -> dict[str, list[PurchaseOrderLine]]:
         """The lines of several orders, read through each order's navigation
-        (IFS expands no collection navigation, ifs-cloud.md §8): one $batch of
+        (IFS's OData provider expands one-to-one navigations only: docs.ifs.com,
+        OData provider "Supported functionalities"): one $batch of
         ORDERS_PER_READ reads at a time. An order IFS does not have raises
         IfsNotFound, as `lines` does."""
         wanted = sorted(set(order_nos))

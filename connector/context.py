@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported lazily: a worker loads only the clients it uses
     from connector.coordination import Coordinator
     from connector.ifs.client import IfsClient
     from connector.ifs.customer_orders import CustomerOrders
+    from connector.ifs.deliveries import Deliveries
     from connector.ifs.purchasing import Purchasing
     from connector.ifs.returns import Returns
     from connector.ifs.stock import Stock
@@ -68,6 +69,12 @@ class Context:
         from connector.ifs.customer_orders import CustomerOrders
 
         return CustomerOrders(self.ifs, self.names.customer_order)
+
+    @functools.cached_property
+    def deliveries(self) -> Deliveries:
+        from connector.ifs.deliveries import Deliveries
+
+        return Deliveries(self.ifs, self.names.fulfillment, self.names.customer_order)
 
     @functools.cached_property
     def returns(self) -> Returns:

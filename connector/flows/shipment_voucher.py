@@ -1,10 +1,15 @@
 """Flow 2: ShipBob shipments become IFS fulfillment vouchers, exactly once.
 
 One job per ShipBob order serialises all of its events. Each run re-fetches
-the order (webhook bodies are hints) and converges IFS on it: post a voucher
-for every shipped shipment that IFS does not have yet (IFS is checked by
-ExternalRef before writing, which covers a crash between the IFS write and our
-bookkeeping), then bring tracking and delivery up to date under the ETag.
+the order (webhook bodies are hints) and converges IFS on it, per shipped
+shipment:
+
+1. find its voucher: our binding, else IFS by the shipment's external
+   reference (which covers a crash between the IFS write and our bookkeeping);
+2. none: spread the shipped units over the order lines still open in IFS and
+   post the delivery (the mapping's posting step, connector/ifs/deliveries.py);
+3. bring the voucher's tracking and delivery date up to date under its ETag.
+
 Events that arrive twice, late or out of order therefore end the same way.
 """
 
@@ -12,15 +17,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from connector import jobs, kv
 from connector.bindings import BindingKind, bind, find_binding, find_by_shipbob, update_data
 from connector.context import Context
 from connector.db.models import Binding, Flow, Job, utcnow
-from connector.errors import NeedsAttention, TransientError, WaitingFor
-from connector.ifs import odata
+from connector.errors import NeedsAttention, WaitingFor
+from connector.ifs.customer_orders import CustomerOrders
+from connector.ifs.deliveries import Deliveries, Voucher
 from connector.mappers.orders import tagged_ifs_order_no
-from connector.mappers.vouchers import HELD, SHIPPED, allocate, shipped_quantities, voucher_body, voucher_changes
+from connector.mappers.vouchers import HELD, SHIPPED, allocate, delivery, shipped_quantities, tracking_changes
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +46,21 @@ def run(ctx: Context, job: Job) -> str:
         binding = find_by_shipbob(session, BindingKind.ORDER, order_id)
         if binding is None:
             binding = find_binding(session, BindingKind.ORDER, order.get("reference_id") or "")
-        order_no = binding.data["order_no"] if binding else None
-        bound_lines = binding.data["lines"] if binding else []
-    if binding is None:
+        bound = (str(binding.data["order_no"]), list(binding.data["lines"])) if binding else None
+    if bound is None:
         ifs_order_no = tagged_ifs_order_no(order)
         if ifs_order_no:
             # Created by our order push, which has not bound it yet: wait for it.
             raise WaitingFor(f"ShipBob order {order_id} is not bound to an IFS order yet",
                              Flow.ORDER_PUSH.value, ifs_order_no)
         return f"ignored: ShipBob order {order_id} did not come from IFS"
+    order_no, bound_lines = bound
 
     shipments = order.get("shipments") or ctx.shipbob.order_shipments(order_id)
-    posted, updated, held, uploaded = [], [], [], []
+    posted: list[int] = []
+    updated: list[int] = []
+    held: list[str] = []
+    uploaded: list[int] = []
     for shipment in sorted(shipments, key=lambda s: s["id"]):
         status = shipment.get("status")
         if status in HELD:
@@ -71,73 +83,64 @@ def run(ctx: Context, job: Job) -> str:
             f" for {len(shipments)} shipment(s); ShipBob status {order.get('status')}")
 
 
-def _ensure_voucher(ctx: Context, order_no: str, order_id: int, shipment: dict,
-                    bound_lines: list[dict]) -> tuple[str, bool]:
-    """The voucher number for a shipment, posting it to IFS if needed."""
+def _ensure_voucher(ctx: Context, order_no: str, order_id: int, shipment: dict[str, Any],
+                    bound_lines: list[dict[str, Any]]) -> tuple[str, bool]:
+    """The voucher key for a shipment, posting the delivery to IFS if needed."""
     shipment_id = shipment["id"]
     with ctx.session() as session:
         existing = find_by_shipbob(session, BindingKind.SHIPMENT, shipment_id)
         if existing is not None:
             return existing.ifs_key, False
-    names = ctx.names
-    voucher = _voucher_in_ifs(ctx, shipment_id)
-    created = voucher is None
-    if created:
-        order_path = odata.key_path(names.customer_order.order_set, OrderNo=order_no)
-        lines = list(ctx.ifs.query(names.customer_order.projection,
-                                   f"{order_path}/{names.customer_order.lines_nav}"))
-        open_qty = {
-            (str(l["LineNo"]), str(l["RelNo"]), int(l.get("LineItemNo") or 0)):
-                float(l.get("BuyQtyDue") or 0) - float(l.get("QtyShipped") or 0)
-            for l in lines
-        }
-        voucher_lines = allocate(shipment_id, shipped_quantities(shipment), bound_lines, open_qty)
-        if not voucher_lines:
-            raise NeedsAttention(f"shipment {shipment_id} has no quantities to post")
-        ctx.ifs.bound_action(
-            names.customer_order.projection, order_path, names.fulfillment.action,
-            voucher_body(order_id, shipment, voucher_lines),
-            check=lambda _order: _voucher_in_ifs(ctx, shipment_id) is not None,
-        )
-        voucher = _voucher_in_ifs(ctx, shipment_id)
-        if voucher is None:
-            raise TransientError(f"IFS accepted the voucher for shipment {shipment_id} but does not list it yet")
-    voucher_no = str(voucher[names.fulfillment.voucher_key])
+    voucher, created = post_if_missing(ctx.deliveries, ctx.customer_orders, order_no, order_id,
+                                       shipment, bound_lines)
     with ctx.session() as session:
-        bind(session, BindingKind.SHIPMENT, voucher_no, str(shipment_id),
+        bind(session, BindingKind.SHIPMENT, voucher.key, str(shipment_id),
              {"order_no": order_no, "order_id": order_id})
     log.info("voucher %s", "posted" if created else "found in IFS",
              extra={"ifs_order_no": order_no, "shipbob_order_id": order_id,
-                    "shipment_id": shipment_id, "voucher_no": voucher_no})
-    return voucher_no, created
+                    "shipment_id": shipment_id, "voucher_no": voucher.key})
+    return voucher.key, created
 
 
-def _voucher_in_ifs(ctx: Context, shipment_id: int) -> dict | None:
-    names = ctx.names.fulfillment
-    rows = ctx.ifs.query(names.voucher_projection, names.voucher_set,
-                         filter=odata.eq("ExternalRef", str(shipment_id)))
-    return next(iter(rows), None)
+def post_if_missing(deliveries: Deliveries, orders: CustomerOrders, order_no: str, order_id: int,
+                    shipment: dict[str, Any], bound_lines: list[dict[str, Any]]) -> tuple[Voucher, bool]:
+    """The shipment's voucher in IFS, and whether it was posted now: when IFS
+    has none, its units are spread over the order lines still open in IFS
+    and the delivery is posted."""
+    shipment_id = shipment["id"]
+    voucher = deliveries.find(str(shipment_id))
+    if voucher is not None:
+        return voucher, False
+    open_qty = {line.key: line.open_qty for line in orders.lines(order_no)}
+    lines = allocate(shipment_id, shipped_quantities(shipment), bound_lines, open_qty)
+    if not lines:
+        raise NeedsAttention(f"shipment {shipment_id} has no quantities to post")
+    return deliveries.post(delivery(order_no, order_id, shipment, lines)), True
 
 
-def _sync_tracking(ctx: Context, voucher_no: str, shipment: dict) -> bool:
-    names = ctx.names.fulfillment
-    path = odata.key_path(names.voucher_set, **{names.voucher_key: voucher_no})
-    result = ctx.ifs.update(names.voucher_projection, path, lambda v: voucher_changes(v, shipment))
+def update_tracking(deliveries: Deliveries, voucher_key: str, shipment: dict[str, Any]) -> bool:
+    """Bring the voucher's carrier, tracking and delivery date up to the
+    shipment's; False when it had them already."""
+    return deliveries.update(voucher_key, lambda voucher: tracking_changes(voucher, shipment))
+
+
+def _sync_tracking(ctx: Context, voucher_no: str, shipment: dict[str, Any]) -> bool:
+    changed = update_tracking(ctx.deliveries, voucher_no, shipment)
     # The binding remembers what IFS now has, so the shipment poll can tell
     # a shipment IFS is behind on without asking IFS.
     with ctx.session() as session:
         binding = find_by_shipbob(session, BindingKind.SHIPMENT, shipment["id"])
-        if not _ifs_is_current(binding, shipment):
+        if binding is not None and not _ifs_is_current(binding, shipment):
             update_data(binding, **_shipment_facts(shipment))
-    return result is not None
+    return changed
 
 
-def _shipment_facts(shipment: dict) -> dict:
+def _shipment_facts(shipment: dict[str, Any]) -> dict[str, Any]:
     return {"tracking": (shipment.get("tracking") or {}).get("tracking_number"),
             "delivered": shipment.get("delivery_date")}
 
 
-def _ifs_is_current(binding: Binding | None, shipment: dict) -> bool:
+def _ifs_is_current(binding: Binding | None, shipment: dict[str, Any]) -> bool:
     return binding is not None and all(
         binding.data.get(k) == v for k, v in _shipment_facts(shipment).items())
 
@@ -151,7 +154,7 @@ def poll_untracked(ctx: Context) -> list[int]:
         return _request_jobs(session, order_ids)
 
 
-def _request_jobs(session, order_ids: list[str]) -> list[int]:
+def _request_jobs(session: Session, order_ids: list[str]) -> list[int]:
     """Request the voucher job of each order of ours; the ids of those to wake."""
     wake = []
     for order_id in order_ids:

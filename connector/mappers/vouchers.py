@@ -1,16 +1,21 @@
-"""ShipBob shipment -> IFS fulfillment voucher. Pure functions, plain data."""
+"""ShipBob shipment -> IFS delivery and voucher changes, as the delivery
+gateway's records (connector/ifs/deliveries.py). Pure functions."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from connector.errors import NeedsAttention
+from connector.ifs.customer_orders import LineKey
+from connector.ifs.deliveries import Delivery, DeliveryLine, Voucher, VoucherChanges, changes_body, voucher_record
+from connector.ifs.names.deliveries import FulfillmentNames
 
 SHIPPED = "Completed"
 HELD = {"Exception", "OnHold"}
 
 
-def shipped_quantities(shipment: dict) -> dict[str, int]:
+def shipped_quantities(shipment: dict[str, Any]) -> dict[str, int]:
     """SKU -> units in the shipment (inventory items carry the quantities)."""
     totals: dict[str, int] = defaultdict(int)
     for product in shipment.get("products") or []:
@@ -20,55 +25,68 @@ def shipped_quantities(shipment: dict) -> dict[str, int]:
     return {sku: qty for sku, qty in totals.items() if qty > 0}
 
 
-def allocate(shipment_id: int, quantities: dict[str, int], lines: list[dict],
-             open_qty: dict[tuple, float]) -> list[dict]:
+def allocate(shipment_id: int, quantities: dict[str, int], lines: list[dict[str, Any]],
+             open_qty: dict[LineKey, float]) -> list[DeliveryLine]:
     """Spread each SKU's shipped units over the order lines carrying it, in
     line order, never beyond a line's open quantity.
 
-    `lines` are the bound LineRef dicts of the ShipBob order; `open_qty` maps a
-    line key (LineNo, RelNo, LineItemNo) to what IFS still has to ship.
+    `lines` are the bound LineRef dicts of the ShipBob order; `open_qty` maps
+    an order line key to what IFS still has to ship.
     """
-    allocated: list[dict] = []
+    left = dict(open_qty)
+    allocated: list[DeliveryLine] = []
     for sku, qty in sorted(quantities.items()):
-        remaining = qty
+        remaining: float = qty
         for line in (ln for ln in lines if ln["sku"] == sku):
-            key = (line["line_no"], line["rel_no"], line["line_item_no"])
-            take = min(remaining, open_qty.get(key, 0))
+            key = LineKey(line["line_no"], line["rel_no"], line["line_item_no"])
+            take = min(remaining, left.get(key, 0))
             if take > 0:
-                allocated.append({"LineNo": key[0], "RelNo": key[1], "LineItemNo": key[2], "Qty": take})
-                open_qty[key] = open_qty[key] - take
+                allocated.append(DeliveryLine(key, take))
+                left[key] -= take
                 remaining -= take
         if remaining > 0:
             raise NeedsAttention(
-                f"shipment {shipment_id} ships {remaining} more of {sku} than the IFS order has open"
+                f"shipment {shipment_id} ships {remaining:g} more of {sku} than the IFS order has open"
             )
     return allocated
 
 
-def voucher_body(order_id: int, shipment: dict, lines: list[dict]) -> dict:
+def delivery(order_no: str, order_id: int, shipment: dict[str, Any], lines: list[DeliveryLine]) -> Delivery:
     tracking = shipment.get("tracking") or {}
     shipped_on = tracking.get("shipping_date") or shipment.get("actual_fulfillment_date")
-    return {
-        "ExternalRef": str(shipment["id"]),
-        "ShipmentRef": str(order_id),
-        "Carrier": tracking.get("carrier"),
-        "TrackingNo": tracking.get("tracking_number"),
-        "TrackingUrl": tracking.get("tracking_url"),
-        "ShipDate": shipped_on[:10] if shipped_on else None,
-        "Lines": lines,
-    }
+    return Delivery(
+        order_no=order_no,
+        external_ref=str(shipment["id"]),
+        shipment_ref=str(order_id),
+        carrier=tracking.get("carrier"),
+        tracking_no=tracking.get("tracking_number"),
+        tracking_url=tracking.get("tracking_url"),
+        ship_date=shipped_on[:10] if shipped_on else None,
+        lines=tuple(lines),
+    )
 
 
-def voucher_changes(voucher: dict, shipment: dict) -> dict | None:
+def tracking_changes(voucher: Voucher, shipment: dict[str, Any]) -> VoucherChanges | None:
     """What a later tracking update or delivery changes on a posted voucher."""
     tracking = shipment.get("tracking") or {}
-    wanted = {
-        "Carrier": tracking.get("carrier"),
-        "TrackingNo": tracking.get("tracking_number"),
-        "TrackingUrl": tracking.get("tracking_url"),
-    }
-    changes = {k: v for k, v in wanted.items() if v and voucher.get(k) != v}
+
+    def newer(wanted: str | None, current: str | None) -> str | None:
+        return wanted if wanted and current != wanted else None
+
     delivered = shipment.get("delivery_date")
-    if delivered and not voucher.get("DeliveredDate"):
-        changes["DeliveredDate"] = delivered[:10]
-    return changes or None
+    changes = VoucherChanges(
+        carrier=newer(tracking.get("carrier"), voucher.carrier),
+        tracking_no=newer(tracking.get("tracking_number"), voucher.tracking_no),
+        tracking_url=newer(tracking.get("tracking_url"), voucher.tracking_url),
+        delivered_date=delivered[:10] if delivered and not voucher.delivered_date else None,
+    )
+    return changes if changes.fields() else None
+
+
+def voucher_changes(row: dict[str, Any], shipment: dict[str, Any]) -> dict[str, str] | None:
+    """Transitional, for connector/reconcile.py only, which still compares
+    raw voucher rows under the default names; it goes when reconcile reads
+    through the deliveries gateway (`Deliveries.vouchers`, `field_names`)."""
+    names = FulfillmentNames()
+    changes = tracking_changes(voucher_record(row, names), shipment)
+    return changes_body(changes, names) if changes else None

@@ -60,7 +60,7 @@ class FulfillmentNames(Strict):
     voucher_key_numeric: bool = False
     voucher: VoucherFields = VoucherFields()
     # The voucher's lines: a collection navigation, so never in a collection
-    # read (IFS expands one-to-one navigations only, ifs-cloud.md §8).
+    # read (IFS expands one-to-one navigations only; README "Voucher lines").
     voucher_lines_nav: str = "FulfillmentVoucherLineArray"
     voucher_line_qty_field: str = "Qty"
 

@@ -7,11 +7,10 @@ the mapping's `ifs:` section, and says what `doctor` names when the default
 mapping meets this tenant. To cover another configurable name, add a Rename.
 
 Only names the connector reads from the mapping everywhere the tests below
-go (order poll and push, shipment vouchers, doctor) are renamed. Not yet:
-customer order header/line/address field names and the fulfillment action's
-parameter names, which flows on main still send literally (their gateways
-make them configurable); `tests/integration/test_renamed_tenant.py` shows
-doctor naming such a parameter instead.
+go (order poll and push, shipment vouchers, reconcile, doctor) are renamed.
+Not yet: customer order header/line/address field names, which flows on main
+still send literally, and the voucher's fields, which reconcile still reads
+literally (their gateways make them configurable).
 """
 
 from __future__ import annotations
@@ -71,6 +70,22 @@ RENAMES = [
     Rename({"properties": {"FulfillmentVoucherLine": {"Qty": "QtyDelivered"}}},
            {"fulfillment": {"voucher_line_qty_field": "QtyDelivered"}},
            "property Qty on FulfillmentVoucherSet/FulfillmentVoucherLineArray"),
+    # The action's parameters and its line type's fields: under the default
+    # mapping doctor names the (renamed) action itself, not its parameters.
+    Rename({"action_parameters": {"CustomerOrder_RegisterFulfillment": {
+                "ExternalRef": "ThirdPartyRef", "ShipmentRef": "ThirdPartyOrder", "Carrier": "CarrierId",
+                "TrackingNo": "TrackingNumber", "TrackingUrl": "TrackingLink", "ShipDate": "DeliveryDate",
+                "Lines": "DeliveryLines"}}},
+           {"fulfillment": {"params": {
+               "external_ref": "ThirdPartyRef", "shipment_ref": "ThirdPartyOrder", "carrier": "CarrierId",
+               "tracking_no": "TrackingNumber", "tracking_url": "TrackingLink", "ship_date": "DeliveryDate",
+               "lines": "DeliveryLines"}}},
+           None),
+    Rename({"properties": {"FulfillmentLine": {"LineNo": "LineNumber", "RelNo": "ReleaseNumber",
+                                               "LineItemNo": "ItemNumber", "Qty": "QtyToDeliver"}}},
+           {"fulfillment": {"line": {"line_no": "LineNumber", "rel_no": "ReleaseNumber",
+                                     "line_item_no": "ItemNumber", "qty": "QtyToDeliver"}}},
+           None),
     # returns, purchasing, stock: doctor only
     Rename({"properties": {"ReturnMaterial": {"RmaNo": "RmaNumber"},
                            "ReturnMaterialLine": {"RmaNo": "RmaNumber"}}},

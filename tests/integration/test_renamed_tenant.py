@@ -99,8 +99,8 @@ def test_the_default_mapping_fails_doctor_naming_each_renamed_name(
 
 
 def test_doctor_names_an_action_parameter_the_tenant_calls_otherwise(settings_for, monkeypatch, tmp_path):
-    """The one kind of name the mapping cannot set yet: the tenant side shows
-    doctor checks it."""
+    """Only the parameter differs (the action keeps its name): doctor names
+    it, and `ifs.fulfillment.params` is where the mapping sets it."""
     from sandbox.ifs.tenant import TenantRenames
 
     server = _ifs_server(TenantRenames(action_parameters={

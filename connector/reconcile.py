@@ -23,12 +23,12 @@ from connector.db.models import Binding, Flow, InventorySnapshot, Job, JobState,
 from connector.flows.inventory_sync import PO_PREFIX as INVENTORY_SYNC_PREFIX
 from connector.flows.replenishment import CHUNK_LOOKUP_BATCH, CHUNK_SEPARATOR, base_po, chunk_name
 from connector.flows.wro_quantities import PartNeed, is_live, needs_by_part
-from connector.ifs import odata
-from connector.ifs.client import Read
+from connector.ifs.deliveries import Voucher
 from connector.ifs.errors import IfsNotFound
 from connector.ifs.purchasing import PoLineKey
+from connector.json_types import JsonObject
 from connector.mappers.returns import normalized_status
-from connector.mappers.vouchers import SHIPPED, shipped_quantities, voucher_changes
+from connector.mappers.vouchers import SHIPPED, shipped_quantities, tracking_changes
 
 
 @dataclass
@@ -50,7 +50,6 @@ class CheckResult:
 
 
 DEFAULT_DAYS = 30
-VOUCHER_LINE_READS = 50  # navigation reads per $batch call
 
 
 def reconcile(ctx: Context, days: int = DEFAULT_DAYS) -> list[CheckResult]:
@@ -67,7 +66,10 @@ def reconcile(ctx: Context, days: int = DEFAULT_DAYS) -> list[CheckResult]:
     ]
 
 
-def _parked(ctx: Context) -> dict[tuple[str, str], str]:
+Parked = dict[tuple[str, str], str]  # (flow, key) -> why it is parked or closed
+
+
+def _parked(ctx: Context) -> Parked:
     with ctx.session() as session:
         rows = session.execute(select(Job.flow, Job.key, Job.state, Job.reason, Job.resolved_by,
                                       Job.resolution_note).where(Job.state.in_(_EXPLAINING)))
@@ -79,35 +81,24 @@ def _parked(ctx: Context) -> dict[tuple[str, str], str]:
 _EXPLAINING = (JobState.ATTENTION.value, JobState.RESOLVED.value, JobState.IGNORED.value)
 
 
-def _orders_not_at_shipbob(ctx: Context, parked, since: datetime | None) -> CheckResult:
-    names = ctx.names.customer_order
-    released = odata.enum_literal(names.projection, names.state_enum, names.released_state)
+def _orders_not_at_shipbob(ctx: Context, parked: Parked, since: datetime | None) -> CheckResult:
     result = CheckResult("IFS orders released but not at ShipBob")
-    rows = ctx.ifs.query(
-        names.projection, names.order_set,
-        filter=odata.and_(f"Objstate eq {released}", odata.any_of("Contract", ctx.settings.mapped_sites()),
-                          odata.ge(names.changed_field, since) if since else None),
-        select=["OrderNo", names.shipbob_id_field], orderby=["OrderNo asc"],
-    )
-    for row in rows:
+    for order in ctx.customer_orders.released(ctx.settings.mapped_sites(), since):
         result.checked += 1
-        if not row.get(names.shipbob_id_field):
-            key = row["OrderNo"]
-            result.differences.append(Difference(key, "no ShipBob order id on the IFS order",
-                                                 parked.get(("order_push", key))))
+        if not order.shipbob_ids:
+            result.differences.append(Difference(order.order_no, "no ShipBob order id on the IFS order",
+                                                 parked.get(("order_push", order.order_no))))
     return result
 
 
-def _ifs_vouchers(ctx: Context) -> dict[str, list[dict]]:
-    names = ctx.names.fulfillment
-    by_shipment: dict[str, list[dict]] = defaultdict(list)
-    for voucher in ctx.ifs.query(names.voucher_projection, names.voucher_set,
-                                 orderby=[f"{names.voucher_key} asc"]):
-        by_shipment[str(voucher.get("ExternalRef"))].append(voucher)
+def _ifs_vouchers(ctx: Context) -> dict[str, list[Voucher]]:
+    by_shipment: dict[str, list[Voucher]] = defaultdict(list)
+    for voucher in ctx.deliveries.vouchers():
+        by_shipment[str(voucher.external_ref)].append(voucher)
     return by_shipment
 
 
-def _shipments(ctx: Context, parked, since: datetime | None) -> list[CheckResult]:
+def _shipments(ctx: Context, parked: Parked, since: datetime | None) -> list[CheckResult]:
     query = select(Binding.shipbob_id).where(Binding.kind == BindingKind.ORDER)
     if since:
         query = query.where(Binding.created_at >= since)
@@ -118,7 +109,7 @@ def _shipments(ctx: Context, parked, since: datetime | None) -> list[CheckResult
     doubled = CheckResult("IFS vouchers posted more than once")
     quantities = CheckResult("voucher quantities that differ from the shipment")
     tracking = CheckResult("vouchers behind ShipBob on tracking or delivery")
-    compare: list[tuple[dict, dict, str | None]] = []  # (shipment, its voucher, parked reason)
+    compare: list[tuple[JsonObject, Voucher, str | None]] = []  # (shipment, its voucher, parked reason)
     for start in range(0, len(order_ids), 50):
         for order in ctx.shipbob.orders(IDs=order_ids[start:start + 50]):
             for shipment in order.get("shipments") or []:
@@ -134,14 +125,15 @@ def _shipments(ctx: Context, parked, since: datetime | None) -> list[CheckResult
                 if len(posted) > 1:
                     doubled.differences.append(Difference(str(shipment["id"]), f"{len(posted)} vouchers"))
                 compare.append((shipment, posted[0], reason))
-                behind = voucher_changes(posted[0], shipment)
+                behind = tracking_changes(posted[0], shipment)
                 if behind:
                     tracking.differences.append(Difference(
-                        str(shipment["id"]), f"IFS voucher lacks {', '.join(sorted(behind))}", reason))
-    booked = _voucher_quantities(ctx, [voucher for _, voucher, _ in compare])
+                        str(shipment["id"]),
+                        f"IFS voucher lacks {', '.join(ctx.deliveries.field_names(behind))}", reason))
+    booked = ctx.deliveries.booked_quantities(voucher.key for _, voucher, _ in compare)
     for shipment, voucher, reason in compare:
         shipped = sum(shipped_quantities(shipment).values())
-        on_voucher = booked[str(voucher[ctx.names.fulfillment.voucher_key])]
+        on_voucher = booked[voucher.key]
         if shipped != on_voucher:
             quantities.differences.append(Difference(
                 str(shipment["id"]), f"shipped {shipped}, voucher {on_voucher:g}", reason))
@@ -149,25 +141,7 @@ def _shipments(ctx: Context, parked, since: datetime | None) -> list[CheckResult
     return [missing, doubled, quantities, tracking]
 
 
-def _voucher_quantities(ctx: Context, vouchers: list[dict]) -> dict[str, float]:
-    """Voucher key -> units on its lines. The lines are a collection
-    navigation, which no collection read carries (OData inlines a navigation
-    only on $expand, and IFS expands one-to-one navigations only, ifs-cloud.md
-    §8), so they are read through the navigation: VOUCHER_LINE_READS of them
-    per $batch call."""
-    names = ctx.names.fulfillment
-    keys = list(dict.fromkeys(str(v[names.voucher_key]) for v in vouchers))
-    booked: dict[str, float] = {}
-    for start in range(0, len(keys), VOUCHER_LINE_READS):
-        chunk = keys[start:start + VOUCHER_LINE_READS]
-        reads = [Read(f"{odata.key_path(names.voucher_set, **{names.voucher_key: key})}/"
-                      f"{names.voucher_lines_nav}") for key in chunk]
-        for key, lines in zip(chunk, ctx.ifs.read_many(names.voucher_projection, reads)):
-            booked[key] = sum(float(line.get(names.voucher_line_qty_field) or 0) for line in lines)
-    return booked
-
-
-def _returns_not_posted(ctx: Context, parked, since: datetime | None) -> CheckResult:
+def _returns_not_posted(ctx: Context, parked: Parked, since: datetime | None) -> CheckResult:
     rmas = Counter(ctx.returns.external_refs())
     result = CheckResult("completed ShipBob returns without an IFS return voucher (or doubled)")
     for ret in ctx.shipbob.returns(CompletedStartDate=since):
@@ -181,7 +155,7 @@ def _returns_not_posted(ctx: Context, parked, since: datetime | None) -> CheckRe
     return result
 
 
-def _receipts(ctx: Context, parked, since: datetime | None) -> CheckResult:
+def _receipts(ctx: Context, parked: Parked, since: datetime | None) -> CheckResult:
     """Per purchase order and part: stowed at ShipBob == received by us in IFS."""
     stowed: dict[tuple[str, str], float] = defaultdict(float)
     for wro in ctx.shipbob.wros(InsertStartDate=since):

@@ -140,6 +140,17 @@ class CustomerOrders:
         return self._order_nos(self._state_is(names.cancelled_state), odata.any_of(names.order.site, sites),
                                odata.ge(names.changed_field, since))
 
+    def released(self, sites: Sequence[str], since: datetime | None = None) -> list[CustomerOrder]:
+        """Every released order of `sites` (changed at or after `since`), in
+        key order, with its ShipBob ids: what `reconcile` compares."""
+        names, f = self.names, self.names.order
+        rows = self._ifs.query(
+            names.projection, names.order_set,
+            filter=odata.and_(self._state_is(names.released_state), odata.any_of(f.site, sites),
+                              odata.ge(names.changed_field, since) if since else None),
+            select=[f.order_no, f.site, f.state, names.shipbob_id_field], orderby=[f"{f.order_no} asc"])
+        return [self._order(row) for row in rows]
+
     def part_nos(self, order_nos: Iterable[str]) -> set[str]:
         """The parts on the lines of these orders: one query per
         ORDERS_PER_FILTER orders."""

@@ -8,8 +8,7 @@ from typing import Any
 
 from connector.errors import NeedsAttention
 from connector.ifs.customer_orders import LineKey
-from connector.ifs.deliveries import Delivery, DeliveryLine, Voucher, VoucherChanges, changes_body, voucher_record
-from connector.ifs.names.deliveries import FulfillmentNames
+from connector.ifs.deliveries import Delivery, DeliveryLine, Voucher, VoucherChanges
 
 SHIPPED = "Completed"
 HELD = {"Exception", "OnHold"}
@@ -81,13 +80,3 @@ def tracking_changes(voucher: Voucher, shipment: dict[str, Any]) -> VoucherChang
         delivered_date=delivered[:10] if delivered and not voucher.delivered_date else None,
     )
     return changes if changes.fields() else None
-
-
-def voucher_changes(row: dict[str, Any], shipment: dict[str, Any]) -> dict[str, str] | None:
-    """Transitional, for connector/reconcile.py only, which still compares
-    raw voucher rows under the default names; it goes when reconcile reads
-    through the deliveries gateway (`Deliveries.vouchers`, `field_names`)."""
-    names = FulfillmentNames()
-    # The key is not compared, and the tenant's may not be the default's.
-    changes = tracking_changes(voucher_record({**row, names.voucher_key: ""}, names), shipment)
-    return changes_body(changes, names) if changes else None

@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint soak soak-short bench bench-latency compose-check clean
+.PHONY: install demo test test-unit lint soak soak-short bench bench-latency bench-lifecycle compose-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(BIN)/python bench/release_latency.py
+
+# ShipBob calls per order from release to delivery, and orders/day at 150/min.
+bench-lifecycle: $(STAMP)
+	$(BIN)/python bench/lifecycle.py
 
 clean:
 	rm -rf $(VENV) state reports .pytest_cache .cache

@@ -86,7 +86,7 @@ def run(ctx: Context, job: Job) -> str:
     result = record_history(lambda cursor: shipbob.inventory_history(fc, cursor=cursor), activities,
                             KvCursor(ctx, fc), site, fc, ctx.mapping.part_for)
     log.info("inventory activity recorded", extra={"fc": fc, "site": site, "events": result.events,
-                                                    "created": result.created, "cursor": result.cursor})
+                                                    "recorded": result.created, "cursor": result.cursor})
     return result.summary()
 
 

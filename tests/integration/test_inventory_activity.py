@@ -10,6 +10,7 @@ Default mapping: S01 -> FC 156, S02 -> FC 157, parts map to themselves.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import pytest
@@ -139,7 +140,8 @@ def context_with(settings, tmp_path, mapping_yaml: str) -> Context:
 
 # -------------------------------------------------------------------- tests
 
-def test_picks_stows_adjustments_and_restocks_become_one_record_each(ctx, sandboxes):
+def test_picks_stows_adjustments_and_restocks_become_one_record_each(ctx, sandboxes, caplog):
+    caplog.set_level(logging.INFO)  # as on a worker: every log record is made
     ifs, shipbob = sandboxes
     inv = seed(shipbob)
     warehouse_day(shipbob, inv)

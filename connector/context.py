@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # imported lazily: a worker loads only the clients it uses
     from connector.ifs.client import IfsClient
     from connector.ifs.customer_orders import CustomerOrders
     from connector.ifs.deliveries import Deliveries
+    from connector.ifs.inventory_activity import InventoryActivities
     from connector.ifs.purchasing import Purchasing
     from connector.ifs.returns import Returns
     from connector.ifs.stock import Stock
@@ -69,6 +70,12 @@ class Context:
         from connector.ifs.customer_orders import CustomerOrders
 
         return CustomerOrders(self.ifs, self.names.customer_order)
+
+    @functools.cached_property
+    def inventory_activity(self) -> InventoryActivities:
+        from connector.ifs.inventory_activity import InventoryActivities
+
+        return InventoryActivities(self.ifs, self.names.inventory_activity)
 
     @functools.cached_property
     def deliveries(self) -> Deliveries:

@@ -56,6 +56,12 @@ def _poll_returns(ctx: Context) -> list[int]:
     return poll_completed_returns(ctx)
 
 
+def _poll_inventory_activity(ctx: Context) -> list[int]:
+    from connector.flows.inventory_activity import request_runs
+
+    return request_runs(ctx)
+
+
 _TABLE: dict[str, tuple[Flow, Callable[[Context], list[int]]]] = {
     "orders": (Flow.ORDER_PUSH, _poll_orders),
     "unpushed": (Flow.ORDER_PUSH, _poll_unpushed),
@@ -64,6 +70,7 @@ _TABLE: dict[str, tuple[Flow, Callable[[Context], list[int]]]] = {
     "replenishment": (Flow.REPLENISHMENT, _poll_replenishment),
     "receiving": (Flow.INBOUND_RECEIPT, _poll_receiving),
     "returns": (Flow.RETURN_VOUCHER, _poll_returns),
+    "inventory_activity": (Flow.INVENTORY_ACTIVITY, _poll_inventory_activity),
 }
 
 

@@ -50,6 +50,7 @@ def flows() -> dict[str, FlowFn]:
     # Imported lazily so a worker for one queue loads only what it runs.
     from connector.flows import (
         inbound_receipt,
+        inventory_activity,
         inventory_sync,
         order_push,
         replenishment,
@@ -64,6 +65,7 @@ def flows() -> dict[str, FlowFn]:
         "replenishment": replenishment.run,
         "inbound_receipt": inbound_receipt.run,
         "inventory_sync": inventory_sync.run,
+        "inventory_activity": inventory_activity.run,
     }
 
 

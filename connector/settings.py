@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     replenishment_poll_seconds: float = Field(default=900, gt=0)
     receiving_poll_seconds: float = Field(default=900, gt=0)
     returns_poll_seconds: float = Field(default=900, gt=0)
+    # ShipBob's inventory history to IFS activity records, per fulfillment center.
+    inventory_activity_poll_seconds: float = Field(default=900, gt=0)
     sweep_seconds: float = Field(default=30, gt=0)
     # Rows due for longer than this are re-published by the sweeper.
     sweep_grace_seconds: float = Field(default=60, ge=0)

@@ -112,6 +112,14 @@ RENAMES = [
     Rename({"entity_sets": {"ExternalStockLevelSet": "SupplyPlanningStockSet"}},
            {"stock": {"external_level_set": "SupplyPlanningStockSet"}},
            "entity set ExternalStockLevelSet"),
+    # inventory activity: doctor, and the flow records under the tenant's names
+    Rename({"entity_sets": {"ExternalInventoryActivitySet": "ThirdPartyMovementSet"}},
+           {"inventory_activity": {"activity_set": "ThirdPartyMovementSet"}},
+           "entity set ExternalInventoryActivitySet"),
+    Rename({"properties": {"ExternalInventoryActivity": {"ExternalRef": "Cf_Shipbob_Event",
+                                                         "QtyChange": "Quantity"}}},
+           {"inventory_activity": {"activity": {"external_ref": "Cf_Shipbob_Event", "qty_change": "Quantity"}}},
+           None),
 ]
 
 

@@ -58,6 +58,7 @@ def beat_schedule(settings) -> dict:
         "replenishment": settings.replenishment_poll_seconds,
         "receiving": settings.receiving_poll_seconds,
         "returns": settings.returns_poll_seconds,
+        "inventory_activity": settings.inventory_activity_poll_seconds,
     }
     schedule = {
         f"poll-{name}": {"task": "workers.tasks.poll", "args": [name], "schedule": seconds,

@@ -74,6 +74,7 @@ return_voucher = _flow_task(Flow.RETURN_VOUCHER)
 inbound_receipt = _flow_task(Flow.INBOUND_RECEIPT)
 replenishment = _flow_task(Flow.REPLENISHMENT)
 inventory_sync = _flow_task(Flow.INVENTORY_SYNC)
+inventory_activity = _flow_task(Flow.INVENTORY_ACTIVITY)
 
 
 @shared_task(name="workers.tasks.run_job", bind=True, acks_late=True, max_retries=None, throws=_OUTCOMES)
@@ -103,7 +104,8 @@ def _wake_all(job_ids: list[int]) -> None:
 
 @shared_task(name="workers.tasks.poll", acks_late=True)
 def poll(name: str) -> int:
-    """One of connector.polls (orders, tracking, replenishment, receiving, returns)."""
+    """One of connector.polls (orders, tracking, replenishment, receiving, returns,
+    inventory_activity)."""
     from connector.polls import run_poll
 
     _flow, job_ids = run_poll(default_context(), name)

@@ -47,6 +47,7 @@ class Flow(str, enum.Enum):
     REPLENISHMENT = "replenishment"
     INBOUND_RECEIPT = "inbound_receipt"
     INVENTORY_SYNC = "inventory_sync"
+    INVENTORY_ACTIVITY = "inventory_activity"
 
 
 class Job(Base):

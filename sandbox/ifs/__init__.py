@@ -11,8 +11,8 @@ sandbox's own definition), tenant (a renamed tenant's wire names), edm
 (types, JSON codecs), odata_filter ($filter, key predicates), query
 ($select/$orderby/$top/$skip/$count, paging), payload (envelopes, bodies),
 service (resource resolution, ETags, CRUD, actions), store (tables, objid/
-objversion, ETags), orders / returns / purchasing / inventory / crud (business
-rules), auth (tokens), faults (fault injection, stats), metadata ($metadata,
+objversion, ETags), orders / returns / purchasing / inventory / activity / crud
+(business rules), auth (tokens), faults (fault injection, stats), metadata ($metadata,
 service document), seed (data set), hooks (/_sandbox/), batch ($batch
 multipart format), answer (one request below a service root, as sent
 alone), batching ($batch execution), app (Flask routes, gatekeeping, run()).

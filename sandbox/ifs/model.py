@@ -6,9 +6,9 @@ the way a tenant would (404, an unknown property, a missing `$metadata`
 entry). Confirmed names and fields (CustomerOrderHandling,
 InventoryPartInStockHandling, PurchaseOrderSet) follow ifs-cloud.md §3, §5,
 §6 and ifs-entity-fields.json. The fulfillment voucher, RMA,
-purchase-receipt and external-stock-level sets and actions, the
-`Cf_Shipbob_Order_Id` custom field and the purchase-order line navigation
-are **stand-in inventions** (§10), named as the connector's mapping
+purchase-receipt, external-stock-level and external-inventory-activity sets
+and actions, the `Cf_Shipbob_Order_Id` custom field and the purchase-order
+line navigation are **stand-in inventions** (§10), named as the connector's mapping
 defaults expect. A renamed tenant (`tenant.py`) serves any of these names
 under another.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox.ifs import crud, orders, purchasing, returns
+from sandbox.ifs import activity, crud, orders, purchasing, returns
 from sandbox.ifs.edm import (
     BOOL,
     DATE,
@@ -207,6 +207,14 @@ def build_model(renames: TenantRenames | None = None, company: str = "10",
     ], create=crud.plain_create("ExternalStockLevel", "External Stock Level"),
         update=crud.plain_update("ExternalStockLevel"),
         delete=crud.plain_delete("ExternalStockLevel"))
+    # A 3PL's movement log, one record per warehouse event (stand-in, see activity.py).
+    inventory_activity = EntityType("ExternalInventoryActivity", [
+        P("ActivityNo", DECIMAL, "s"), P("ExternalRef", flags="in"), P("Contract", flags="in"),
+        P("PartNo", flags="i"), P("Sku", flags="i"), P("EventCategory", flags="i"),
+        P("QtyChange", DECIMAL, "in"), P("CommittedQtyChange", DECIMAL, "i"),
+        P("EventDate", DTO, "i"), P("SourceRefType", flags="i"), P("SourceRef", flags="i"),
+        P("DateCreated", DTO),
+    ], create=activity.create_activity)
 
     placement = [
         ("CustomerOrderHandling", "CustomerOrderSet", order),
@@ -218,6 +226,7 @@ def build_model(renames: TenantRenames | None = None, company: str = "10",
         ("PurchaseReceiptHandling", "PurchaseReceiptSet", receipt),
         ("InventoryPartInStockHandling", "InventoryPartInStockSet", stock),
         ("ExternalStockLevelHandling", "ExternalStockLevelSet", external_level),
+        ("ExternalInventoryActivityHandling", "ExternalInventoryActivitySet", inventory_activity),
     ]
     projections: dict[str, Projection] = {}
     for projection_name, set_name, etype in placement:

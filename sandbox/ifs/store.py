@@ -31,6 +31,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "PurchaseReceipt": (("ReceiptNo",), ("OrderNo", "ExternalRef")),
     "InventoryPartInStock": (STOCK_KEY, ("PartNo", "Contract")),
     "ExternalStockLevel": (("Contract", "PartNo"), ("PartNo",)),
+    "ExternalInventoryActivity": (("ActivityNo",), ("Contract", "ExternalRef")),
 }
 
 _ROWID_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"

@@ -95,7 +95,7 @@ def test_the_default_mapping_fails_doctor_naming_each_renamed_name(
         f"FAIL ifs $metadata {p}" for p in (
             "CustomerOrderHandling", "FulfillmentVoucherHandling", "ReturnMaterialAuthorizationHandling",
             "PurchaseOrderHandling", "PurchaseReceiptHandling", "InventoryPartInStockHandling",
-            "ExternalStockLevelHandling")}
+            "ExternalStockLevelHandling", "ExternalInventoryActivityHandling")}
 
 
 def test_doctor_names_an_action_parameter_the_tenant_calls_otherwise(settings_for, monkeypatch, tmp_path):
@@ -153,3 +153,23 @@ def test_a_released_order_goes_to_shipbob_and_its_shipment_comes_back_as_a_vouch
                  "voucher quantities that differ from the shipment",
                  "vouchers behind ShipBob on tracking or delivery"):
         assert report[name].checked == len(vouchers) and report[name].differences == [], report[name]
+
+
+def test_shipbob_inventory_history_is_recorded_under_the_tenants_names(
+        renamed_ifs, settings_for, renamed_mapping, shipbob_sandbox):
+    from connector.polls import run_poll
+
+    ctx = Context(settings_for(renamed_ifs, renamed_mapping))
+    hook(shipbob_sandbox, "seed", {"count": 1, "levels": {"P00001": {"156": 5}}})
+    event_ids = [hook(shipbob_sandbox, "inventory/adjust", {"sku": "P00001", "fulfillment_center_id": 156,
+                                                            "quantity_change": change})["inventory_audit_event_id"]
+                 for change in (-2, 3)]
+
+    _, job_ids = run_poll(ctx, "inventory_activity")
+    assert [run_job(ctx, job_id).status.value for job_id in job_ids] == ["done", "done"]
+    again = run_poll(ctx, "inventory_activity")[1]
+    assert [run_job(ctx, job_id).status.value for job_id in again] == ["done", "done"]
+
+    rows = ifs_rows(renamed_ifs, "ThirdPartyMovementSet")
+    assert [(r["Cf_Shipbob_Event"], r["Contract"], r["Quantity"]) for r in rows] == [
+        (str(event_ids[0]), "S01", -2), (str(event_ids[1]), "S01", 3)]

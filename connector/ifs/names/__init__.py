@@ -13,13 +13,14 @@ from __future__ import annotations
 from connector.ifs.names._base import Strict
 from connector.ifs.names.customer_orders import CustomerOrderNames
 from connector.ifs.names.deliveries import FulfillmentNames
+from connector.ifs.names.inventory_activity import InventoryActivityNames
 from connector.ifs.names.purchasing import PurchaseNames
 from connector.ifs.names.returns import ReturnNames
 from connector.ifs.names.stock import StockNames
 from connector.ifs.needs import Needs
 
 __all__ = ["IfsNames", "CustomerOrderNames", "FulfillmentNames", "PurchaseNames", "ReturnNames",
-           "StockNames"]
+           "StockNames", "InventoryActivityNames"]
 
 
 class IfsNames(Strict):
@@ -29,6 +30,7 @@ class IfsNames(Strict):
     returns: ReturnNames = ReturnNames()
     purchase: PurchaseNames = PurchaseNames()
     stock: StockNames = StockNames()
+    inventory_activity: InventoryActivityNames = InventoryActivityNames()
 
     def needs(self) -> Needs:
         needs = Needs()
@@ -37,4 +39,5 @@ class IfsNames(Strict):
         self.returns.declare(needs)
         self.purchase.declare(needs)
         self.stock.declare(needs)
+        self.inventory_activity.declare(needs)
         return needs

@@ -215,11 +215,8 @@ def _apply(ctx: Context, order_no: str, order_id: int, wanted: PushedPlan | None
 
 def _edit(ctx: Context, order_no: str, shipment: ShipmentFacts, wanted: PushedPlan, change: Edits,
           outcome: _Outcome) -> list[str]:
-    """The edits one shipment needs; returns the names of those refused."""
-    todo = Edits(
-        address=change.address and shipment.address != flat_recipient(wanted.recipient),
-        shipping_method=change.shipping_method and shipment.shipping_method != wanted.shipping_method,
-        lines=change.lines and shipment.quantities != wanted.quantities())
+    """The edits one shipment needs; returns the names of those not made."""
+    todo = _still_to_do(shipment, wanted, change)
     if not todo:
         return []
     if not shipment.editable:
@@ -227,29 +224,41 @@ def _edit(ctx: Context, order_no: str, shipment: ShipmentFacts, wanted: PushedPl
         return todo.names()
     try:
         if todo.lines:
-            ids = inventory_ids_for(ctx, list(wanted.quantities()))
-            unknown = sorted(set(wanted.quantities()) - set(ids))
-            if unknown:
-                raise NeedsAttention(f"order {order_no}: SKU {', '.join(unknown)} is unknown at ShipBob")
-            ctx.shipbob.update_shipment_line_items(shipment.id, {ids[s]: q for s, q in wanted.quantities().items()})
+            _update_lines(ctx, shipment, wanted)
             outcome.sent.append(f"shipment {shipment.id} lines " + ", ".join(
-                f"{s} x{q}" for s, q in sorted(wanted.quantities().items())))
+                f"{sku} x{qty}" for sku, qty in sorted(wanted.quantities().items())))
         if todo.address:
             ctx.shipbob.update_shipment_address(shipment.id, shipment_address(wanted))
             outcome.sent.append(f"shipment {shipment.id} address")
         if todo.shipping_method:
             _update_service(ctx, order_no, shipment, str(wanted.shipping_method))
             outcome.sent.append(f"shipment {shipment.id} shipping method {wanted.shipping_method}")
-    except ShipmentUpdateRefused as exc:
-        # Picked meanwhile (or a rule ShipBob applies): what it holds now is the difference.
+    except (ShipmentUpdateRefused, NeedsAttention) as exc:
+        # Picked meanwhile, a rule ShipBob applies, or a SKU or method it lacks:
+        # what the shipment holds now is the difference.
         now = shipment_facts(ctx.shipbob.get_shipment(shipment.id))
-        left = Edits(address=todo.address and now.address != flat_recipient(wanted.recipient),
-                     shipping_method=todo.shipping_method and now.shipping_method != wanted.shipping_method,
-                     lines=todo.lines and now.quantities != wanted.quantities())
+        left = _still_to_do(now, wanted, todo)
         if left:
-            outcome.refused.append(_refusal(now, wanted, left, exc.code))
+            why = exc.reason if isinstance(exc, NeedsAttention) else str(exc)
+            outcome.refused.append(_refusal(now, wanted, left, why))
         return left.names()
     return []
+
+
+def _still_to_do(shipment: ShipmentFacts, wanted: PushedPlan, change: Edits) -> Edits:
+    """Of what IFS changed, what the shipment does not hold yet."""
+    return Edits(address=change.address and shipment.address != flat_recipient(wanted.recipient),
+                 shipping_method=change.shipping_method and shipment.shipping_method != wanted.shipping_method,
+                 lines=change.lines and shipment.quantities != wanted.quantities())
+
+
+def _update_lines(ctx: Context, shipment: ShipmentFacts, wanted: PushedPlan) -> None:
+    quantities = wanted.quantities()
+    ids = inventory_ids_for(ctx, list(quantities))
+    unknown = sorted(set(quantities) - set(ids))
+    if unknown:
+        raise NeedsAttention(f"SKU {', '.join(unknown)} is unknown at ShipBob")
+    ctx.shipbob.update_shipment_line_items(shipment.id, {ids[sku]: qty for sku, qty in quantities.items()})
 
 
 def _cancel(ctx: Context, shipment: ShipmentFacts, outcome: _Outcome) -> None:
@@ -262,12 +271,14 @@ def _cancel(ctx: Context, shipment: ShipmentFacts, outcome: _Outcome) -> None:
         outcome.sent.append(f"shipment {shipment.id} cancelled")
     except ShipmentUpdateRefused as exc:
         now = shipment_facts(ctx.shipbob.get_shipment(shipment.id))
-        outcome.refused.append(_refusal(now, None, Edits(cancel=True), exc.code))
+        if now.live:
+            outcome.refused.append(_refusal(now, None, Edits(cancel=True), str(exc)))
 
 
-def _refusal(shipment: ShipmentFacts, wanted: PushedPlan | None, todo: Edits, code: str | None = None) -> str:
-    why = f"is {shipment.stage()}" if not shipment.editable else f"refused the edit ({code})"
-    return f"ShipBob shipment {shipment.id} {why}: " + ", ".join(differences(wanted, shipment, todo))
+def _refusal(shipment: ShipmentFacts, wanted: PushedPlan | None, todo: Edits, why: str | None = None) -> str:
+    """`ShipBob shipment N is picked: <field>: IFS x, ShipBob y, ...`."""
+    state = f"is {shipment.stage()}" if not shipment.editable else f"was not changed ({why})"
+    return f"ShipBob shipment {shipment.id} {state}: " + ", ".join(differences(wanted, shipment, todo))
 
 
 def _update_service(ctx: Context, order_no: str, shipment: ShipmentFacts, method: str) -> None:
@@ -279,8 +290,7 @@ def _update_service(ctx: Context, order_no: str, shipment: ShipmentFacts, method
         level = next((m.service_level_id for m in ctx.shipbob.shipping_methods()
                       if m.name == method and m.active and m.service_level_id is not None), None)
         if level is None:
-            raise NeedsAttention(f"order {order_no}: ShipBob has no active shipping method {method!r} "
-                                 f"to change shipment {shipment.id} to")
+            raise NeedsAttention(f"ShipBob has no active shipping method {method!r}")
         ctx.coordinator.cache_set(key, json.dumps(level), SERVICE_CACHE_SECONDS)
     else:
         level = int(json.loads(cached))

@@ -261,3 +261,23 @@ def test_the_order_changed_event_wakes_a_pushed_orders_update(ctx, fake, sandbox
         unpushed = record_event(session, "order-changed", "C2")
     assert (pushed.flow, pushed.wake) == (Flow.ORDER_UPDATE.value, True)
     assert (unpushed.flow, unpushed.wake) == (Flow.ORDER_PUSH.value, True)
+
+
+def test_a_split_order_takes_the_address_where_it_can_and_parks_the_lines(ctx, fake, sandboxes):
+    fake.add(order("C1"), [line(1, "P1", 2), line(2, "P2", 1)])
+    push(ctx, "C1")
+    [pushed] = [o for o in hook(sandboxes[1], "dump/orders", method="GET") if o["reference_id"] == "C1"]
+    # ShipBob shipped the P1 units on their own; IFS has not heard of it yet.
+    hook(sandboxes[1], f"orders/{pushed['id']}/ship", {"shipments": [[{"sku": "P1", "quantity": 2}]]})
+    fake.edit("C1", address=SEATTLE, lines=[line(1, "P1", 2), line(2, "P2", 3)])
+
+    [result] = poll_and_run(ctx)
+
+    [order_now] = [o for o in hook(sandboxes[1], "dump/orders", method="GET") if o["reference_id"] == "C1"]
+    shipped, rest = sorted(order_now["shipments"], key=lambda s: s["id"])
+    assert (shipped["status"], rest["status"]) == ("Completed", "Processing")
+    assert result.status == RunStatus.ATTENTION
+    assert f"ShipBob order {pushed['id']} is split into 2 shipments: SKU P2: IFS 3, ShipBob 1" in result.detail
+    assert f"ShipBob shipment {shipped['id']} is Completed: address line 1: IFS '400 Broad St'" in result.detail
+    assert rest["recipient"]["address"]["city"] == "Seattle"  # the open one took the address
+    assert units(rest) == {"P2": 1}

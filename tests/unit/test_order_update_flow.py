@@ -105,6 +105,9 @@ def test_address_quantity_and_ship_via_edits_reach_the_unpicked_shipment(ctx, fa
             shipment["ship_option"], units(shipment)) == ("Seattle", "400 Broad St", "Overnight", {"P1": 1, "P2": 7})
     calls = requests(sandboxes) - before
     assert {k: calls[k] for k in EDITS if calls[k]} == {EDITS[0]: 1, EDITS[1]: 1, EDITS[2]: 1}
+    # and the reads they need: the order (its shipment) and the service levels (then cached)
+    assert calls - Counter({k: 1 for k in EDITS[:3]}) == Counter({"GET /2026-01/order/{order_id}": 1,
+                                                                   "GET /2026-01/shipping-method": 1})
     stored = binding_data(ctx, "C1")
     assert (stored["recipient"]["address"]["city"], stored["shipping_method"]) == ("Seattle", "Overnight")
     assert [(ln["sku"], ln["quantity"], ln["external_line_id"]) for ln in stored["lines"]] == [

@@ -11,7 +11,7 @@ then): a year of history would cost thousands of ShipBob calls at 150/min.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from connector.ifs.deliveries import Voucher
 from connector.ifs.errors import IfsNotFound
 from connector.ifs.purchasing import PoLineKey
 from connector.json_types import JsonObject
-from connector.mappers.order_edits import PushedPlan, differences, live_shipments
+from connector.mappers.order_edits import Edits, PushedPlan, differences, live_shipments
 from connector.mappers.orders import plan_orders
 from connector.mappers.returns import normalized_status
 from connector.mappers.vouchers import SHIPPED, shipped_quantities, tracking_changes
@@ -128,16 +128,31 @@ def _edits_not_at_shipbob(ctx: Context, since: datetime | None) -> CheckResult:
                                                  _closed_note(closed, order.order_no)))
             continue
         for ref, shipbob_id in sorted(refs[order.order_no].items()):
-            for shipment in live_shipments((at_shipbob.get(shipbob_id) or {}).get("shipments") or []):
-                if shipment.status == SHIPPED:
-                    continue  # shipped: the voucher checks compare it
-                result.checked += 1
-                diff = differences(wanted.get(ref), shipment)
-                if diff:
-                    result.differences.append(Difference(
-                        f"{order.order_no} (ShipBob shipment {shipment.id})", "; ".join(diff),
-                        _closed_note(closed, order.order_no)))
+            diff = _order_differences(wanted.get(ref), at_shipbob.get(shipbob_id) or {})
+            if diff is None:
+                continue
+            result.checked += 1
+            if diff:
+                result.differences.append(Difference(f"{order.order_no} (ShipBob order {shipbob_id})",
+                                                     "; ".join(diff), _closed_note(closed, order.order_no)))
     return result
+
+
+def _order_differences(wanted: PushedPlan | None, order: JsonObject) -> list[str] | None:
+    """How a ShipBob order differs from what IFS wants (None: nothing left to
+    ship there; shipped shipments are the voucher checks'). Address and method
+    per shipment not shipped yet; units over every shipment not cancelled, as
+    IFS counts an order's units until their voucher is posted."""
+    shipments = live_shipments(order.get("shipments") or [])
+    unshipped = [s for s in shipments if s.status != SHIPPED]
+    if not unshipped:
+        return None
+    out: list[str] = []
+    for s in unshipped if wanted is not None else []:
+        where = f"shipment {s.id} " if len(unshipped) > 1 else ""
+        out += [where + d for d in differences(wanted, s, Edits(address=True, shipping_method=True))]
+    units = dict(sum((Counter(s.quantities) for s in shipments), Counter()))
+    return out + differences(wanted, replace(unshipped[0], quantities=units), Edits(lines=True))
 
 
 def _plans_now(ctx: Context, order: CustomerOrder, lines: list[OrderLine],

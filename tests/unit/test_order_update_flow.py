@@ -158,8 +158,8 @@ def test_a_picked_shipment_parks_the_edit_with_the_exact_difference(ctx, fake, s
     assert [k for k in EDITS if calls[k]] == []  # a picked shipment is not even asked
     # Parked for this version: the next poll leaves it; the next edit revives it.
     assert poll_edits(ctx) == []
-    [check] = [_edits_not_at_shipbob(ctx, None)]
-    assert [d.key for d in check.unexplained] == [f"C1 (ShipBob shipment {sid})"]
+    check = _edits_not_at_shipbob(ctx, None)
+    assert [d.key for d in check.unexplained] == [f"C1 (ShipBob order {shipment_of(sandboxes, 'C1')['order_id']})"]
     assert "SKU P2: IFS 7, ShipBob 2" in check.unexplained[0].detail
     fake.edit("C1", address=ADDRESS)
     [again] = poll_and_run(ctx)
@@ -284,3 +284,16 @@ def test_a_split_order_takes_the_address_where_it_can_and_parks_the_lines(ctx, f
     assert f"ShipBob shipment {shipped['id']} is Completed: address line 1: IFS '400 Broad St'" in result.detail
     assert rest["recipient"]["address"]["city"] == "Seattle"  # the open one took the address
     assert units(rest) == {"P2": 1}
+
+
+def test_reconcile_counts_units_shipped_before_their_voucher(ctx, fake, sandboxes):
+    fake.add(order("C1"), [line(1, "P1", 2), line(2, "P2", 1)])
+    push(ctx, "C1")
+    [pushed] = [o for o in hook(sandboxes[1], "dump/orders", method="GET") if o["reference_id"] == "C1"]
+    hook(sandboxes[1], f"orders/{pushed['id']}/ship", {"shipments": [[{"sku": "P1", "quantity": 2}]]})
+    # IFS still has all three units open (no voucher yet): nothing differs.
+    check = _edits_not_at_shipbob(ctx, None)
+    assert (check.checked, check.differences) == (1, [])
+    fake.edit("C1", lines=[line(1, "P1", 2), line(2, "P2", 4)])
+    [difference] = _edits_not_at_shipbob(ctx, None).differences
+    assert (difference.key, difference.detail) == (f"C1 (ShipBob order {pushed['id']})", "SKU P2: IFS 4, ShipBob 1")

@@ -154,7 +154,9 @@ def run(ctx: Context, job: Job) -> str:
             _record(ctx, ref, order.changed, None)
     new_sites = sorted(set(wanted) - set(bound))
     if new_sites:
-        with ctx.session() as session:  # a new site's ShipBob order is the push's to create
+        # A new site's ShipBob order is the push's to create; the sweeper
+        # wakes its job (a flow publishes nothing itself).
+        with ctx.session() as session:
             jobs.request_job(session, Flow.ORDER_PUSH.value, order.order_no, ifs_ref=order.order_no)
         done.append(f"order push asked to create {', '.join(new_sites)}")
     if refused:

@@ -16,8 +16,9 @@ from connector.db.models import Flow
 
 def _poll_orders(ctx: Context) -> list[int]:
     from connector.flows.order_poll import poll_cancellations, poll_orders
+    from connector.flows.order_update import poll_edits
 
-    return poll_orders(ctx) + poll_cancellations(ctx)
+    return poll_orders(ctx) + poll_cancellations(ctx) + poll_edits(ctx)
 
 
 def _poll_unpushed(ctx: Context) -> list[int]:

@@ -11,7 +11,7 @@ then): a year of history would cost thousands of ShipBob calls at 150/min.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,13 +20,17 @@ from sqlalchemy import select
 from connector.bindings import BindingKind
 from connector.context import Context
 from connector.db.models import Binding, Flow, InventorySnapshot, Job, JobState, utcnow
+from connector.errors import NeedsAttention
 from connector.flows.inventory_sync import PO_PREFIX as INVENTORY_SYNC_PREFIX
 from connector.flows.replenishment import CHUNK_LOOKUP_BATCH, CHUNK_SEPARATOR, base_po, chunk_name
 from connector.flows.wro_quantities import PartNeed, is_live, needs_by_part
+from connector.ifs.customer_orders import Address, CustomerOrder, OrderLine
 from connector.ifs.deliveries import Voucher
 from connector.ifs.errors import IfsNotFound
 from connector.ifs.purchasing import PoLineKey
 from connector.json_types import JsonObject
+from connector.mappers.order_edits import Edits, PushedPlan, differences, live_shipments
+from connector.mappers.orders import plan_orders
 from connector.mappers.returns import normalized_status
 from connector.mappers.vouchers import SHIPPED, shipped_quantities, tracking_changes
 
@@ -58,6 +62,7 @@ def reconcile(ctx: Context, days: int = DEFAULT_DAYS) -> list[CheckResult]:
     parked = _parked(ctx)
     return [
         _orders_not_at_shipbob(ctx, parked, since),
+        _edits_not_at_shipbob(ctx, since),
         *_shipments(ctx, parked, since),
         _returns_not_posted(ctx, parked, since),
         _receipts(ctx, parked, since),
@@ -89,6 +94,83 @@ def _orders_not_at_shipbob(ctx: Context, parked: Parked, since: datetime | None)
             result.differences.append(Difference(order.order_no, "no ShipBob order id on the IFS order",
                                                  parked.get(("order_push", order.order_no))))
     return result
+
+
+def _edits_not_at_shipbob(ctx: Context, since: datetime | None) -> CheckResult:
+    """Released IFS orders with ShipBob ids: every shipment not shipped yet
+    holds what IFS wants now (address, shipping method, units per SKU). A
+    parked edit (picked before it came) still ships wrong, so it stays
+    unexplained until a person closes the order's update item."""
+    result = CheckResult("IFS edits not at ShipBob")
+    sites = ctx.settings.mapped_sites()
+    order_nos = {o.order_no for o in ctx.customer_orders.released_pushed_since(sites, since)}
+    # The references a push gives an order: its number, or <number>-<site>.
+    keys = sorted(k for no in order_nos for k in (no, *(f"{no}-{site}" for site in sites)))
+    refs: dict[str, dict[str, str]] = defaultdict(dict)  # order -> reference -> ShipBob order id
+    with ctx.session() as session:
+        for start in range(0, len(keys), 1000):
+            for binding in session.execute(select(Binding).where(
+                    Binding.kind == BindingKind.ORDER, Binding.ifs_key.in_(keys[start:start + 1000]))).scalars():
+                order_no = (binding.data or {}).get("order_no")
+                if order_no in order_nos:
+                    refs[order_no][binding.ifs_key] = binding.shipbob_id
+        closed = {key: note for key, note in session.execute(select(Job.key, Job.resolution_note).where(
+            Job.flow == Flow.ORDER_UPDATE.value, Job.state.in_(_CLOSED)))}
+    ids = sorted({sb_id for per_order in refs.values() for sb_id in per_order.values()})
+    at_shipbob = {str(o["id"]): o for start in range(0, len(ids), 50)
+                  for o in ctx.shipbob.orders(IDs=ids[start:start + 50])}
+    for order, lines, address in ctx.customer_orders.read_orders(sorted(refs)):
+        try:
+            wanted = _plans_now(ctx, order, lines, address)
+        except NeedsAttention as exc:
+            result.checked += 1
+            result.differences.append(Difference(order.order_no, f"cannot be planned: {exc.reason}",
+                                                 _closed_note(closed, order.order_no)))
+            continue
+        for ref, shipbob_id in sorted(refs[order.order_no].items()):
+            diff = _order_differences(wanted.get(ref), at_shipbob.get(shipbob_id) or {})
+            if diff is None:
+                continue
+            result.checked += 1
+            if diff:
+                result.differences.append(Difference(f"{order.order_no} (ShipBob order {shipbob_id})",
+                                                     "; ".join(diff), _closed_note(closed, order.order_no)))
+    return result
+
+
+def _order_differences(wanted: PushedPlan | None, order: JsonObject) -> list[str] | None:
+    """How a ShipBob order differs from what IFS wants (None: nothing left to
+    ship there; shipped shipments are the voucher checks'). Address and method
+    per shipment not shipped yet; units over every shipment not cancelled, as
+    IFS counts an order's units until their voucher is posted."""
+    shipments = live_shipments(order.get("shipments") or [])
+    unshipped = [s for s in shipments if s.status != SHIPPED]
+    if not unshipped:
+        return None
+    out: list[str] = []
+    for s in unshipped if wanted is not None else []:
+        where = f"shipment {s.id} " if len(unshipped) > 1 else ""
+        out += [where + d for d in differences(wanted, s, Edits(address=True, shipping_method=True))]
+    units = dict(sum((Counter(s.quantities) for s in shipments), Counter()))
+    return out + differences(wanted, replace(unshipped[0], quantities=units), Edits(lines=True))
+
+
+def _plans_now(ctx: Context, order: CustomerOrder, lines: list[OrderLine],
+               address: Address | None) -> dict[str, PushedPlan]:
+    """What IFS wants at ShipBob now, per reference (no SKU look-up: a SKU
+    ShipBob lacks shows as a difference)."""
+    open_lines = [line for line in lines if ctx.customer_orders.is_open(line)]
+    if not open_lines:
+        return {}
+    skus = {sku for line in open_lines if (sku := ctx.mapping.sku_for(line.part_no)) is not None}
+    return {p.reference_id: PushedPlan.of(p) for p in plan_orders(order, open_lines, address, ctx.mapping, skus)}
+
+
+def _closed_note(closed: dict[str, str | None], order_no: str) -> str | None:
+    return f"closed by a person: {closed[order_no]}" if order_no in closed else None
+
+
+_CLOSED = (JobState.RESOLVED.value, JobState.IGNORED.value)
 
 
 def _ifs_vouchers(ctx: Context) -> dict[str, list[Voucher]]:

@@ -53,6 +53,7 @@ def flows() -> dict[str, FlowFn]:
         inventory_activity,
         inventory_sync,
         order_push,
+        order_update,
         replenishment,
         return_voucher,
         shipment_voucher,
@@ -60,6 +61,7 @@ def flows() -> dict[str, FlowFn]:
 
     return {
         "order_push": order_push.run,
+        "order_update": order_update.run,
         "shipment_voucher": shipment_voucher.run,
         "return_voucher": return_voucher.run,
         "replenishment": replenishment.run,

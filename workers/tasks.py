@@ -69,6 +69,7 @@ def _flow_task(flow: Flow):
 
 
 order_push = _flow_task(Flow.ORDER_PUSH)
+order_update = _flow_task(Flow.ORDER_UPDATE)
 shipment_voucher = _flow_task(Flow.SHIPMENT_VOUCHER)
 return_voucher = _flow_task(Flow.RETURN_VOUCHER)
 inbound_receipt = _flow_task(Flow.INBOUND_RECEIPT)

@@ -42,6 +42,7 @@ class JobState(str, enum.Enum):
 
 class Flow(str, enum.Enum):
     ORDER_PUSH = "order_push"
+    ORDER_UPDATE = "order_update"  # IFS edits after the push
     SHIPMENT_VOUCHER = "shipment_voucher"
     RETURN_VOUCHER = "return_voucher"
     REPLENISHMENT = "replenishment"

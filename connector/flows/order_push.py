@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 
 from sqlalchemy import or_, select
 
@@ -20,6 +19,7 @@ from connector.context import Context
 from connector.db.models import Binding, Job
 from connector.errors import NeedsAttention, PermanentError
 from connector.ifs.customer_orders import Address, CustomerOrder, OrderLine
+from connector.mappers.order_edits import pushed_facts
 from connector.mappers.orders import ShipBobOrderPlan, plan_orders, reference_for, site_of
 from connector.shipbob.errors import DuplicateReference
 from connector.sku_lookup import inventory_ids_for
@@ -77,7 +77,9 @@ def _ensure_shipbob_order(ctx: Context, plan: ShipBobOrderPlan) -> int:
             "order_no": plan.order_no,
             "site": plan.site,
             "fulfillment_center_id": plan.fulfillment_center_id,
-            "lines": [asdict(line) for line in plan.lines],
+            # What was sent (lines, recipient, shipping method) and the IFS
+            # change stamp it came from: how order_update tells an edit.
+            **pushed_facts(plan),
         })
     return int(order["id"])
 

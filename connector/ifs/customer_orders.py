@@ -68,6 +68,8 @@ class CustomerOrder:
     shipbob_ids: tuple[str, ...]
     # The entity as read by key, ETag included: saves a GET before a write.
     entity: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # IFS's change stamp (the mapping's `changed_field`) as IFS sent it.
+    changed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class OrderStamp:
 
 # Orders per `$filter` of a multi-order query: keeps the URL near 2 KB.
 ORDERS_PER_FILTER = 50
+# Orders per `$batch` of `read_orders` (three reads each).
+ORDERS_PER_BATCH = 30
 
 
 class CustomerOrders:
@@ -125,6 +129,41 @@ class CustomerOrders:
                                select=[f.order_no, names.changed_field],
                                orderby=[f"{names.changed_field} asc", f"{f.order_no} asc"])
         return [OrderStamp(_required(row, f.order_no), _text(row.get(names.changed_field))) for row in rows]
+
+    def released_pushed_since(self, sites: Sequence[str], since: datetime | None) -> list[OrderStamp]:
+        """Released orders of `sites` that carry ShipBob ids, changed at or
+        after `since` (None: all of them), oldest change first: the orders
+        whose edits may still have to reach ShipBob. Only as good as the
+        change stamp: a `changed_field` that moves on every edit of the order,
+        its lines and its address sees every edit (README: "Edits after the
+        push")."""
+        names, f = self.names, self.names.order
+        clauses = [self._state_is(names.released_state), odata.any_of(f.site, sites),
+                   odata.ge(names.changed_field, since) if since is not None else None,
+                   odata.ne(names.shipbob_id_field, None)]
+        rows = self._ifs.query(names.projection, names.order_set, filter=odata.and_(*clauses),
+                               select=[f.order_no, names.changed_field],
+                               orderby=[f"{names.changed_field} asc", f"{f.order_no} asc"])
+        return [OrderStamp(_required(row, f.order_no), _text(row.get(names.changed_field))) for row in rows]
+
+    def read_orders(self, order_nos: Sequence[str]) -> list[tuple[CustomerOrder, list[OrderLine], Address | None]]:
+        """`read` for many orders: ORDERS_PER_BATCH orders per `$batch` round
+        trip, in the order asked."""
+        names = self.names
+        out = []
+        for start in range(0, len(order_nos), ORDERS_PER_BATCH):
+            reads = []
+            for order_no in order_nos[start:start + ORDERS_PER_BATCH]:
+                path = self._path(order_no)
+                reads += [Read(path), Read(f"{path}/{names.lines_nav}"),
+                          Read(names.address_set, filter=odata.eq(names.address.order_no, order_no))]
+            answers = self._ifs.read_many(names.projection, reads)
+            for at in range(0, len(answers), 3):
+                header, lines, addresses = answers[at:at + 3]
+                address = next(iter(addresses), None)
+                out.append((self._order(header), [self._line(row) for row in lines],
+                            self._address(address) if address else None))
+        return out
 
     def released_unpushed(self, sites: Sequence[str]) -> list[str]:
         """The numbers of every released order of `sites` without ShipBob ids
@@ -208,7 +247,8 @@ class CustomerOrders:
         return CustomerOrder(
             order_no=_required(row, f.order_no), site=str(row.get(f.site) or ""), state=_text(row.get(f.state)),
             ship_via=_text(row.get(f.ship_via)), date_entered=_text(row.get(f.date_entered)),
-            shipbob_ids=tuple(i for i in ids.split(",") if i), entity=row)
+            shipbob_ids=tuple(i for i in ids.split(",") if i), entity=row,
+            changed=_text(row.get(self.names.changed_field)))
 
     def _line(self, row: dict[str, Any]) -> OrderLine:
         f = self.names.line

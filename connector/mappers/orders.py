@@ -60,6 +60,7 @@ class ShipBobOrderPlan:
     fulfillment_center_id: int
     body: dict[str, Any]
     lines: list[LineRef] = field(default_factory=list)
+    ifs_changed: str | None = None  # the IFS order's change stamp the plan was made from
 
 
 def reference_for(order_no: str, site: str, header_site: str) -> str:
@@ -166,7 +167,8 @@ def plan_orders(
             ],
             "tags": [{"name": ORDER_TAG, "value": order_no}],
         })
-        plans.append(ShipBobOrderPlan(reference_id, order_no, site, mapping.sites[site], body, refs))
+        plans.append(ShipBobOrderPlan(reference_id, order_no, site, mapping.sites[site], body, refs,
+                                      order.changed))
     return plans
 
 

@@ -34,6 +34,17 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ExternalInventoryActivity": (("ActivityNo",), ("Contract", "ExternalRef")),
 }
 
+# Child table -> (parent table, the child's attributes that are the parent's
+# key). A write to an order's line or delivery address is a change of the
+# order: the parent's change stamp (`_changed`, served where a tenant has a
+# change stamp, tenant.py) moves with it, its objversion (and ETag) does not.
+# ⚠ IFS documents no header stamp that follows its lines; a poll on a change
+# stamp needs one that does, and this is the tenant such a poll is for.
+CHANGE_PARENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "CustomerOrderLine": ("CustomerOrder", ("OrderNo",)),
+    "CustomerOrderAddress": ("CustomerOrder", ("OrderNo",)),
+}
+
 _ROWID_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
 
 
@@ -210,15 +221,27 @@ class Store:
                          + _base64_digits(t.row_seq // 100, 6) + _base64_digits(t.row_seq % 100, 3))
         self._stamp(row)
         t.add(row)
+        self._parent_changed(table, row)
         return row
 
     def touch(self, table: str, row: dict) -> None:
         """A write to `row`: new objversion (so a new ETag) and change time."""
         self._stamp(row)
         self.tables[table].changed(row)
+        self._parent_changed(table, row)
 
     def remove(self, table: str, row: dict) -> None:
         self.tables[table].remove(row)
+        self._parent_changed(table, row)
+
+    def _parent_changed(self, table: str, row: dict) -> None:
+        if table not in CHANGE_PARENTS:
+            return
+        parent_table, key_attrs = CHANGE_PARENTS[table]
+        parent = self.tables[parent_table].get(tuple(row.get(attr) for attr in key_attrs))
+        if parent is not None:
+            parent["_changed"] = self.now()
+            self.tables[parent_table].changed(parent)  # cached query results are stale
 
     def _stamp(self, row: dict) -> None:
         # objversion is IFS's YYYYMMDDHH24MISS; the counter suffix makes it

@@ -57,11 +57,34 @@ class FakeCustomerOrders:
         stored = self.stored[order_no]
         stored.order = dataclasses.replace(stored.order, state=state)
 
+    def edit(self, order_no: str, *, lines: Iterable[OrderLine] | None = None, address: Address | None = None,
+             ship_via: str | None = None) -> None:
+        """A user's edit in IFS: what is given changes, and the change stamp moves."""
+        stored = self.stored[order_no]
+        if lines is not None:
+            stored.lines = list(lines)
+        if address is not None:
+            stored.address = address
+        if ship_via is not None:
+            stored.order = dataclasses.replace(stored.order, ship_via=ship_via)
+        stored.changed = _later(stored.changed)
+
     # the gateway's surface, as the flows use it
 
     def read(self, order_no: str) -> tuple[CustomerOrder, list[OrderLine], Address | None]:
+        self.calls.append(("read", (order_no,)))
         stored = self.stored[order_no]
-        return stored.order, list(stored.lines), stored.address
+        return dataclasses.replace(stored.order, changed=stored.changed), list(stored.lines), stored.address
+
+    def read_orders(self, order_nos: Sequence[str]) -> list[tuple[CustomerOrder, list[OrderLine], Address | None]]:
+        return [self.read(no) for no in order_nos]
+
+    def released_pushed_since(self, sites: Sequence[str], since: datetime | None) -> list[OrderStamp]:
+        self.calls.append(("released_pushed_since", (list(sites), since)))
+        found = [s for s in self.stored.values() if self.is_released(s.order) and s.order.site in sites
+                 and s.order.shipbob_ids and (since is None or (s.changed and _at(s.changed) >= since))]
+        return [OrderStamp(s.order.order_no, s.changed)
+                for s in sorted(found, key=lambda s: (s.changed or "", s.order.order_no))]
 
     def lines(self, order_no: str) -> list[OrderLine]:
         return list(self.stored[order_no].lines)
@@ -109,6 +132,12 @@ class FakeCustomerOrders:
     def _released_unpushed(self, sites: Sequence[str]) -> list[Stored]:
         return [s for s in self.stored.values()
                 if self.is_released(s.order) and s.order.site in sites and not s.order.shipbob_ids]
+
+
+def _later(stamp: str | None) -> str:
+    """A change stamp a second after `stamp` (IFS's stamps are whole seconds)."""
+    base = _at(stamp) if stamp else datetime.now(timezone.utc)
+    return (base + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _at(stamp: str) -> datetime:

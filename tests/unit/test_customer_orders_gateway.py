@@ -214,3 +214,31 @@ def test_an_order_row_without_its_number_parks_naming_the_property():
     orders, _ = gateway({"SalesOrders": [{"ChangedAt": "2026-12-05T10:00:00Z"}]})
     with pytest.raises(NeedsAttention, match="without 'SoNo'"):
         orders.released_unpushed_since(["S01"], datetime(2026, 12, 1, tzinfo=timezone.utc))
+
+
+def test_pushed_orders_changed_since_are_asked_in_the_tenants_names():
+    orders, sent = gateway({"SalesOrders": [{"SoNo": "C7", "ChangedAt": "2026-12-05T10:00:00Z"}]})
+    found = orders.released_pushed_since(["S01"], datetime(2026, 12, 1, tzinfo=timezone.utc))
+    assert found == [OrderStamp("C7", "2026-12-05T10:00:00Z")]
+    assert orders.released_pushed_since(["S01"], None) == found
+    since, every = (s["query"] for s in sent.sent)
+    assert since["$filter"] == (
+        "Status eq IfsApp.SalesOrderHandling.SalesOrderStatus'Approved' and (Site eq 'S01') "
+        "and ChangedAt ge 2026-12-01T00:00:00Z and Cf_3pl_Ref ne null")
+    assert (since["$select"], since["$orderby"]) == ("SoNo,ChangedAt", "ChangedAt asc,SoNo asc")
+    assert "ChangedAt ge" not in every["$filter"]
+
+
+def test_an_order_read_carries_its_change_stamp_and_many_are_read_at_once():
+    header = {**HEADER, "ChangedAt": "2026-12-06T08:00:00Z"}
+    answers = {}
+    for no in ("C1", "C2"):
+        answers[f"SalesOrders(SoNo='{no}')"] = {**header, "SoNo": no}
+        answers[f"SalesOrders(SoNo='{no}')/Lines"] = [{**LINES[0], "SoNo": no}]
+    answers["SalesOrderDeliveryAddresses"] = lambda query: [
+        {**ADDRESS, "SoNo": query["$filter"].split("'")[1]}]
+    orders, _ = gateway(answers)
+    read = orders.read_orders(["C1", "C2"])
+    assert [(o.order_no, o.changed, [ln.part_no for ln in lines], a.name if a else None)
+            for o, lines, a in read] == [("C1", "2026-12-06T08:00:00Z", ["P1"], "Ada Lovelace"),
+                                         ("C2", "2026-12-06T08:00:00Z", ["P1"], "Ada Lovelace")]

@@ -78,7 +78,7 @@ def reason_pattern(job: Job) -> str:
 
 
 def _headline(flow: str, pattern: str, n: int) -> str:
-    noun = {"order_push": "order"}.get(flow, "item")
+    noun = {"order_push": "order", "order_update": "order"}.get(flow, "item")
     nouns = noun if n == 1 else noun + "s"
     blockers = sorted(set(_SKU.findall(pattern)) | set(_PART.findall(pattern)))
     if len(blockers) == 1:

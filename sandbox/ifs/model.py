@@ -7,8 +7,9 @@ entry). Confirmed names and fields (CustomerOrderHandling,
 InventoryPartInStockHandling, PurchaseOrderSet) follow ifs-cloud.md §3, §5,
 §6 and ifs-entity-fields.json. The fulfillment voucher, RMA,
 purchase-receipt, external-stock-level and external-inventory-activity sets
-and actions, the `Cf_Shipbob_Order_Id` custom field and the purchase-order
-line navigation are **stand-in inventions** (§10), named as the connector's mapping
+and actions, the order line cancellation action, the `Cf_Shipbob_Order_Id`
+custom field and the purchase-order line navigation are **stand-in
+inventions** (§10), named as the connector's mapping
 defaults expect. A renamed tenant (`tenant.py`) serves any of these names
 under another.
 """
@@ -95,7 +96,7 @@ def build_model(renames: TenantRenames | None = None, company: str = "10",
         P("QtyShipped", DECIMAL), P("QtyReturned", DECIMAL), P("QtyInvoiced", DECIMAL),
         P("SaleUnitPrice", DECIMAL, "iu"), P("ShipViaCode", flags="iu"),
         P("ShipAddrNo", flags="iu"), P("WantedDeliveryDate", DTO, "iu"),
-        P("RealShipDate", DATE), E("Objstate", line_state),
+        P("RealShipDate", DATE), E("Objstate", line_state), P("CancelReason"),
     ], create=orders.create_line)
 
     order_props = [
@@ -113,6 +114,9 @@ def build_model(renames: TenantRenames | None = None, company: str = "10",
     fulfillment_line = ComplexType("FulfillmentLine", [
         P("LineNo", flags="n"), P("RelNo", flags="n"), P("LineItemNo", DECIMAL, "n"),
         P("Qty", DECIMAL, "n")])
+    cancel_line = ComplexType("CancelLine", [
+        P("LineNo", flags="n"), P("RelNo", flags="n"), P("LineItemNo", DECIMAL, "n"),
+        P("Qty", DECIMAL, "n")])
     order = EntityType(
         "CustomerOrder", order_props,
         navigations=_navs(Navigation("OrderLinesArray", line, (("OrderNo", "OrderNo"),))),
@@ -120,7 +124,12 @@ def build_model(renames: TenantRenames | None = None, company: str = "10",
             P("ExternalRef", flags="n"), P("ShipmentRef"), P("Carrier"), P("TrackingNo"),
             P("TrackingUrl"), P("ShipDate", DATE, "n"),
             P("Lines", "Collection", "n", complex=fulfillment_line),
-        ], STRING, orders.register_fulfillment)),
+        ], STRING, orders.register_fulfillment),
+            # Cancels quantities of order lines (a stand-in invention like the
+            # delivery action: no public IFS API for it).
+            Action("CustomerOrder_CancelLines", [
+                P("CancelReason"), P("Lines", "Collection", "n", complex=cancel_line),
+            ], None, orders.cancel_lines)),
         create=orders.create_order, update=orders.update_order, delete=orders.delete_order)
 
     address = EntityType("CustomerOrderAddress", [

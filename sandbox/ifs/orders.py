@@ -183,8 +183,11 @@ def register_fulfillment(store: Store, order: dict, params: dict) -> str:
 
 
 def refresh_order_state(store: Store, order: dict) -> None:
-    lines = [l for l in lines_of(store, order["OrderNo"]) if l["Objstate"] != "Cancelled"]
-    if lines and all(l["Objstate"] in ("Delivered", "Invoiced") for l in lines):
+    every = lines_of(store, order["OrderNo"])
+    lines = [l for l in every if l["Objstate"] != "Cancelled"]
+    if every and not lines:
+        order["Objstate"] = "Cancelled"  # every line cancelled: so is the order
+    elif lines and all(l["Objstate"] in ("Delivered", "Invoiced") for l in lines):
         order["Objstate"] = "Delivered"
     elif any(l["QtyShipped"] > 0 for l in lines):
         order["Objstate"] = "PartiallyDelivered"
@@ -197,3 +200,64 @@ def update_voucher(store: Store, voucher: dict, changes: dict) -> None:
     if "DeliveredDate" in changes:
         voucher["Objstate"] = "Delivered" if changes["DeliveredDate"] is not None else "Shipped"
     store.touch(VOUCHERS, voucher)
+
+
+# ------------------------------------------------------------ cancellation
+
+CANCELLABLE_STATES = frozenset({"Planned", "Released", "Reserved", "PartiallyDelivered"})
+
+
+def cancel_lines(store: Store, order: dict, params: dict) -> None:
+    """CustomerOrder_CancelLines (a stand-in invention): cancel `Qty` of each
+    given line, as IFS's Cancel Order Line does for a whole line. Only what
+    is still to deliver can go: a line with nothing delivered whose whole
+    quantity goes is Cancelled (its quantity kept, as IFS keeps it); a
+    partly delivered line whose rest goes is Delivered with its due
+    lowered to what it delivered; less than the rest lowers the due. The
+    order is Cancelled once every line is. Checks everything first and
+    changes nothing when a rule fails; not idempotent (§9)."""
+    order_no = order["OrderNo"]
+    if order["Objstate"] not in CANCELLABLE_STATES:
+        raise BusinessError(ORA_STATE, ORDERS, "CANCELNOTALLOWED",
+                            f"Order {order_no} is {order['Objstate']}; its lines cannot be cancelled.")
+    requested = params.get("Lines") or []
+    if not requested:
+        raise BusinessError(ORA_GENERAL, ORDERS, "NOLINESTOCANCEL",
+                            f"No lines to cancel were given for order {order_no}.")
+    table = store.table(LINES)
+    totals: dict[tuple, float] = {}
+    for item in requested:
+        key = (order_no, item["LineNo"], item["RelNo"], item["LineItemNo"])
+        line = table.get(key)
+        if line is None:
+            raise BusinessError(ORA_NOT_EXIST, LINES, "FND_RECORD_NOT_EXIST",
+                                f"The Customer Order Line {order_no}/{item['LineNo']}/"
+                                f"{item['RelNo']}/{item['LineItemNo']} does not exist.")
+        if item["Qty"] <= 0:
+            raise BusinessError(ORA_GENERAL, LINES, "QTYNEGATIVE",
+                                f"Quantity to cancel on line {_line_label(line)} must be greater than zero.")
+        if line["Objstate"] in CLOSED_LINE_STATES or line["Objstate"] == "Delivered":
+            raise BusinessError(ORA_STATE, LINES, "CANCELNOTALLOWED",
+                                f"Line {_line_label(line)} is {line['Objstate']} and cannot be cancelled.")
+        totals[key] = totals.get(key, 0) + item["Qty"]
+    for key, qty in totals.items():
+        line = table.get(key)
+        remaining = line["BuyQtyDue"] - line["QtyShipped"]
+        if qty > remaining:
+            raise BusinessError(ORA_GENERAL, LINES, "OVERCANCEL",
+                                f"Quantity to cancel {qty:g} exceeds the quantity {remaining:g} still to "
+                                f"deliver on line {_line_label(line)}.")
+    for key, qty in totals.items():
+        line = table.get(key)
+        if qty < line["BuyQtyDue"] - line["QtyShipped"]:
+            line["BuyQtyDue"] = line["BuyQtyDue"] - qty
+        elif line["QtyShipped"] > 0:
+            line["BuyQtyDue"] = line["QtyShipped"]
+            line["Objstate"] = "Delivered"
+        else:
+            line["Objstate"] = "Cancelled"
+        if params.get("CancelReason"):
+            line["CancelReason"] = params["CancelReason"]
+        store.touch(LINES, line)
+    refresh_order_state(store, order)
+    store.touch(ORDERS, order)

@@ -10,6 +10,9 @@ POST /_sandbox/orders/{id}/ship                {"shipments": [[{"sku", "quantity
                                                "with_tracking": true}
 POST /_sandbox/shipments/{id}/tracking         {"carrier"?, "carrier_service"?,
                                                "tracking_number"?, "tracking_url"?}
+POST /_sandbox/orders/{id}/cancel              the merchant cancels it in ShipBob's dashboard:
+                                               the API's rules, but no webhook
+POST /_sandbox/shipments/{id}/cancel           the same for one shipment
 POST /_sandbox/shipments/{id}/pick            the warehouse picks it: no cancel/edit after
 POST /_sandbox/shipments/{id}/pack            packs it (picking it first if need be)
 POST /_sandbox/shipments/{id}/deliver
@@ -90,6 +93,30 @@ def ship(order_id: int):
         order = w.orders.get(order_id)
         w.fulfillment.ship(order, body.get("shipments"), bool(body.get("with_tracking", True)))
         return w.orders.order_view(order)
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+def cancel_in_dashboard(order_id: int):
+    """`order.shipment.cancelled` does not fire for manual cancellations (shipbob.md §6)."""
+    w = world()
+    with w.lock:
+        order = w.orders.get(order_id)
+        try:
+            return w.orders.cancel(order, notify=False)
+        except ApiError as exc:  # the API's refusal (422), as a hook's: 409
+            raise conflict(" ".join(m for ms in exc.body.values() for m in ms)) from None
+
+
+@bp.post("/shipments/<int:shipment_id>/cancel")
+def cancel_shipment_in_dashboard(shipment_id: int):
+    w = world()
+    with w.lock:
+        s = w.orders.get_shipment(shipment_id)
+        refused = w.orders.not_cancellable(s)
+        if refused:
+            raise conflict(refused)
+        w.orders.cancel_shipment(s, notify=False)
+        return w.orders.shipment_view(s)
 
 
 @bp.post("/shipments/<int:shipment_id>/tracking")

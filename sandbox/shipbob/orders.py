@@ -176,7 +176,8 @@ class Orders:
 
     # -- cancel -----------------------------------------------------------------------------
 
-    def cancel(self, order: Order) -> dict:
+    def cancel(self, order: Order, notify: bool = True) -> dict:
+        """`notify=False`: cancelled in ShipBob's dashboard, which sends no webhook."""
         ships = self.shipments_of(order)
         shipped = [s.id for s in ships if s.status == "Completed"]
         if shipped:
@@ -190,13 +191,13 @@ class Orders:
         results = []
         for s in ships:
             if s.status in OPEN:
-                self.cancel_shipment(s)
+                self.cancel_shipment(s, notify)
                 results.append({"shipment_id": s.id, "is_success": True,
                                 "reason": "Order cancelled", "action": "Cancel"})
         return {"order_id": order.id, "order": self.order_view(order), "status": "Success",
                 "canceled_shipment_results": results}
 
-    def cancel_shipment(self, s: Shipment) -> None:
+    def cancel_shipment(self, s: Shipment, notify: bool = True) -> None:
         refused = self.not_cancellable(s)
         if refused:
             raise field_map({"": [refused]}, 422)
@@ -204,8 +205,9 @@ class Orders:
             self.release(s, inv, qty)
         s.status, s.status_details = "Cancelled", []
         self.touch(s)
-        # API cancellations notify; manual/imported ones would not (shipbob.md §6).
-        self.w.webhooks.emit_order_event("order.shipment.cancelled", self.orders[s.order_id], s)
+        # API cancellations notify; manual/imported ones do not (shipbob.md §6).
+        if notify:
+            self.w.webhooks.emit_order_event("order.shipment.cancelled", self.orders[s.order_id], s)
 
     @staticmethod
     def not_cancellable(s: Shipment) -> str | None:

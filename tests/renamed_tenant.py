@@ -7,7 +7,8 @@ the mapping's `ifs:` section, and says what `doctor` names when the default
 mapping meets this tenant. To cover another configurable name, add a Rename.
 
 Only names the connector reads from the mapping everywhere the tests below
-go (order poll and push, shipment vouchers, reconcile, doctor) are renamed.
+go (order poll and push, shipment vouchers and cancellations, reconcile,
+doctor) are renamed.
 Not yet: customer order header/line/address field names, which flows on main
 still send literally, and the voucher's fields, which reconcile still reads
 literally (their gateways make them configurable).
@@ -86,6 +87,16 @@ RENAMES = [
            {"fulfillment": {"line": {"line_no": "LineNumber", "rel_no": "ReleaseNumber",
                                      "line_item_no": "ItemNumber", "qty": "QtyToDeliver"}}},
            None),
+    # line cancellation: what a ShipBob cancellation left open, cancelled in IFS
+    Rename({"actions": {"CustomerOrder_CancelLines": "CustomerOrder_VoidLines"},
+            "action_parameters": {"CustomerOrder_CancelLines": {"Lines": "VoidLines"}},
+            "properties": {"CancelLine": {"LineNo": "LineNumber", "RelNo": "ReleaseNumber",
+                                          "LineItemNo": "ItemNumber", "Qty": "QtyToVoid"}}},
+           {"customer_order": {"line_cancel": {
+               "action": "CustomerOrder_VoidLines", "params": {"lines": "VoidLines"},
+               "line": {"line_no": "LineNumber", "rel_no": "ReleaseNumber", "line_item_no": "ItemNumber",
+                        "qty": "QtyToVoid"}}}},
+           "action CustomerOrder_CancelLines on CustomerOrderSet"),
     # returns, purchasing, stock: doctor only
     Rename({"properties": {"ReturnMaterial": {"RmaNo": "RmaNumber"},
                            "ReturnMaterialLine": {"RmaNo": "RmaNumber"}}},

@@ -4,15 +4,17 @@ customer_orders.py); no flow needs to know one."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from connector.errors import NeedsAttention
+from connector.errors import ConfigError, NeedsAttention
 from connector.ifs import odata
 from connector.ifs.client import IfsClient, Read
 from connector.ifs.names.customer_orders import CustomerOrderNames
+from connector.ifs.posting import load_class
 
 
 @dataclass(frozen=True, order=True)
@@ -263,6 +265,23 @@ class CustomerOrders:
         f = self.names.address
         return Address(**{name: row.get(ifs) for name, ifs in f.model_dump().items() if name != "order_no"})
 
+    # ------------------------------------------------- line cancellation
+
+    def cancel_lines(self, cancellation: Cancellation) -> None:
+        """Cancel what a ShipBob cancellation left open, at most once: the
+        mapping's posting step (`line_cancel.posting`) checks right before
+        it writes that IFS does not show the effect already."""
+        self._line_cancelling.cancel(cancellation)
+
+    def cancellation_applied(self, cancellation: Cancellation, lines: Iterable[OrderLine]) -> bool:
+        """Whether `lines` (the order's, read now) show the cancellation."""
+        return cancellation_applied(cancellation, lines, self.names)
+
+    @functools.cached_property
+    def _line_cancelling(self) -> LineCancelling:
+        # Built on first use: a mistake in it stops cancellations, not pushes.
+        return _build_line_cancelling(self._ifs, self.names)
+
 
 def _required(row: dict[str, Any], name: str) -> str:
     """A key or part number: without it the row cannot be used, and the
@@ -276,3 +295,110 @@ def _required(row: dict[str, Any], name: str) -> str:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+# ------------------------------------------------------ line cancellation
+
+LINE_CANCEL_SETTING = "customer_order.line_cancel.posting"
+# Quantities compare within this: IFS sends decimals.
+QTY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class LineCancel:
+    """Units of one order line to cancel. `due_before` is the line's
+    quantity due when the cancellation was planned: how a retry tells that
+    it landed."""
+
+    key: LineKey
+    qty: float
+    due_before: float
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """The IFS side of one shipment cancelled at ShipBob."""
+
+    order_no: str
+    external_ref: str  # the ShipBob shipment id
+    lines: tuple[LineCancel, ...]
+
+
+class LineCancelling(Protocol):
+    """Cancels order lines in IFS, at most once.
+
+    IFS actions are not idempotent and have no idempotency key, so an
+    implementation checks right before it writes that the effect is not
+    there already (`CustomerOrders.cancellation_applied` on lines read
+    then). After `cancel` returns, the order's lines show the cancellation.
+    The class is built as `Class(ifs, names)`: the IFS client and the
+    mapping's `ifs.customer_order` names."""
+
+    def cancel(self, cancellation: Cancellation) -> None: ...
+
+
+class CancelLinesAction:
+    """The default: the bound action `line_cancel.action` on the customer
+    order, under If-Match, cancelling each line's quantity in one call.
+    Skipped when the order's lines, read right after its ETag, show the
+    cancellation already."""
+
+    def __init__(self, ifs: IfsClient, names: CustomerOrderNames):
+        self._ifs = ifs
+        self._names = names
+
+    def cancel(self, cancellation: Cancellation) -> None:
+        names = self._names
+        path = odata.key_path(names.order_set, **{names.order.order_no: cancellation.order_no})
+
+        def applied(_order: dict[str, Any]) -> bool:
+            lines = CustomerOrders(self._ifs, names).lines(cancellation.order_no)
+            return cancellation_applied(cancellation, lines, names)
+
+        self._ifs.bound_action(names.projection, path, names.line_cancel.action,
+                               cancel_body(cancellation, names), check=applied)
+
+
+def cancellation_applied(cancellation: Cancellation, lines: Iterable[OrderLine],
+                         names: CustomerOrderNames) -> bool:
+    """Each line to cancel is closed, or its quantity due is down by the
+    cancelled units since the cancellation was planned."""
+    by_key = {line.key: line for line in lines}
+    for wanted in cancellation.lines:
+        line = by_key.get(wanted.key)
+        if line is None:
+            return False
+        if line.state not in names.closed_line_states and \
+                line.qty_due > wanted.due_before - wanted.qty + QTY_TOLERANCE:
+            return False
+    return True
+
+
+def cancel_body(cancellation: Cancellation, names: CustomerOrderNames) -> dict[str, Any]:
+    """The cancellation action's parameters (None values are not sent)."""
+    cancel = names.line_cancel
+    p, f = cancel.params, cancel.line
+    return {
+        p.reason: cancel.reason,
+        p.lines: [{f.line_no: line.key.line_no, f.rel_no: line.key.rel_no,
+                   f.line_item_no: line.key.line_item_no, f.qty: _number(line.qty)}
+                  for line in cancellation.lines],
+    }
+
+
+def _build_line_cancelling(ifs: IfsClient, names: CustomerOrderNames) -> LineCancelling:
+    posting_class = load_class(names.line_cancel.posting, LINE_CANCEL_SETTING)
+    try:
+        posting: LineCancelling = posting_class(ifs, names)
+    except TypeError as exc:
+        raise ConfigError(f"mapping ifs.{LINE_CANCEL_SETTING}: {names.line_cancel.posting} cannot be "
+                          f"built as Class(ifs, names): {exc}") from None
+    if not callable(getattr(posting, "cancel", None)):
+        raise ConfigError(f"mapping ifs.{LINE_CANCEL_SETTING}: {names.line_cancel.posting} has no "
+                          "cancel(cancellation) method")
+    return posting
+
+
+def _number(qty: float) -> int | float:
+    """Whole quantities as integers, as IFS shows them."""
+    return int(qty) if float(qty).is_integer() else qty

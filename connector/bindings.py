@@ -23,6 +23,7 @@ class BindingKind(StrEnum):
     SHIPMENT = "shipment"  # IFS voucher <-> ShipBob shipment id
     RETURN = "return"      # IFS RMA <-> ShipBob return id
     WRO = "wro"            # IFS PO chunk <-> ShipBob WRO id
+    CANCEL = "cancel"      # IFS order lines cancelled <-> ShipBob shipment cancelled
 
 
 def find_binding(session: Session, kind: BindingKind, ifs_key: str) -> Binding | None:

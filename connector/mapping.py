@@ -39,6 +39,10 @@ class Mapping(_Strict):
     wro_box_packaging_type: Literal["EverythingInOneBox", "OneSkuPerBox", "MultipleSkuPerBox"] = (
         "EverythingInOneBox"
     )
+    # A shipment cancelled at ShipBob whose lines IFS still has open:
+    # `cancel_in_ifs` cancels those units in IFS (ifs.customer_order.line_cancel),
+    # `attention` parks the order's shipment item naming them for a person.
+    on_shipbob_cancel: Literal["cancel_in_ifs", "attention"] = "attention"
     ifs: IfsNames = IfsNames()
 
     def sku_for(self, part_no: str) -> str | None:

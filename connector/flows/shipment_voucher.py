@@ -10,6 +10,9 @@ shipment:
    post the delivery (the mapping's posting step, connector/ifs/deliveries.py);
 3. bring the voucher's tracking and delivery date up to date under its ETag.
 
+Then the shipments cancelled at ShipBob are brought to IFS, or to a person
+(connector/flows/shipment_cancel.py).
+
 Events that arrive twice, late or out of order therefore end the same way.
 """
 
@@ -26,8 +29,10 @@ from connector.bindings import BindingKind, bind, find_binding, find_by_shipbob,
 from connector.context import Context
 from connector.db.models import Binding, Flow, Job, utcnow
 from connector.errors import NeedsAttention, WaitingFor
+from connector.flows import shipment_cancel
 from connector.ifs.customer_orders import CustomerOrders
 from connector.ifs.deliveries import Deliveries, Voucher
+from connector.mappers.cancellations import cancelled_shipments
 from connector.mappers.orders import tagged_ifs_order_no
 from connector.mappers.vouchers import HELD, SHIPPED, allocate, delivery, shipped_quantities, tracking_changes
 
@@ -77,9 +82,12 @@ def run(ctx: Context, job: Job) -> str:
     if uploaded:
         # Only now that IFS has the tracking: the polling fallback stops here.
         ctx.shipbob.mark_tracking_uploaded(uploaded)
-    if held:
-        raise NeedsAttention("; ".join(held))
-    return (f"IFS order {order_no}: {len(posted)} voucher(s) posted, {len(updated)} updated"
+    # Shipments cancelled at ShipBob: after the vouchers, which take their units first.
+    cancels = shipment_cancel.bring_to_ifs(ctx, order_no, order_id, shipments, bound_lines)
+    if held or cancels.attention:
+        raise NeedsAttention("; ".join(held + cancels.attention))
+    cancelled = f", {len(cancels.cancelled)} cancellation(s) cancelled in IFS" if cancels.cancelled else ""
+    return (f"IFS order {order_no}: {len(posted)} voucher(s) posted, {len(updated)} updated{cancelled}"
             f" for {len(shipments)} shipment(s); ShipBob status {order.get('status')}")
 
 
@@ -170,23 +178,24 @@ def _request_jobs(session: Session, order_ids: list[str]) -> list[int]:
 def poll_shipment_changes(ctx: Context, now: datetime | None = None) -> list[int]:
     """The fallback for webhooks lost for good (shipbob.md §4, §6): orders
     ShipBob changed since the last poll that have a shipped shipment IFS has
-    no voucher for, or whose tracking or delivery IFS has not got. Covers
-    what the tracking poll cannot see: a delivery, and a shipment shipped
-    without tracking. Returns the job ids to wake."""
+    no voucher for, or whose tracking or delivery IFS has not got, or a
+    cancelled shipment not examined yet. Covers what the tracking poll
+    cannot see: a delivery, a shipment shipped without tracking, and a
+    cancellation in ShipBob's dashboard (which fires no webhook). Returns
+    the job ids to wake."""
     now = now or utcnow()
     with ctx.session() as session:
         since = SHIPMENT_POLL.since(session, now)
     # Read every page first: no database transaction stays open across API calls.
     # No SortOrder: its values for /order are undocumented. An order that
     # changes while we page may shift out of view; it is in the next overlap.
-    shipped = {
-        str(order["id"]): [s for s in order.get("shipments") or [] if s.get("status") == SHIPPED]
-        for order in ctx.shipbob.orders(LastUpdateStartDate=since)
-    }
+    changed = {str(order["id"]): order.get("shipments") or []
+               for order in ctx.shipbob.orders(LastUpdateStartDate=since)}
     with ctx.session() as session:
-        behind = [order_id for order_id, shipments in shipped.items()
+        behind = [order_id for order_id, shipments in changed.items()
                   if not all(_ifs_is_current(find_by_shipbob(session, BindingKind.SHIPMENT, s["id"]), s)
-                             for s in shipments)]
+                             for s in shipments if s.get("status") == SHIPPED)
+                  or not all(shipment_cancel.examined(session, s["id"]) for s in cancelled_shipments(shipments))]
         wake = _request_jobs(session, behind)
         SHIPMENT_POLL.advance(session, now)
     return wake

@@ -9,7 +9,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from connector.ifs.customer_orders import Address, CustomerOrder, LineKey, OrderLine, OrderStamp
+from connector.ifs.customer_orders import (
+    Address,
+    Cancellation,
+    CustomerOrder,
+    LineKey,
+    OrderLine,
+    OrderStamp,
+    cancellation_applied,
+)
 from connector.ifs.names.customer_orders import CustomerOrderNames
 
 ADDRESS = Address(name="Ada Lovelace", address1="1 Main St", address2=None, city="Chicago", state="IL",
@@ -132,6 +140,40 @@ class FakeCustomerOrders:
     def _released_unpushed(self, sites: Sequence[str]) -> list[Stored]:
         return [s for s in self.stored.values()
                 if self.is_released(s.order) and s.order.site in sites and not s.order.shipbob_ids]
+
+    # line cancellation (connector/flows/shipment_cancel.py): the default
+    # posting's rules: the check first, then the units cancelled as the IFS
+    # sandbox does. `refuse_cancel` is raised instead; `lose_cancel_answer`
+    # raises after the effect, once (an answer lost on the way back).
+
+    cancels_applied: list[Cancellation] = field(default_factory=list)
+    refuse_cancel: Exception | None = None
+    lose_cancel_answer: Exception | None = None
+
+    def cancel_lines(self, cancellation: Cancellation) -> None:
+        self.calls.append(("cancel_lines", (cancellation,)))
+        if self.refuse_cancel is not None:
+            raise self.refuse_cancel
+        stored = self.stored[cancellation.order_no]
+        if self.cancellation_applied(cancellation, stored.lines):
+            return
+        wanted = {c.key: c.qty for c in cancellation.lines}
+        stored.lines = [_cancelled(ln, wanted[ln.key]) if ln.key in wanted else ln for ln in stored.lines]
+        self.cancels_applied.append(cancellation)
+        if self.lose_cancel_answer is not None:
+            lost, self.lose_cancel_answer = self.lose_cancel_answer, None
+            raise lost
+
+    def cancellation_applied(self, cancellation: Cancellation, lines: Iterable[OrderLine]) -> bool:
+        return cancellation_applied(cancellation, lines, self.names)
+
+
+def _cancelled(line: OrderLine, qty: float) -> OrderLine:
+    if qty < line.open_qty:
+        return dataclasses.replace(line, qty_due=line.qty_due - qty)
+    if line.qty_shipped > 0:
+        return dataclasses.replace(line, qty_due=line.qty_shipped, state="Delivered")
+    return dataclasses.replace(line, state="Cancelled")
 
 
 def _later(stamp: str | None) -> str:

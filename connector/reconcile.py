@@ -29,6 +29,7 @@ from connector.ifs.deliveries import Voucher
 from connector.ifs.errors import IfsNotFound
 from connector.ifs.purchasing import PoLineKey
 from connector.json_types import JsonObject
+from connector.mappers.cancellations import cancelled_shipments, describe, plan_cancellations
 from connector.mappers.order_edits import Edits, PushedPlan, differences, live_shipments
 from connector.mappers.orders import plan_orders
 from connector.mappers.returns import normalized_status
@@ -68,6 +69,7 @@ def reconcile(ctx: Context, days: int = DEFAULT_DAYS) -> list[CheckResult]:
         _receipts(ctx, parked, since),
         *_wros_against_purchase_orders(ctx, parked, since),
         _stock(ctx),
+        _shipbob_cancels_not_in_ifs(ctx, parked, since),
     ]
 
 
@@ -383,4 +385,36 @@ def _stock(ctx: Context) -> CheckResult:
     for row in summary.get("unhandled", []):
         result.differences.append(Difference(str(row.get("sku")), str(row.get("status")),
                                              "reported by the inventory sync: " + str(row.get("detail", ""))))
+    return result
+
+
+def _shipbob_cancels_not_in_ifs(ctx: Context, parked: Parked, since: datetime | None) -> CheckResult:
+    """Shipments cancelled at ShipBob whose units IFS still has open
+    (connector/mappers/cancellations.py), for the ShipBob orders pushed
+    since `since`; explained while the order's shipment item is parked."""
+    result = CheckResult("ShipBob cancellations not in IFS")
+    query = select(Binding.shipbob_id, Binding.data).where(Binding.kind == BindingKind.ORDER)
+    if since:
+        query = query.where(Binding.created_at >= since)
+    with ctx.session() as session:
+        bound = {str(shipbob_id): data or {} for shipbob_id, data in session.execute(query)}
+    order_ids = sorted(bound)
+    orders = ctx.customer_orders
+    for start in range(0, len(order_ids), 50):
+        for order in ctx.shipbob.orders(IDs=order_ids[start:start + 50]):
+            shipments = order.get("shipments") or []
+            if not cancelled_shipments(shipments):
+                continue
+            data = bound[str(order["id"])]
+            order_no = str(data.get("order_no"))
+            unposted = {int(s["id"]) for s in shipments
+                        if s.get("status") == SHIPPED and ctx.deliveries.find(str(s["id"])) is None}
+            open_lines = [line for line in orders.lines(order_no) if orders.is_open(line)]
+            for plan in plan_cancellations(shipments, data.get("lines") or [], open_lines, unposted):
+                result.checked += 1
+                if plan.lines:
+                    result.differences.append(Difference(
+                        str(plan.shipment_id),
+                        f"ShipBob order {order['id']}: IFS order {order_no} still has {describe(plan.lines)} open",
+                        parked.get((Flow.SHIPMENT_VOUCHER.value, str(order["id"])))))
     return result

@@ -173,3 +173,26 @@ def test_shipbob_inventory_history_is_recorded_under_the_tenants_names(
     rows = ifs_rows(renamed_ifs, "ThirdPartyMovementSet")
     assert [(r["Cf_Shipbob_Event"], r["Contract"], r["Quantity"]) for r in rows] == [
         (str(event_ids[0]), "S01", -2), (str(event_ids[1]), "S01", 3)]
+
+
+def test_a_shipbob_cancellation_cancels_the_ifs_lines_in_the_tenants_names(
+        renamed_ifs, shipbob_sandbox, settings_for, tmp_path):
+    data = renamed_tenant.mapping_data()
+    data["on_shipbob_cancel"] = "cancel_in_ifs"
+    ctx = Context(settings_for(renamed_ifs, renamed_tenant.write_mapping(tmp_path / "cancel.yaml", data)))
+    ifs, shipbob = renamed_ifs, shipbob_sandbox
+    seed_world((ifs, shipbob), orders=3, split_ratio=0)
+    assert {run_job(ctx, job_id).status for job_id in poll_orders(ctx)} == {"done"}
+    pushed = hook(shipbob, "dump/orders", method="GET")
+    for order in pushed:
+        hook(shipbob, f"orders/{order['id']}/cancel")  # in ShipBob's dashboard: the poll finds it
+
+    results = [run_job(ctx, job_id) for job_id in poll_shipment_changes(ctx)]
+    assert [r.status for r in results] == ["done"] * len(pushed), [r.detail for r in results]
+    cancelled = {o["reference_id"] for o in pushed}
+    assert {o["OrderNo"]: o["Objstate"] for o in ifs_rows(ifs, "CustomerOrderSet")
+            if o["OrderNo"] in cancelled} == dict.fromkeys(cancelled, "Canceled")  # the tenant's member
+    assert {line["Objstate"] for line in ifs_rows(ifs, "CustomerOrderLines") if line["OrderNo"] in cancelled} == {
+        "Cancelled"}
+    [check] = [c for c in reconcile(ctx) if c.name == "ShipBob cancellations not in IFS"]
+    assert (check.checked, check.differences) == (len(pushed), [])

@@ -31,6 +31,7 @@ from connector import jobs, kv, mapping
 from connector.context import Context
 from connector.db.models import Flow, Job, JobState, WebhookEvent
 from connector.flows.order_poll import poll_orders
+from connector.reconcile import reconcile as reconcile_report
 from connector.runner import run_job
 from connector.settings import load_settings
 from tests.conftest import REDIS_URL, WEBHOOK_SECRET
@@ -183,6 +184,11 @@ def test_attention_names_the_order_the_shipbob_order_and_shipment_and_the_lines(
             assert text in job.reason, (text, job.reason)
         assert {line["Objstate"] for line in ifs_lines(ifs, order_no).values()} == {"Released"}
         assert cancel_actions(ifs) == 0
+        # reconcile lists it, explained by the parked item
+        [check] = [c for c in reconcile_report(ctx) if c.name == "ShipBob cancellations not in IFS"]
+        [difference] = check.differences
+        assert difference.key == str(shipment["id"]) and order_no in difference.detail
+        assert difference.explained_by.startswith("parked for attention"), difference
 
 
 def test_a_dashboard_cancellation_without_a_webhook_is_found_by_the_shipments_poll(

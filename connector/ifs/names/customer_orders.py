@@ -1,5 +1,7 @@
 """Customer order names: confirmed from public code calling real tenants
-(CustomerOrderHandling, ifs-entity-fields.json), except where marked."""
+(CustomerOrderHandling, ifs-entity-fields.json), except where marked; the
+line cancellation (`line_cancel`: action, parameters, line fields) is a
+stand-in invention."""
 
 from __future__ import annotations
 

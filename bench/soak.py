@@ -466,6 +466,10 @@ class Soak:
         expected_parked = {
             ("order_push", PARKED_SHIP_VIA): "has no ShipBob shipping method",
             ("order_push", PARKED_NEW_SKU): f"SKU '{NEW_SKU}' is unknown at ShipBob",
+            # Orders the warehouse cancels at ShipBob: their IFS lines are named for a
+            # person (the mapping's default on_shipbob_cancel: attention).
+            **{("shipment_voucher", str(order_id)): "was cancelled at ShipBob"
+               for order_id in self.day.record.cancelled_orders},
             **{("return_voucher", str(rid)): ("is not a shipment this connector posted"
                                               if self.day.record.returns[rid].kind == "foreign-shipment"
                                               else "has no original shipment")

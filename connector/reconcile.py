@@ -409,7 +409,8 @@ def _shipbob_cancels_not_in_ifs(ctx: Context, parked: Parked, since: datetime | 
             order_no = str(data.get("order_no"))
             unposted = {int(s["id"]) for s in shipments
                         if s.get("status") == SHIPPED and ctx.deliveries.find(str(s["id"])) is None}
-            open_lines = [line for line in orders.lines(order_no) if orders.is_open(line)]
+            ifs_order, lines, _address = orders.read(order_no)
+            open_lines = [] if orders.is_cancelled(ifs_order) else [line for line in lines if orders.is_open(line)]
             for plan in plan_cancellations(shipments, data.get("lines") or [], open_lines, unposted):
                 result.checked += 1
                 if plan.lines:

@@ -63,7 +63,9 @@ def bring_to_ifs(ctx: Context, order_no: str, order_id: int, shipments: Sequence
     if not pending:
         return outcome
     orders = ctx.customer_orders
-    open_lines = [line for line in orders.lines(order_no) if orders.is_open(line)]
+    order, ifs_lines, _address = orders.read(order_no)
+    # An order cancelled in IFS (then at ShipBob by the order push) has nothing open.
+    open_lines = [] if orders.is_cancelled(order) else [line for line in ifs_lines if orders.is_open(line)]
     plans = {plan.shipment_id: plan.lines for plan in plan_cancellations(shipments, bound_lines, open_lines)}
     for shipment_id in pending:
         record = records.get(shipment_id, {})
@@ -77,6 +79,7 @@ def bring_to_ifs(ctx: Context, order_no: str, order_id: int, shipments: Sequence
         if not lines:
             _record(ctx, order_no, order_id, shipment_id, NOTHING_OPEN, lines)
         elif ctx.mapping.on_shipbob_cancel == "attention" and record.get("outcome") != PLANNED:
+            # (A recorded plan is finished whatever the policy now: it may have landed.)
             _record(ctx, order_no, order_id, shipment_id, ATTENTION, lines)
             outcome.attention.append(f"{what} (mapping on_shipbob_cancel: attention)")
         elif _cancel_in_ifs(ctx, order_no, order_id, shipment_id, lines, outcome, what):

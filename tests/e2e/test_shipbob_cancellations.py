@@ -10,7 +10,7 @@ names the order, the ShipBob order and shipment and the lines. A
 cancellation in ShipBob's dashboard fires no webhook: the shipments poll
 finds it. A partly shipped order whose rest is cancelled gets its voucher
 and the rest cancelled. `ifs-shipbob reconcile` exits 1 while a ShipBob
-cancellation is not in IFS.
+cancellation is not in IFS. An order cancelled in IFS first ends there.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from cli.stack import BIN, Stack, env_for
 from connector import jobs, kv, mapping
 from connector.context import Context
 from connector.db.models import Flow, Job, JobState, WebhookEvent
-from connector.flows.order_poll import poll_orders
+from connector.flows.order_poll import poll_cancellations, poll_orders
 from connector.reconcile import reconcile as reconcile_report
 from connector.runner import run_job
 from connector.settings import load_settings
@@ -236,3 +236,26 @@ def test_a_partly_shipped_order_gets_its_voucher_and_its_cancelled_rest_cancelle
         assert ifs_order(ifs, order_no)["Objstate"] == "Delivered"
         assert cancel_actions(ifs) == 1
         assert voucher_job(ctx, order["id"]).state == JobState.DONE.value
+
+
+def test_an_order_cancelled_in_ifs_first_ends_done_when_shipbob_reports_the_cancel(settings, sandboxes, tmp_path):
+    """The other way round (the order push cancels at ShipBob): the webhook that follows finds
+    nothing open in IFS, so nothing is cancelled again and nobody is asked."""
+    ifs, shipbob = sandboxes
+    with running(settings, sandboxes, tmp_path, "cancel_in_ifs") as (ctx, stack, order_no, order):
+        stack.start_worker(concurrency=2)
+        # A user cancels the order in IFS (the header: IFS's lines are not touched here).
+        hook(ifs, "bump", {"set": "CustomerOrderSet", "key": {"OrderNo": order_no},
+                           "changes": {"Objstate": "Cancelled"}})
+        [push_job] = poll_cancellations(ctx)
+        assert run_job(ctx, push_job).status == "done"
+        assert shipbob_api(shipbob, "GET", f"order/{order['id']}")["status"] == "Cancelled"
+        deliver(shipbob)
+        eventually(lambda: voucher_job(ctx, order["id"]) is not None and settled(ctx), 120,
+                   "the cancellation webhook's job to finish")
+
+        job = voucher_job(ctx, order["id"])
+        assert job.state == JobState.DONE.value, (job.state, job.reason, job.last_error)
+        assert cancel_actions(ifs) == 0
+        [check] = [c for c in reconcile_report(ctx) if c.name == "ShipBob cancellations not in IFS"]
+        assert (check.checked, check.differences) == (1, [])

@@ -111,6 +111,16 @@ def test_a_cancellation_ifs_has_already_settles_without_a_write(settings, tmp_pa
     assert recorded(ctx)["501"]["outcome"] == shipment_cancel.NOTHING_OPEN
 
 
+def test_an_order_cancelled_in_ifs_has_nothing_open_whatever_its_lines_say(settings, tmp_path):
+    ctx, fake = context(settings, tmp_path, "cancel_in_ifs")
+    fake.set_state("C1", "Cancelled")  # the header only: the lines still read Released
+
+    outcome = shipment_cancel.bring_to_ifs(ctx, "C1", 9001, CANCELLED, BOUND)
+
+    assert (outcome.cancelled, outcome.attention, fake.cancels_applied) == ([], [], [])
+    assert recorded(ctx)["501"]["outcome"] == shipment_cancel.NOTHING_OPEN
+
+
 def test_an_ifs_refusal_is_for_a_person_with_its_reason(settings, tmp_path):
     ctx, fake = context(settings, tmp_path, "cancel_in_ifs")
     fake.refuse_cancel = IfsBusinessError("IFS POST ...", ora_code="ORA-20117",

@@ -39,6 +39,12 @@ class Mapping(_Strict):
     wro_box_packaging_type: Literal["EverythingInOneBox", "OneSkuPerBox", "MultipleSkuPerBox"] = (
         "EverythingInOneBox"
     )
+    # An order needing more than ShipBob can fulfil at its fulfillment center
+    # (connector/flows/stock_shortage.py): `flag` pushes it and raises an
+    # attention item naming SKU, center, need and available; `hold` parks it
+    # unpushed until stock arrives (a WRO receipt, the inventory sync, a
+    # replay); `off` skips the check and its stock look-ups.
+    shortage: Literal["flag", "hold", "off"] = "flag"
     ifs: IfsNames = IfsNames()
 
     def sku_for(self, part_no: str) -> str | None:

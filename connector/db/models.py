@@ -47,6 +47,9 @@ class Flow(str, enum.Enum):
     REPLENISHMENT = "replenishment"
     INBOUND_RECEIPT = "inbound_receipt"
     INVENTORY_SYNC = "inventory_sync"
+    # An order pushed short at ShipBob (mapping `shortage: flag`): a record of
+    # its own, keyed by the IFS order, so the push item stays done.
+    STOCK_SHORTAGE = "stock_shortage"
 
 
 class Job(Base):

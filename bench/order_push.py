@@ -249,14 +249,38 @@ def job_states(ctx: Context, flow: Flow = Flow.ORDER_PUSH) -> Counter:
             .group_by(Job.state)).all()))
 
 
-def held_orders(ctx: Context) -> int:
-    """Pushes parked waiting for stock (mapping `shortage: hold`)."""
-    from connector.flows.stock_shortage import HOLD
+@dataclass
+class Shortages:
+    """The stock check's verdicts against ShipBob's truth once all is pushed (nothing
+    ships during the bench, so every pushed unit is still committed)."""
 
+    flagged: int = 0          # orders pushed short (stock_shortage items)
+    held: int = 0             # orders held unpushed
+    missed: list[str] = field(default_factory=list)       # SKU/FC committed beyond on hand, never flagged
+    false_flags: list[str] = field(default_factory=list)  # flagged SKU/FC that ShipBob can cover
+    false_holds: list[str] = field(default_factory=list)  # held for a SKU/FC that could take it
+
+
+def shortage_verdicts(ctx: Context, shipbob: str) -> Shortages:
+    from connector.flows.stock_shortage import HELD, HOLD, SHORTFALLS
+
+    levels = {(item["sku"], loc["location_id"]): loc for item in hook(shipbob, "dump/inventory", method="GET")
+              for loc in item["locations"]}
     with ctx.session() as session:
-        return session.execute(select(func.count()).select_from(Job).where(
+        flagged = session.execute(select(Job).where(Job.flow == Flow.STOCK_SHORTAGE.value)).scalars().all()
+        held = session.execute(select(Job).where(
             Job.flow == Flow.ORDER_PUSH.value, Job.state == JobState.ATTENTION.value,
-            Job.waits_for == HOLD)).scalar_one()
+            Job.waits_for == HOLD)).scalars().all()
+    over = {key for key, loc in levels.items() if loc["committed_quantity"] > loc["on_hand_quantity"]}
+    named = {(s["sku"], s["center"]) for j in flagged for s in j.payload[SHORTFALLS]}
+    verdicts = Shortages(len(flagged), len(held))
+    verdicts.missed = [f"{sku}@{fc}" for sku, fc in sorted(over - named)]
+    verdicts.false_flags = [f"{sku}@{fc}" for sku, fc in sorted(named - over)]
+    for job in held:
+        for s in job.payload[HELD]:
+            if levels[(s["sku"], s["center"])]["fulfillable_quantity"] >= s["need"]:
+                verdicts.false_holds.append(f"{job.key} {s['sku']}@{s['center']}")
+    return verdicts
 
 
 def mapping_file(policy: str, directory: Path) -> Path:
@@ -329,9 +353,8 @@ def run_bench(args) -> None:
 
         parent.send("counts")
         ifs_kinds, sb_kinds, stamps = parent.recv()
-        shortages = job_states(ctx, Flow.STOCK_SHORTAGE)
         report(args, run, states, ifs, shipbob, ifs_kinds, sb_kinds, stamps, logdir,
-               sum(shortages.values()), held_orders(ctx))
+               shortage_verdicts(ctx, shipbob))
     finally:
         if stack is not None:
             stack.stop()
@@ -398,7 +421,7 @@ def _mark(ok: bool) -> str:
 
 
 def report(args, run: Run, states: Counter, ifs: str, shipbob: str, ifs_kinds: dict,
-           sb_kinds: dict, stamps: list[float], logdir: Path, shortages: int, held: int) -> None:
+           sb_kinds: dict, stamps: list[float], logdir: Path, shortages: Shortages) -> None:
     n = args.orders
     sb_stats = hook(shipbob, "stats", method="GET")
     ifs_stats = hook(ifs, "stats", method="GET")
@@ -432,7 +455,12 @@ def report(args, run: Run, states: Counter, ifs: str, shipbob: str, ifs_kinds: d
         ("  without the SKU look-ups (GET /product)", f"{(sb_calls - lookups) / n:.3f}", ""),
         (f"  stock check ({args.shortage}): stock reads (GET /inventory-level/locations)",
          f"{stock_reads}", ""),
-        ("  orders pushed short and flagged / held for stock", f"{shortages} / {held}", ""),
+        ("  orders pushed short and flagged / held for stock", f"{shortages.flagged} / {shortages.held}", ""),
+        ("  SKU/FC committed beyond on hand, never flagged", f"{len(shortages.missed)}",
+         f"0  {_mark(not shortages.missed)}"),
+        ("  false alarms: flagged SKU/FC ShipBob covers / held orders that fit",
+         f"{len(shortages.false_flags)} / {len(shortages.false_holds)}",
+         f"0 / 0  {_mark(not shortages.false_flags and not shortages.false_holds)}"),
         ("IFS calls per order (all: polls, tokens, retries)", f"{ifs_calls / n:.3f}",
          f"<= {GOALS['ifs_per_order']:g}  {_mark(ifs_calls / n <= GOALS['ifs_per_order'])}"),
         ("  the push's own calls only", f"{flow_calls / n:.3f}", ""),
@@ -464,6 +492,9 @@ def report(args, run: Run, states: Counter, ifs: str, shipbob: str, ifs_kinds: d
     print(f"  {'measure':<{width}}{'value':>24}   goal")
     for name, value, goal in rows:
         print(f"  {name:<{width}}{value:>24}   {goal}")
+    for name in ("missed", "false_flags", "false_holds"):
+        if getattr(shortages, name):
+            print(f"  {name}: {', '.join(getattr(shortages, name)[:20])}")
     print(f"\n  ShipBob calls accepted per 5 s: {timeline(stamps)}")
     print("  ShipBob calls: " + ", ".join(f"{k} {v}" for k, v in sorted(sb_stats["requests"].items()))
           + f"; token {sb_tokens}")

@@ -227,10 +227,12 @@ def _save_ledger(ctx: Context, sku: str, ledger: Mapping[str, _Reservation]) -> 
         for h, r in ledger.items()}), LEDGER_SECONDS)
 
 
-def reserve(ctx: Context, needs: Sequence[Need]) -> list[Shortfall]:
+def reserve(ctx: Context, needs: Sequence[Need], all_or_nothing: bool = False) -> list[Shortfall]:
     """Take `needs` against the shared stock, in order; returns those that exceed what
-    is available (each is reserved all the same: `release` gives them back). A need
-    reserved again (a retry) replaces its earlier reservation."""
+    is available. Each is reserved all the same (`release` gives them back), unless
+    `all_or_nothing` and one is short: then none is, so an order that will not be
+    pushed never makes another short meanwhile. A need reserved again (a retry)
+    replaces its earlier reservation."""
     if not needs:
         return []
     read = snapshots(ctx, {n.sku for n in needs})
@@ -253,6 +255,10 @@ def reserve(ctx: Context, needs: Sequence[Need]) -> list[Shortfall]:
             if need.quantity > available:
                 short.append(Shortfall(need.holder, need.sku, need.center, need.quantity, max(0, available)))
             ledger[need.holder] = _Reservation(need.center, need.quantity, now, None)
+        if short and all_or_nothing:  # nor does it keep what an earlier try reserved
+            holders = {n.holder for n in needs}
+            ledgers = {sku: {h: r for h, r in ledger.items() if h not in holders}
+                       for sku, ledger in ledgers.items()}
         for sku, ledger in ledgers.items():
             _save_ledger(ctx, sku, ledger)
     return short

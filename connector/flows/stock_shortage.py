@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 HOLD = "stock:arrival"  # Job.waits_for of a push held for stock
 HELD = "stock_hold"  # the push item's payload: the shortfalls it waits for
+# The push item's payload from the check until the shortage item exists: a push that
+# dies after creating the order still flags it on its next try.
+UNFLAGGED = "stock_short"
 SHORTFALLS, FLAGGED_AT = "shortfalls", "flagged_at"  # the stock_shortage item's payload
 # Flows whose end may mean more stock at ShipBob: stowed WRO units, the daily sync.
 STOCK_ARRIVES = frozenset({Flow.INBOUND_RECEIPT.value, Flow.INVENTORY_SYNC.value})
@@ -70,20 +73,26 @@ def checked(ctx: Context, job: Job, order_no: str, plans: Sequence[ShipBobOrderP
     with ctx.session() as session:
         unbound = [p for p in plans if find_binding(session, BindingKind.ORDER, p.reference_id) is None]
     needs = needs_of(unbound) if policy != "off" else []
-    shortfalls = stock_levels.reserve(ctx, needs)
+    # Held: nothing reserved, so no other order is made short by one not pushed.
+    shortfalls = stock_levels.reserve(ctx, needs, all_or_nothing=policy == "hold")
     sites = {p.reference_id: p.site for p in plans}
     if shortfalls and policy == "hold":
-        stock_levels.release(ctx, needs)
         _hold(ctx, job, order_no, shortfalls, sites)
-    _unhold(ctx, job)
+    # An earlier try's shortfalls of orders it created but died before flagging; the
+    # plans still to create were checked again just now.
+    checked_now = {p.reference_id for p in unbound}
+    unflagged = [*shortfalls, *(s for s in map(Shortfall.from_data, (job.payload or {}).get(UNFLAGGED) or [])
+                                if s.holder not in checked_now)]
+    _update(ctx, job, {HELD: None, UNFLAGGED: [s.as_data() for s in unflagged] or None}, held=False)
     try:
         yield
     except BaseException:
         _settle(ctx, unbound, needs)
         raise
     stock_levels.confirm(ctx, needs)
-    if shortfalls:
-        _flag(ctx, order_no, plans, shortfalls, sites)
+    if unflagged:
+        _flag(ctx, order_no, plans, unflagged, sites)
+        _update(ctx, job, {UNFLAGGED: None}, held=False)
 
 
 def _settle(ctx: Context, plans: Sequence[ShipBobOrderPlan], needs: Sequence[Need]) -> None:
@@ -103,26 +112,32 @@ def _settle(ctx: Context, plans: Sequence[ShipBobOrderPlan], needs: Sequence[Nee
 
 def _hold(ctx: Context, job: Job, order_no: str, shortfalls: Sequence[Shortfall],
           sites: dict[str, str]) -> None:
-    with ctx.session() as session:
-        row = session.get_one(Job, job.id, with_for_update=True)
-        if row.run_token == job.run_token:  # still this run's item
-            row.payload = {**row.payload, HELD: [s.as_data() for s in shortfalls]}
-            row.waits_for = HOLD
+    _update(ctx, job, {HELD: [s.as_data() for s in shortfalls]}, held=True)
     raise NeedsAttention(
         f"order {order_no} held for stock (mapping shortage: hold), not pushed: "
         f"{describe(shortfalls, sites)}; pushed once ShipBob has it (checked again after a "
         "WRO receipt or the inventory sync, or on replay)")
 
 
-def _unhold(ctx: Context, job: Job) -> None:
-    """A held push that goes ahead forgets it was held."""
-    if job.waits_for != HOLD and HELD not in (job.payload or {}):
+def _update(ctx: Context, job: Job, values: dict[str, object], held: bool) -> None:
+    """Set (None: drop) these payload keys on this run's item, and whether it waits
+    for stock; no write when nothing changes."""
+    payload = job.payload or {}
+    changes = {k: v for k, v in values.items() if payload.get(k) != v}
+    if not changes and (job.waits_for == HOLD) == held:
         return
     with ctx.session() as session:
         row = session.get_one(Job, job.id, with_for_update=True)
-        if row.waits_for == HOLD:
+        if row.run_token != job.run_token:  # no longer this run's item
+            return
+        merged = {**row.payload, **changes}
+        row.payload = {k: v for k, v in merged.items() if v is not None}
+        if held:
+            row.waits_for = HOLD
+        elif row.waits_for == HOLD:
             row.waits_for = None
-        row.payload = {k: v for k, v in row.payload.items() if k != HELD}
+        # The run's own snapshot follows, so its next update compares with this one.
+        job.payload, job.waits_for = dict(row.payload), row.waits_for
 
 
 # ---------------------------------------------------------------------- flag

@@ -48,9 +48,13 @@ def release(ifs, *orders: dict[str, int]) -> list[str]:
 
 
 def with_policy(ctx: Context, tmp_path, policy: str) -> Context:
-    data = load_mapping(None).model_dump(mode="json")
-    data["shortage"] = policy
-    path = tmp_path / f"mapping-{policy}.json"
+    return with_mapping(ctx, tmp_path, shortage=policy)
+
+
+def with_mapping(ctx: Context, tmp_path, **changes) -> Context:
+    """The same context with these mapping keys changed."""
+    data = {**load_mapping(None).model_dump(mode="json"), **changes}
+    path = tmp_path / f"mapping-{len(list(tmp_path.glob('mapping-*')))}.json"
     path.write_text(json.dumps(data))
     settings = ctx.settings.model_copy(update={"mapping_file": path})
     settings.__dict__.pop("mapping", None)  # the copy loads its own mapping
@@ -250,3 +254,32 @@ def test_off_skips_the_check_and_its_stock_reads(ctx, sandboxes, tmp_path):
     assert run_job(unchecked, push).status == "done"
     assert levels_calls(shipbob) == 0
     assert job(unchecked, SHORTAGE, order_no) is None
+
+
+def test_a_push_that_fails_after_creating_a_short_order_flags_it_on_its_next_try(ctx, sandboxes, tmp_path):
+    """A split order: its S01 part is short and is created; its S02 part is refused
+    (the mapping sends it to a center ShipBob does not have). The retry, once the
+    mapping is fixed, creates the rest and still flags the S01 shortage."""
+    ifs, shipbob = sandboxes
+    seed(sandboxes, {"P00001": 2})
+    broken = with_mapping(ctx, tmp_path, sites={"S01": FC, "S02": 999})
+    [created] = hook(ifs, "orders", {"orders": [
+        {"Contract": "S01", "CustomerNo": "CU1001", "ShipViaCode": "UPS-GND",
+         "lines": [{"PartNo": "P00001", "BuyQtyDue": 5},
+                   {"PartNo": "P00002", "BuyQtyDue": 1, "Contract": "S02"}]}]})["orders"]
+    order_no = created["OrderNo"]
+
+    [push] = poll_orders(broken)
+    assert run_job(broken, push).status == "failed"  # ShipBob: Location 999 does not exist
+    assert set(shipbob_quantities(shipbob)) == {order_no}
+    assert job(ctx, SHORTAGE, order_no) is None
+
+    fixed = with_mapping(ctx, tmp_path, sites={"S01": FC, "S02": 157})
+    with fixed.session() as session:
+        jobs.replay(session, push)
+    assert run_job(fixed, push).status == "done"
+    assert set(shipbob_quantities(shipbob)) == {order_no, f"{order_no}-S02"}
+    assert job(ctx, SHORTAGE, order_no).reason == (
+        f"order {order_no} was pushed short at ShipBob: SKU 'P00001' at fulfillment center {FC} "
+        "(site S01): need 5, available 2")
+    assert "stock_short" not in job(ctx, PUSH, order_no).payload

@@ -104,3 +104,12 @@ def test_needs_sum_a_plans_lines_per_sku_and_describe_names_the_site():
     text = describe([Shortfall("C1-S02", "A", 157, 5, 2)], {"C1-S02": "S02"})
     assert text == "SKU 'A' at fulfillment center 157 (site S02): need 5, available 2"
     assert Shortfall.from_data(Shortfall("C1", "A", 1, 5, 2).as_data()) == Shortfall("C1", "A", 1, 5, 2)
+
+
+def test_all_or_nothing_reserves_nothing_when_one_need_is_short():
+    """A held order (two SKUs, one short) takes nothing, so the next order gets the
+    units of the SKU it did have."""
+    ctx = context(A=2, B=0)
+    assert stock_levels.reserve(ctx, [Need("C1", "A", FC, 2), Need("C1", "B", FC, 1)],
+                                all_or_nothing=True) == [Shortfall("C1", "B", FC, 1, 0)]
+    assert stock_levels.reserve(ctx, [Need("C2", "A", FC, 2)]) == []

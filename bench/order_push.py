@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/order_push.py [--orders 1000] [--workers 4] [--rate-limit 300]
                                          [--release-rate 0] [--parts 100] [--keep-logs]
+                                         [--shortage flag|hold|off] [--stock 500 1000]
 
 The real pipeline: Celery beat polls the IFS sandbox every second, a polls
 worker records the jobs, `--workers` worker processes (concurrency 1 each,
@@ -15,6 +16,14 @@ through the IFS sandbox's order hook, all at once by default (a backlog:
 demand far above the limit) or `--release-rate` per second. An order's
 latency is from the moment the hook that released it returned (it is then
 visible to the poll) to the `created_date` of its ShipBob order.
+
+The stock check runs as configured (connector/flows/stock_shortage.py; the
+mapping's `shortage`, `--shortage`, default flag): the poll reads the batch's
+stock levels in bulk and each push reads them from the cache, so "ShipBob calls
+per order" includes those reads (`GET /inventory-level/locations`, shown on
+their own line). ShipBob holds `--stock LO HI` units of each SKU per
+fulfillment center (default 500-1000: no order is short); a low range makes
+orders short, and the shortage items (flag) or held orders (hold) are counted.
 
 Rate limit, scaled for speed with the same semantics: the client's limiter
 has a fixed 60 s sliding window (connector/shipbob/ratelimit.py
@@ -35,6 +44,7 @@ numbers.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
@@ -61,6 +71,7 @@ from cli.stack import Stack, env_for, wait_for  # noqa: E402
 from connector.context import Context  # noqa: E402
 from connector.db.models import Flow, Job, JobState  # noqa: E402
 from connector.db.session import create_database, drop_database, migrate  # noqa: E402
+from connector.mapping import load_mapping  # noqa: E402
 from connector.settings import load_settings  # noqa: E402
 from connector.shipbob.ratelimit import WINDOW_SECONDS, safe_limit  # noqa: E402
 
@@ -231,11 +242,54 @@ def release(ifs: str, specs: list[dict], rate: float, run: Run) -> None:
     run.last_release = time.time()
 
 
-def job_states(ctx: Context) -> Counter:
+def job_states(ctx: Context, flow: Flow = Flow.ORDER_PUSH) -> Counter:
     with ctx.session() as session:
         return Counter(dict(session.execute(
-            select(Job.state, func.count()).where(Job.flow == Flow.ORDER_PUSH.value)
+            select(Job.state, func.count()).where(Job.flow == flow.value)
             .group_by(Job.state)).all()))
+
+
+@dataclass
+class Shortages:
+    """The stock check's verdicts against ShipBob's truth once all is pushed (nothing
+    ships during the bench, so every pushed unit is still committed)."""
+
+    flagged: int = 0          # orders pushed short (stock_shortage items)
+    held: int = 0             # orders held unpushed
+    missed: list[str] = field(default_factory=list)       # SKU/FC committed beyond on hand, never flagged
+    false_flags: list[str] = field(default_factory=list)  # flagged SKU/FC that ShipBob can cover
+    false_holds: list[str] = field(default_factory=list)  # held for a SKU/FC that could take it
+
+
+def shortage_verdicts(ctx: Context, shipbob: str) -> Shortages:
+    from connector.flows.stock_shortage import HELD, HOLD, SHORTFALLS
+
+    levels = {(item["sku"], loc["location_id"]): loc for item in hook(shipbob, "dump/inventory", method="GET")
+              for loc in item["locations"]}
+    with ctx.session() as session:
+        flagged = session.execute(select(Job).where(Job.flow == Flow.STOCK_SHORTAGE.value)).scalars().all()
+        held = session.execute(select(Job).where(
+            Job.flow == Flow.ORDER_PUSH.value, Job.state == JobState.ATTENTION.value,
+            Job.waits_for == HOLD)).scalars().all()
+    over = {key for key, loc in levels.items() if loc["committed_quantity"] > loc["on_hand_quantity"]}
+    named = {(s["sku"], s["center"]) for j in flagged for s in j.payload[SHORTFALLS]}
+    verdicts = Shortages(len(flagged), len(held))
+    verdicts.missed = [f"{sku}@{fc}" for sku, fc in sorted(over - named)]
+    verdicts.false_flags = [f"{sku}@{fc}" for sku, fc in sorted(named - over)]
+    for job in held:
+        for s in job.payload[HELD]:
+            if levels[(s["sku"], s["center"])]["fulfillable_quantity"] >= s["need"]:
+                verdicts.false_holds.append(f"{job.key} {s['sku']}@{s['center']}")
+    return verdicts
+
+
+def mapping_file(policy: str, directory: Path) -> Path:
+    """The default mapping with the bench's `shortage` policy, for the workers."""
+    data = load_mapping(None).model_dump(mode="json")
+    data["shortage"] = policy
+    path = directory / "mapping.json"
+    path.write_text(json.dumps(data))
+    return path
 
 
 def wait_until_pushed(ctx: Context, n: int, timeout: float) -> Counter:
@@ -267,11 +321,12 @@ def run_bench(args) -> None:
     try:
         hook(ifs, "seed", {"orders": 0, "parts": args.parts, "seed": 7, "sites": SITES,
                            "split_ratio": 0, "purchase_orders": 0, "customers": CUSTOMERS})
-        hook(shipbob, "seed", {"count": args.parts, "seed": 7, "level_range": [500, 1000]})
+        hook(shipbob, "seed", {"count": args.parts, "seed": 7, "level_range": list(args.stock)})
         settings = load_settings(
             database_url=stores.database_url, redis_url=REDIS_URL, redis_prefix=stores.redis_prefix,
             ifs_base_url=ifs, shipbob_base_url=shipbob,
-            shipbob_rate_limit_per_minute=args.rate_limit, reports_dir=logdir / "reports")
+            shipbob_rate_limit_per_minute=args.rate_limit, reports_dir=logdir / "reports",
+            mapping_file=mapping_file(args.shortage, logdir))
         ctx = Context(settings)
         env = env_for(settings, broker_url=REDIS_URL, order_poll_seconds=args.poll_seconds,
                       tracking_poll_seconds=3600, replenishment_poll_seconds=3600,
@@ -298,7 +353,8 @@ def run_bench(args) -> None:
 
         parent.send("counts")
         ifs_kinds, sb_kinds, stamps = parent.recv()
-        report(args, run, states, ifs, shipbob, ifs_kinds, sb_kinds, stamps, logdir)
+        report(args, run, states, ifs, shipbob, ifs_kinds, sb_kinds, stamps, logdir,
+               shortage_verdicts(ctx, shipbob))
     finally:
         if stack is not None:
             stack.stop()
@@ -365,7 +421,7 @@ def _mark(ok: bool) -> str:
 
 
 def report(args, run: Run, states: Counter, ifs: str, shipbob: str, ifs_kinds: dict,
-           sb_kinds: dict, stamps: list[float], logdir: Path) -> None:
+           sb_kinds: dict, stamps: list[float], logdir: Path, shortages: Shortages) -> None:
     n = args.orders
     sb_stats = hook(shipbob, "stats", method="GET")
     ifs_stats = hook(ifs, "stats", method="GET")
@@ -386,6 +442,7 @@ def report(args, run: Run, states: Counter, ifs: str, shipbob: str, ifs_kinds: d
 
     flow_calls = sum(v for k, v in ifs_kinds.items() if k != "token" and "(poll" not in k)
     lookups = sb_stats["requests"].get("GET /2026-01/product", 0)
+    stock_reads = sb_stats["requests"].get("GET /2026-01/inventory-level/locations", 0)
     windows = statistics.fmean(share.tumbling) if share.tumbling else None
     slow_n, slow_s, limited_retries = _worker_waits(logdir)
     rows = [
@@ -396,6 +453,14 @@ def report(args, run: Run, states: Counter, ifs: str, shipbob: str, ifs_kinds: d
         ("ShipBob calls per order", f"{sb_calls / n:.3f}",
          f"<= {GOALS['shipbob_per_order']}  {_mark(sb_calls / n <= GOALS['shipbob_per_order'])}"),
         ("  without the SKU look-ups (GET /product)", f"{(sb_calls - lookups) / n:.3f}", ""),
+        (f"  stock check ({args.shortage}): stock reads (GET /inventory-level/locations)",
+         f"{stock_reads}", ""),
+        ("  orders pushed short and flagged / held for stock", f"{shortages.flagged} / {shortages.held}", ""),
+        ("  SKU/FC committed beyond on hand, never flagged", f"{len(shortages.missed)}",
+         f"0  {_mark(not shortages.missed)}"),
+        ("  false alarms: flagged SKU/FC ShipBob covers / held orders that fit",
+         f"{len(shortages.false_flags)} / {len(shortages.false_holds)}",
+         f"0 / 0  {_mark(not shortages.false_flags and not shortages.false_holds)}"),
         ("IFS calls per order (all: polls, tokens, retries)", f"{ifs_calls / n:.3f}",
          f"<= {GOALS['ifs_per_order']:g}  {_mark(ifs_calls / n <= GOALS['ifs_per_order'])}"),
         ("  the push's own calls only", f"{flow_calls / n:.3f}", ""),
@@ -422,10 +487,14 @@ def report(args, run: Run, states: Counter, ifs: str, shipbob: str, ifs_kinds: d
           f"ShipBob limit {args.rate_limit}/{WINDOW_SECONDS:g}s sliding "
           f"({args.rate_limit / REAL_LIMIT_PER_MINUTE:g}x the real {REAL_LIMIT_PER_MINUTE}/min), "
           f"release {'all at once' if args.release_rate <= 0 else f'{args.release_rate:g}/s'}, "
-          f"poll every {args.poll_seconds:g}s")
+          f"poll every {args.poll_seconds:g}s, stock check {args.shortage}, "
+          f"ShipBob stock {args.stock[0]}-{args.stock[1]} per SKU and center")
     print(f"  {'measure':<{width}}{'value':>24}   goal")
     for name, value, goal in rows:
         print(f"  {name:<{width}}{value:>24}   {goal}")
+    for name in ("missed", "false_flags", "false_holds"):
+        if getattr(shortages, name):
+            print(f"  {name}: {', '.join(getattr(shortages, name)[:20])}")
     print(f"\n  ShipBob calls accepted per 5 s: {timeline(stamps)}")
     print("  ShipBob calls: " + ", ".join(f"{k} {v}" for k, v in sorted(sb_stats["requests"].items()))
           + f"; token {sb_tokens}")
@@ -469,6 +538,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--shortage", choices=["flag", "hold", "off"], default="flag",
+                        help="the mapping's stock check policy (default flag)")
+    parser.add_argument("--stock", type=int, nargs=2, default=(500, 1000), metavar=("LO", "HI"),
+                        help="ShipBob's units per SKU and fulfillment center, drawn from LO..HI")
     run_bench(parser.parse_args())
 
 

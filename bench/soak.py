@@ -66,6 +66,7 @@ PARTITIONED_WORKER = "w4"   # reaches PostgreSQL through a proxy the soak can cu
 PARKED_SHIP_VIA = "C-SOAK-SHIPVIA"
 PARKED_NEW_SKU = "C-SOAK-NEWSKU"
 NEW_SKU = "P-NEW-001"
+STOCK_TOP_UP = 100  # per part and site: more than a full soak's orders take of one part
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,7 @@ class Soak:
             {"OrderNo": PARKED_NEW_SKU, "Contract": "S02", "CustomerNo": "CU1002", "ShipViaCode": "UPS-GND",
              "lines": [{"PartNo": "P00002", "BuyQtyDue": 1}, {"PartNo": NEW_SKU, "BuyQtyDue": 2}]}]})
         parts = {f"P{n:05d}" for n in range(1, p.parts + 1)}
+        self.top_up_stock(parts)
         per_part: dict[str, dict[str, int]] = defaultdict(lambda: {"156": 0, "157": 0})
         fc = {"S01": "156", "S02": "157"}
         for row in ifs_rows(ifs, "InventoryPartInStockSet"):
@@ -277,6 +279,17 @@ class Soak:
                  f"{p.parts} parts, {p.purchase_orders} purchase orders; 2 orders that must be parked "
                  f"(unmapped ship-via, a part ShipBob does not know); ShipBob stock = IFS's except "
                  f"{', '.join(drifted)}")
+
+    def top_up_stock(self, parts: set[str]) -> None:
+        """STOCK_TOP_UP more of every part at both sites, in IFS (and so at ShipBob, seeded
+        from it): the seed leaves some parts at none, and the day's orders would oversell
+        them. With enough stock every `stock_shortage` item is a false alarm the scorecard
+        counts as unexpected (connector/flows/stock_shortage.py)."""
+        ifs = self.stack.ifs.url
+        uom = {row["PartNo"]: row.get("UoM") or "PCS" for row in ifs_rows(ifs, "InventoryPartInStockSet")}
+        hook(ifs, "stock", {"columns": ["Contract", "PartNo", "LocationNo", "QtyOnhand", "UoM"],
+                            "rows": [[site, part, "SOAK-TOP-UP", STOCK_TOP_UP, uom.get(part, "PCS")]
+                                     for site in ("S01", "S02") for part in sorted(parts)]})
 
     # -- the fault phase --------------------------------------------------------------
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the sandboxes are the [sandbox] extra, absent in the image
     from sandbox.warehouse import Warehouse
 
 STATE = Path("state/demo")
+DEMO_PARTS = 40
 
 
 @click.command()
@@ -181,19 +182,30 @@ class _Day:
         from sandbox.warehouse import Warehouse
 
         ifs = Warehouse(self.stack.ifs.url, self.rng)
-        summary = ifs.hook("seed", {"orders": self.n_orders, "parts": 40, "seed": self.rng.randint(1, 10**6),
+        summary = ifs.hook("seed", {"orders": self.n_orders, "parts": DEMO_PARTS, "seed": self.rng.randint(1, 10**6),
                                     "sites": ["S01", "S02"], "split_ratio": 0.15, "purchase_orders": 2})
         ifs.hook("orders", {"orders": [{
             "OrderNo": self.parked_order, "Contract": "S01", "ShipViaCode": "UPS-GND",
             "lines": [{"PartNo": "P00001", "BuyQtyDue": 1}, {"PartNo": self.new_sku, "BuyQtyDue": 2}],
             "address": {"Name": "Ada Lovelace", "Address1": "12 St James's Square", "City": "London",
                         "ZipCode": "SW1Y 4LB", "Country": "GB"}}]})
+        self._top_up_stock(ifs)
         levels, drift = self._shipbob_levels(ifs)
         self.wh.hook("seed", {"skus": sorted(levels), "levels": levels})
         self.say(f"seeded IFS: {summary.get('orders', self.n_orders)} released orders "
                  f"({summary.get('split_orders', '?')} split across sites), 2 purchase orders, stock at 2 sites; "
                  f"one order uses {self.new_sku}, which ShipBob does not know yet")
         self.say(f"seeded ShipBob: {len(levels)} SKUs at 2 fulfillment centers; stock drift on {', '.join(drift)}")
+
+    def _top_up_stock(self, ifs: Warehouse) -> None:
+        """More of every part at both sites (IFS, and so ShipBob): the seed leaves some
+        at none, and the day's orders would be pushed short at ShipBob."""
+        rows = ifs.hook("dump/InventoryPartInStockSet", method="GET")["value"]
+        uom = {row["PartNo"]: row.get("UoM") or "PCS" for row in rows}
+        parts = [f"P{n:05d}" for n in range(1, DEMO_PARTS + 1)]  # the seed's part numbers
+        ifs.hook("stock", {"columns": ["Contract", "PartNo", "LocationNo", "QtyOnhand", "UoM"],
+                           "rows": [[site, part, "DEMO-TOP-UP", 50, uom.get(part, "PCS")]
+                                    for site in ("S01", "S02") for part in parts]})
 
     def _shipbob_levels(self, ifs: Warehouse) -> tuple[dict, list[str]]:
         """ShipBob's stock = IFS's, except a few SKUs the warehouse counted short or over."""

@@ -48,14 +48,30 @@ def sync_inventory(site: str | None, dry_run: bool, as_json: bool) -> None:
     """Compare stock per SKU, push shortfalls as WROs, send levels to IFS, write the drift report."""
     from connector.flows.inventory_sync import sync_inventory as run_sync
 
+    ctx = make_context()
     try:
-        result = run_sync(make_context(), site=site, dry_run=dry_run, progress=_progress_line())
+        result = run_sync(ctx, site=site, dry_run=dry_run, progress=_progress_line())
     finally:
         STDERR.end_progress()
+    if not dry_run:
+        _recheck_shortages(ctx)
     if as_json:
         emit({**result.summary(), "run_at": timestamp(result.run_at)}, True)  # the CLI's one time format
     else:
         click.echo(result.summary_text())
+
+
+def _recheck_shortages(ctx) -> None:
+    """As the daily sync's end does: orders held for stock and flagged shortages are
+    checked again (connector/flows/stock_shortage.py); the workers run them."""
+    from cli.ops import run_or_wake
+    from connector.db.models import Flow
+    from connector.flows.stock_shortage import wake_after
+
+    woken = [job_id for job_id, _flow, _key in wake_after(ctx, Flow.INVENTORY_SYNC.value)]
+    if woken:
+        run_or_wake(ctx, woken, inline=False)  # broker down: they are due, the sweeper wakes them
+        click.echo(f"{len(woken)} order(s) held or flagged for stock are checked again", err=True)
 
 
 def _progress_line():

@@ -43,6 +43,12 @@ class Mapping(_Strict):
     # `cancel_in_ifs` cancels those units in IFS (ifs.customer_order.line_cancel),
     # `attention` parks the order's shipment item naming them for a person.
     on_shipbob_cancel: Literal["cancel_in_ifs", "attention"] = "attention"
+    # An order needing more than ShipBob can fulfil at its fulfillment center
+    # (connector/flows/stock_shortage.py): `flag` pushes it and raises an
+    # attention item naming SKU, center, need and available; `hold` parks it
+    # unpushed until stock arrives (a WRO receipt, the inventory sync, a
+    # replay); `off` skips the check and its stock look-ups.
+    shortage: Literal["flag", "hold", "off"] = "flag"
     ifs: IfsNames = IfsNames()
 
     def sku_for(self, part_no: str) -> str | None:

@@ -57,6 +57,7 @@ def flows() -> dict[str, FlowFn]:
         replenishment,
         return_voucher,
         shipment_voucher,
+        stock_shortage,
     )
 
     return {
@@ -68,6 +69,7 @@ def flows() -> dict[str, FlowFn]:
         "inbound_receipt": inbound_receipt.run,
         "inventory_sync": inventory_sync.run,
         "inventory_activity": inventory_activity.run,
+        "stock_shortage": stock_shortage.run,
     }
 
 
@@ -129,9 +131,24 @@ def _run(ctx: Context, job_id: int, registry: dict[str, FlowFn] | None) -> RunRe
     with ctx.session() as session:
         again = jobs.finish(session, job, detail)
         woken = jobs.wake_waiting(session, job.flow, job.key)
+    woken += _woken_by_stock(ctx, job.flow)
     log.info("done%s", " (runs again)" if again else "", extra=logctx)
     return RunResult(RunStatus.AGAIN if again else RunStatus.DONE, detail=detail, flow=job.flow, key=job.key,
                      woken=tuple(woken))
+
+
+def _woken_by_stock(ctx: Context, flow: str) -> list[tuple[int, str, str]]:
+    """A receipt or the inventory sync may have brought stock: orders held for it
+    and flagged shortages are checked again (connector/flows/stock_shortage.py)."""
+    from connector.flows.stock_shortage import STOCK_ARRIVES, wake_after
+
+    if flow not in STOCK_ARRIVES:
+        return []
+    try:
+        return wake_after(ctx, flow)
+    except Exception:  # noqa: BLE001 - the job is done; the held ones wait for the next chance
+        log.warning("held orders not woken after %s", flow, exc_info=True)
+        return []
 
 
 def _confirm_lease(ctx: Context, job: Job, lease: float) -> bool:

@@ -16,14 +16,17 @@ from connector.db.models import Flow
 from connector.settings import load_settings
 from workers import embedded_broker  # noqa: F401 - registers the embedded+ transport
 
-QUEUES = [f.value for f in Flow] + ["webhooks", "polls"]
+# A flow without a queue of its own runs on another's workers: a stock
+# shortage's re-check is an order matter, served by the order push workers.
+SHARED_QUEUES = {Flow.STOCK_SHORTAGE.value: Flow.ORDER_PUSH.value}
+QUEUES = [f.value for f in Flow if f.value not in SHARED_QUEUES] + ["webhooks", "polls"]
 # A task reserved longer than this is redelivered; every retry countdown in
 # connector.jobs stays below it (MAX_RETRY_DELAY = 15 min).
 VISIBILITY_TIMEOUT = 60 * 60
 
 
 def queue_for(flow: str) -> str:
-    return flow if flow in QUEUES else "polls"
+    return SHARED_QUEUES.get(flow) or (flow if flow in QUEUES else "polls")
 
 
 def _transport_options(settings, publish_timeout: float | None = None) -> dict:

@@ -76,6 +76,7 @@ inbound_receipt = _flow_task(Flow.INBOUND_RECEIPT)
 replenishment = _flow_task(Flow.REPLENISHMENT)
 inventory_sync = _flow_task(Flow.INVENTORY_SYNC)
 inventory_activity = _flow_task(Flow.INVENTORY_ACTIVITY)
+stock_shortage = _flow_task(Flow.STOCK_SHORTAGE)
 
 
 @shared_task(name="workers.tasks.run_job", bind=True, acks_late=True, max_retries=None, throws=_OUTCOMES)

@@ -49,6 +49,9 @@ class Flow(str, enum.Enum):
     INBOUND_RECEIPT = "inbound_receipt"
     INVENTORY_SYNC = "inventory_sync"
     INVENTORY_ACTIVITY = "inventory_activity"
+    # An order pushed short at ShipBob (mapping `shortage: flag`): a record of
+    # its own, keyed by the IFS order, so the push item stays done.
+    STOCK_SHORTAGE = "stock_shortage"
 
 
 class Job(Base):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector import jobs, kv
+from connector import jobs, kv, stock_levels
 from connector.context import Context
 from connector.db.models import Flow, Job, JobState
 from connector.errors import ConnectorError
@@ -57,14 +57,17 @@ def poll_orders(ctx: Context, since: datetime | None = None, until: datetime | N
 
 def _warm_sku_cache(ctx: Context, order_nos: list[str]) -> None:
     """Look up the SKUs of the new orders before their pushes run: one line
-    query per 50 orders and one ShipBob product call per 50 SKUs, where each
-    push would otherwise look up its own few SKUs (bench/order_push.py).
+    query per 50 orders, one ShipBob product call per 50 SKUs and one stock
+    levels call per 250, where each push would otherwise look up its own few
+    SKUs and their stock (bench/order_push.py).
     Only an optimisation: on failure the pushes look them up themselves."""
     try:
         parts = ctx.customer_orders.part_nos(order_nos)
         skus = {sku for part in parts if (sku := ctx.mapping.sku_for(part)) is not None}
         if skus:
             inventory_ids_for(ctx, skus)
+            if ctx.mapping.shortage != "off":  # and their stock, for the pushes' check
+                stock_levels.snapshots(ctx, skus)
     except ConnectorError as exc:
         log.warning("SKU cache not warmed; the pushes look the SKUs up themselves: %s", exc)
 

@@ -18,6 +18,7 @@ from connector.bindings import BindingKind, bind, find_binding
 from connector.context import Context
 from connector.db.models import Binding, Job
 from connector.errors import NeedsAttention, PermanentError
+from connector.flows import stock_shortage
 from connector.ifs.customer_orders import Address, CustomerOrder, OrderLine
 from connector.mappers.order_edits import pushed_facts
 from connector.mappers.orders import ShipBobOrderPlan, plan_orders, reference_for, site_of
@@ -38,8 +39,9 @@ def run(ctx: Context, job: Job) -> str:
             return f"skipped: order is {order.state}"
         return _finish_after_shipping(ctx, job, order, lines, address)
     plans = _plan(ctx, order, lines, address)
-
-    shipbob_ids = [str(_ensure_shipbob_order(ctx, plan)) for plan in plans]
+    # ShipBob short of what the order needs: held here, or flagged once pushed.
+    with stock_shortage.checked(ctx, job, order.order_no, plans):
+        shipbob_ids = [str(_ensure_shipbob_order(ctx, plan)) for plan in plans]
     # The header was read by key at the start: its ETag saves a GET, and a
     # concurrent edit since then only costs a 412 and a re-read.
     _write_back(ctx, order, shipbob_ids)

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import yaml
 
+from connector.db.models import Flow
 from connector.settings import Settings
-from workers.app import QUEUES
+from workers.app import QUEUES, queue_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -23,6 +24,8 @@ def test_every_queue_has_a_worker_and_exactly_one_beat():
         if cmd[:4] == ["celery", "-A", "workers.app", "worker"]:
             served.update(cmd[cmd.index("-Q") + 1].split(","))
     assert served == set(QUEUES)
+    # a flow without a queue of its own (stock_shortage) runs on another's workers
+    assert {queue_for(flow.value) for flow in Flow} <= served
     beats = [n for n, s in SERVICES.items() if "beat" in (s.get("command") or [])]
     assert beats == ["beat"]
     assert SERVICES["beat"]["deploy"]["replicas"] == 1

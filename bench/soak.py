@@ -327,7 +327,7 @@ class Soak:
                 continue
             outstanding = self.day.outstanding(self.expected_shipbob_orders())
             if self.stalls.busy():
-                if t < p.fault_max + p.stall_overtime:
+                if t < p.fault_max + p.stall_overtime or self.stalls.mid_stall():
                     continue  # every stall happens (its flow's work comes when it comes)
                 outstanding.append("stalls still to happen")
             if not outstanding or t >= p.fault_max:

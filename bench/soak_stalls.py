@@ -189,6 +189,13 @@ class Stalls:
         """Whether a planned stall has not happened yet (the fault phase waits for them)."""
         return any(thread.is_alive() for thread in self._threads)
 
+    def mid_stall(self) -> bool:
+        """Whether a worker is frozen right now: the fault phase never ends
+        before its takeover is settled, however slow the machine (the wait
+        is bounded by the lease, a sweep and a margin)."""
+        with self._lock:
+            return bool(self._frozen)
+
     def stop(self) -> None:
         self.stop_event.set()
         for hold in self.holds.values():

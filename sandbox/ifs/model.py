@@ -6,10 +6,10 @@ the way a tenant would (404, an unknown property, a missing `$metadata`
 entry). Confirmed names and fields (CustomerOrderHandling,
 InventoryPartInStockHandling, PurchaseOrderSet) follow ifs-cloud.md §3, §5,
 §6 and ifs-entity-fields.json. The fulfillment voucher, RMA,
-purchase-receipt, external-stock-level and external-inventory-activity sets
-and actions, the order line cancellation action, the `Cf_Shipbob_Order_Id`
-custom field and the purchase-order line navigation are **stand-in
-inventions** (§10), named as the connector's mapping
+purchase-receipt, external-stock-level, external-inventory-activity and
+part-count sets and actions, the order line cancellation action, the
+`Cf_Shipbob_Order_Id` custom field and the purchase-order line navigation are
+**stand-in inventions** (§10), named as the connector's mapping
 defaults expect. A renamed tenant (`tenant.py`) serves any of these names
 under another.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox.ifs import activity, crud, orders, purchasing, returns
+from sandbox.ifs import activity, crud, inventory, orders, purchasing, returns
 from sandbox.ifs.edm import (
     BOOL,
     DATE,
@@ -225,6 +225,15 @@ def build_model(renames: TenantRenames | None = None, company: str = "10",
         P("DateCreated", DTO),
     ], create=activity.create_activity)
 
+    # A part counted at a site: its on-hand sum, whose ETag moves with the
+    # stock; the count action posts the difference as one adjustment.
+    part_count = EntityType("InventoryPartCount", [
+        P("Contract", flags="k"), P("PartNo", flags="k"), P("QtyOnhand", DECIMAL), P("UoM"),
+        P("LastCountedQty", DECIMAL), P("LastCountDate", DTO), P("LastCountRef"),
+    ], actions=_actions(Action("InventoryPartCount_ReportCount", [
+        P("CountedQty", DECIMAL, "n"), P("CountRef"), P("Note"),
+    ], None, inventory.report_count)))
+
     placement = [
         ("CustomerOrderHandling", "CustomerOrderSet", order),
         ("CustomerOrderHandling", "CustomerOrderLineSet", line),
@@ -236,6 +245,7 @@ def build_model(renames: TenantRenames | None = None, company: str = "10",
         ("InventoryPartInStockHandling", "InventoryPartInStockSet", stock),
         ("ExternalStockLevelHandling", "ExternalStockLevelSet", external_level),
         ("ExternalInventoryActivityHandling", "ExternalInventoryActivitySet", inventory_activity),
+        ("InventoryPartCountHandling", "InventoryPartCountSet", part_count),
     ]
     projections: dict[str, Projection] = {}
     for projection_name, set_name, etype in placement:

@@ -4,11 +4,12 @@
 invention, ifs-cloud.md §4, §10): it checks everything first and changes
 nothing when a rule fails, like a PL/SQL call that raises before its DML.
 It is not idempotent: IFS has no idempotency key (§9), so a repeated call
-creates a second voucher.
+creates a second voucher. Delivered inventory parts leave the site's stock.
 """
 
 from __future__ import annotations
 
+from sandbox.ifs import inventory
 from sandbox.ifs.errors import ORA_EXIST, ORA_GENERAL, ORA_NOT_EXIST, ORA_STATE, BusinessError
 from sandbox.ifs.store import Store
 
@@ -171,8 +172,12 @@ def register_fulfillment(store: Store, order: dict, params: dict) -> str:
             "VoucherNo": voucher_no, "VoucherLineNo": number, "OrderNo": order_no,
             "LineNo": item["LineNo"], "RelNo": item["RelNo"], "LineItemNo": item["LineItemNo"],
             "Qty": item["Qty"]})
+    now = store.now()
     for key, qty in totals.items():
         line = table.get(key)
+        if line.get("CatalogType") == "InventoryPart" and line.get("PartNo"):
+            # Delivered goods leave the site's stock (ifs-cloud.md §13: delivery).
+            inventory.take_stock(store, line["Contract"], line["PartNo"], qty, now)
         line["QtyShipped"] = line["QtyShipped"] + qty
         line["RealShipDate"] = params["ShipDate"]
         line["Objstate"] = "Delivered" if line["QtyShipped"] >= line["BuyQtyDue"] else "PartiallyDelivered"

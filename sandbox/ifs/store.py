@@ -30,6 +30,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "PurchaseOrderLine": (("OrderNo", "LineNo", "ReleaseNo"), ("OrderNo",)),
     "PurchaseReceipt": (("ReceiptNo",), ("OrderNo", "ExternalRef")),
     "InventoryPartInStock": (STOCK_KEY, ("PartNo", "Contract")),
+    "InventoryPartCount": (("Contract", "PartNo"), ("PartNo",)),
     "ExternalStockLevel": (("Contract", "PartNo"), ("PartNo",)),
     "ExternalInventoryActivity": (("ActivityNo",), ("Contract", "ExternalRef")),
 }

@@ -16,6 +16,7 @@ RMA = "ReturnMaterialAuthorizationHandling"
 PO = "PurchaseOrderHandling"
 PR = "PurchaseReceiptHandling"
 STOCK = "InventoryPartInStockHandling"
+COUNT = "InventoryPartCountHandling"
 FULFIL = f"IfsApp.{CO}.CustomerOrder_RegisterFulfillment"
 
 
@@ -205,7 +206,8 @@ def test_rma_create_and_receive(ifs):
     stock = {(r["LocationNo"], r["PartNo"]): r for r in ifs.dump("InventoryPartInStockSet")}
     assert (stock["RETURNS", "P00001"]["QtyOnhand"], stock["RETURNS", "P00001"]["AvailableQty"]) == (2, 2)
     assert (stock["QUARANTINE", "P00002"]["QtyOnhand"], stock["QUARANTINE", "P00002"]["AvailableQty"]) == (1, 0)
-    assert not any(part == "P00003" for _, part in stock)
+    # Disposed: nothing comes back (the delivery took P00003 below zero on RECEIVING).
+    assert not any(part == "P00003" and loc != "RECEIVING" for loc, part in stock)
 
     again = ifs.post(RMA, receive, {}, headers={"If-Match": "*"})
     assert again.status_code == 500
@@ -372,6 +374,50 @@ def test_stock_rows_keys_and_sums(ifs):
     one = ifs.get(STOCK, key).json()
     assert one["QtyOnhand"] == 5 and one["UoM"] is None and one["QtyInTransit"] == 0
     assert ifs.patch(STOCK, key, {"QtyOnhand": 1}, headers={"If-Match": "*"}).status_code == 405
+
+
+def on_hand(ifs: Ifs, site: str, part: str) -> dict[str, float]:
+    return {r["LocationNo"]: r["QtyOnhand"] for r in ifs.dump("InventoryPartInStockSet")
+            if r["Contract"] == site and r["PartNo"] == part}
+
+
+def test_a_delivery_takes_the_goods_off_the_sites_stock(ifs, two_lines):
+    ifs.hook("stock", {"columns": ["Contract", "PartNo", "LocationNo", "QtyOnhand"],
+                       "rows": [["S01", "P00001", "A-1", 1], ["S01", "P00001", "B-1", 5],
+                                ["S01", "P00001", "QUARANTINE", 3], ["S02", "P00001", "A-1", 4]]})
+    assert fulfil(ifs, two_lines, [line("1", 2), line("2", 1)]).status_code == 200
+    # Nettable rows in key order; quarantine and the other site untouched.
+    assert on_hand(ifs, "S01", "P00001") == {"A-1": 0, "B-1": 4, "QUARANTINE": 3}
+    assert on_hand(ifs, "S02", "P00001") == {"A-1": 4}
+    # Nothing of P00002 at S02: like the ShipBob sandbox, stock goes below zero.
+    assert on_hand(ifs, "S02", "P00002") == {"RECEIVING": -1}
+
+
+def test_a_count_posts_the_difference_once_under_the_etag_of_the_stock(ifs):
+    ifs.hook("stock", {"columns": ["Contract", "PartNo", "LocationNo", "QtyOnhand", "UoM"],
+                       "rows": [["S01", "P1", "A-1", 2, "PCS"], ["S01", "P1", "B-1", 8, "PCS"]]})
+    path = "InventoryPartCountSet(Contract='S01',PartNo='P1')"
+    action = f"{path}/IfsApp.{COUNT}.InventoryPartCount_ReportCount"
+    count = ifs.get(COUNT, path).json()
+    assert (count["QtyOnhand"], count["UoM"], count["LastCountedQty"]) == (10, "PCS", None)
+    # The count's ETag moves with the part's stock: a count based on an old
+    # read is refused.
+    ifs.hook("stock", {"columns": ["Contract", "PartNo", "LocationNo", "QtyOnhand"],
+                       "rows": [["S01", "P1", "A-1", 3]]})
+    stale = ifs.post(COUNT, action, {"CountedQty": 4}, headers={"If-Match": count["@odata.etag"]})
+    assert stale.status_code == 412
+    count = ifs.get(COUNT, path).json()
+    assert count["QtyOnhand"] == 11
+    assert ifs.post(COUNT, action, {"CountedQty": -1}, headers={"If-Match": "*"}).status_code == 500
+    posted = ifs.post(COUNT, action, {"CountedQty": 4, "CountRef": "SB-COUNT:S01:P1", "Note": "n"},
+                      headers={"If-Match": count["@odata.etag"]})
+    assert posted.status_code == 204
+    assert on_hand(ifs, "S01", "P1") == {"A-1": 0, "B-1": 4}
+    count = ifs.get(COUNT, path).json()
+    assert (count["QtyOnhand"], count["LastCountedQty"], count["LastCountRef"]) == (4, 4, "SB-COUNT:S01:P1")
+    # A surplus goes onto the first nettable location.
+    assert ifs.post(COUNT, action, {"CountedQty": 6}, headers={"If-Match": count["@odata.etag"]}).status_code == 204
+    assert on_hand(ifs, "S01", "P1") == {"A-1": 2, "B-1": 4}
 
 
 def test_fifty_thousand_skus_load_and_query_quickly(ifs):

@@ -123,6 +123,9 @@ RENAMES = [
     Rename({"entity_sets": {"ExternalStockLevelSet": "SupplyPlanningStockSet"}},
            {"stock": {"external_level_set": "SupplyPlanningStockSet"}},
            "entity set ExternalStockLevelSet"),
+    Rename({"actions": {"InventoryPartCount_ReportCount": "InventoryPartCount_Counted"}},
+           {"stock": {"count_action": "InventoryPartCount_Counted"}},
+           "action InventoryPartCount_ReportCount on InventoryPartCountSet"),
     # inventory activity: doctor, and the flow records under the tenant's names
     Rename({"entity_sets": {"ExternalInventoryActivitySet": "ThirdPartyMovementSet"}},
            {"inventory_activity": {"activity_set": "ThirdPartyMovementSet"}},

@@ -7,6 +7,12 @@ How a level is written differs between tenants, so it is a small protocol
 (`ExternalStockLevelRecord`); a tenant names its own class in the mapping:
 `ifs: {stock: {posting: "mypackage.levels:MyPosting"}}`. The class is built
 with `(IfsClient, StockNames)`.
+
+So is a counted adjustment (`StockCountPosting`, mapping key
+`ifs.stock.count_posting`): the inventory sync's `inventory_drift: adjust`
+posts ShipBob's on-hand as what IFS is to hold. IFS's counting API is not
+publicly documented; the default (`ReportCountedQuantity`) calls a bound
+count action on the part's count record at the site under its ETag.
 """
 
 from __future__ import annotations
@@ -86,11 +92,42 @@ class StockLevelPosting(Protocol):
     def post(self, level: ExternalStockLevel, current: ExternalStockLevel | None) -> LevelPosted: ...
 
 
+@dataclass(frozen=True, slots=True)
+class StockCount:
+    """A counted quantity to post for a part at a site: `counted` is what IFS
+    is to hold afterwards, `books` what IFS held when the count was taken
+    (the inventory sync's read); IFS books the difference."""
+
+    site: str
+    part_no: str
+    counted: float
+    books: float
+    reference: str  # says where the count came from (ShipBob, the run)
+    note: str
+
+
+class CountPosted(str, enum.Enum):
+    POSTED = "posted"
+    ALREADY = "already"  # IFS holds the counted quantity already (an earlier try, another run)
+    MOVED = "moved"      # IFS stock moved since `books` was read: nothing posted, compare again
+
+
+class StockCountPosting(Protocol):
+    """Posts one count. It must post nothing when IFS no longer holds
+    `count.books` (the stock moved since it was read: answer MOVED), nor when
+    it holds `count.counted` already (answer ALREADY): IFS has no
+    idempotency key, so a retried count must not book the difference twice.
+    An IFS business rule refusing the count is raised as IfsBusinessError."""
+
+    def post(self, count: StockCount) -> CountPosted: ...
+
+
 class Stock:
     def __init__(self, ifs: IfsClient, names: StockNames):
         self._ifs = ifs
         self.names = names
         self._posting = _load_posting(ifs, names) if names.levels_enabled else None
+        self._count_posting = _load_count_posting(ifs, names) if names.counting_enabled else None
 
     @property
     def levels_enabled(self) -> bool:
@@ -127,6 +164,16 @@ class Stock:
             raise ConfigError("mapping ifs.stock: the external level write-back is off "
                               "(external_level_set or external_level_projection is empty)")
         return self._posting.post(level, current)
+
+    @property
+    def counting_enabled(self) -> bool:
+        """An empty count set or projection in the mapping turns counting off."""
+        return self.names.counting_enabled
+
+    def post_count(self, count: StockCount) -> CountPosted:
+        if self._count_posting is None:
+            raise ConfigError("mapping ifs.stock: counting is off (count_set or count_projection is empty)")
+        return self._count_posting.post(count)
 
     # ------------------------------------------------------------- records
 
@@ -177,6 +224,40 @@ class ExternalStockLevelRecord:
         return {**{getattr(f, name): getattr(level, name) for name in names}, f.last_sync: level.last_sync}
 
 
+class ReportCountedQuantity:
+    """The default count posting: the count action bound to the part's count
+    record at the site. The record is read by key right before the action
+    (whose If-Match carries its ETag); its on-hand quantity decides whether
+    to post at all (see StockCountPosting)."""
+
+    def __init__(self, ifs: IfsClient, names: StockNames):
+        self._ifs = ifs
+        self.names = names
+
+    def post(self, count: StockCount) -> CountPosted:
+        names, f, p = self.names, self.names.count, self.names.count_params
+        path = odata.key_path(names.count_set, **{f.site: count.site, f.part_no: count.part_no})
+        outcome = CountPosted.POSTED
+
+        def posted_or_moved(record: dict[str, Any]) -> bool:
+            # Runs on every read, retries included: a count whose answer was
+            # lost is found booked, and never booked twice.
+            nonlocal outcome
+            held = _quantity(record, f.on_hand) or 0.0
+            if abs(held - count.counted) <= _EPSILON:
+                outcome = CountPosted.ALREADY
+            elif abs(held - count.books) > _EPSILON:
+                outcome = CountPosted.MOVED
+            else:
+                return False
+            return True
+
+        self._ifs.bound_action(names.count_projection, path, names.count_action,
+                               {p.counted_qty: count.counted, p.reference: count.reference, p.note: count.note},
+                               check=posted_or_moved)
+        return outcome
+
+
 def level_from_entity(row: dict[str, Any], names: StockNames) -> ExternalStockLevel:
     f = names.level
     sku = row.get(f.sku)
@@ -189,6 +270,11 @@ def level_from_entity(row: dict[str, Any], names: StockNames) -> ExternalStockLe
 
 def _load_posting(ifs: IfsClient, names: StockNames) -> StockLevelPosting:
     posting: StockLevelPosting = load_class(names.posting, "stock.posting")(ifs, names)
+    return posting
+
+
+def _load_count_posting(ifs: IfsClient, names: StockNames) -> StockCountPosting:
+    posting: StockCountPosting = load_class(names.count_posting, "stock.count_posting")(ifs, names)
     return posting
 
 

@@ -95,7 +95,7 @@ def test_the_default_mapping_fails_doctor_naming_each_renamed_name(
         f"FAIL ifs $metadata {p}" for p in (
             "CustomerOrderHandling", "FulfillmentVoucherHandling", "ReturnMaterialAuthorizationHandling",
             "PurchaseOrderHandling", "PurchaseReceiptHandling", "InventoryPartInStockHandling",
-            "ExternalStockLevelHandling", "ExternalInventoryActivityHandling")}
+            "ExternalStockLevelHandling", "ExternalInventoryActivityHandling", "InventoryPartCountHandling")}
 
 
 def test_doctor_names_an_action_parameter_the_tenant_calls_otherwise(settings_for, monkeypatch, tmp_path):

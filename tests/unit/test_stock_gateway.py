@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from typing import Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
@@ -17,8 +18,14 @@ from connector.coordination import LocalCoordinator
 from connector.errors import ConfigError
 from connector.ifs.client import IfsClient
 from connector.ifs.names import IfsNames
-from connector.ifs.names.stock import ExternalLevelFields, StockNames, StockRowFields
-from connector.ifs.stock import ExternalStockLevel, LevelPosted, Stock, StockRow
+from connector.ifs.names.stock import (
+    CountActionParams,
+    ExternalLevelFields,
+    PartCountFields,
+    StockNames,
+    StockRowFields,
+)
+from connector.ifs.stock import CountPosted, ExternalStockLevel, LevelPosted, Stock, StockCount, StockRow
 from connector.settings import Settings
 
 # A tenant whose every stock name differs from the defaults.
@@ -29,6 +36,10 @@ RENAMED = StockNames(
     level=ExternalLevelFields(site="Plant", part_no="Item", sku="ExtSku", on_hand="Have",
                               committed="Promised", fulfillable="Sellable", awaiting="Inbound",
                               picked="Picking", last_sync="FedAt"),
+    count_projection="CountingApi", count_set="PartCounts",
+    count=PartCountFields(site="Plant", part_no="Item", on_hand="BookQty"),
+    count_action="PartCount_Counted", count_params=CountActionParams(
+        counted_qty="Counted", reference="Ref", note="Remark"),
 )
 STAMP = datetime(2026, 12, 7, 2, 0, tzinfo=timezone.utc)
 
@@ -57,6 +68,8 @@ class FakeIfs:
         self.rows: dict[str, dict[tuple[str, ...], dict]] = {name: {} for name in keys}
         self.versions: dict[tuple[str, tuple[str, ...]], int] = {}
         self.sent: list[dict] = []
+        # Bound actions by name: handler(row, body), run under the row's ETag.
+        self.actions: dict[str, Callable[[dict, dict], None]] = {}
 
     def add(self, entity_set: str, **row) -> None:
         key = tuple(str(row[k]) for k in self.keys[entity_set])
@@ -73,7 +86,7 @@ class FakeIfs:
         self.sent.append({"method": method, "projection": projection.rsplit("/", 1)[-1], "path": path,
                           "params": dict(parse_qsl(parts.query)), "body": body,
                           "if_match": (headers or {}).get("If-Match")})
-        match = re.fullmatch(r"(\w+)(?:\((.*)\))?", path)
+        match = re.fullmatch(r"(\w+)(?:\((.*)\)?)?", path)
         entity_set, key_text = match.group(1), match.group(2)
         rows = self.rows[entity_set]
         if key_text is None and method == "GET":
@@ -84,9 +97,16 @@ class FakeIfs:
                 return response(400, ifs_error(400, "ORA-20112: The External Stock Level already exists."))
             self.add(entity_set, **body)
             return response(201, self._entity(entity_set, key), url)
+        key_text, _, action = key_text.partition(")/IfsApp.")
         key = tuple(v.replace("''", "'") for v in re.findall(r"\w+='((?:[^']|'')*)'", key_text))
         if key not in rows:
             return response(404, ifs_error(404, "ODP_RESOURCE_NOTFOUND"))
+        if action and method == "POST":
+            if (headers or {}).get("If-Match") != self._etag(entity_set, key):
+                return response(412, ifs_error(412, "ODP_PRECONDITION_FAILED"))
+            self.actions[action.rsplit(".", 1)[-1]](rows[key], body)
+            self.versions[(entity_set, key)] += 1
+            return response(204, None, url)
         if method == "GET":
             return response(200, self._entity(entity_set, key), url)
         if method == "PATCH":
@@ -109,7 +129,8 @@ class FakeIfs:
 
 @pytest.fixture
 def ifs():
-    return FakeIfs({"StockLines": ("Plant", "Item", "Bin", "Batch"), "FeedLevels": ("Plant", "Item")})
+    return FakeIfs({"StockLines": ("Plant", "Item", "Bin", "Batch"), "FeedLevels": ("Plant", "Item"),
+                    "PartCounts": ("Plant", "Item")})
 
 
 def gateway(fake: FakeIfs, names: StockNames = RENAMED) -> Stock:
@@ -271,6 +292,80 @@ def test_an_empty_level_set_or_projection_turns_the_write_back_off(ifs, off):
         stock.post_level(level(), None)
 
 
+# ------------------------------------------------------------------ counting
+
+def count(**values) -> StockCount:
+    base = dict(site="S01", part_no="P1", counted=4, books=10, reference="SB-COUNT:S01:P1", note="ShipBob")
+    return StockCount(**{**base, **values})
+
+
+def counting(ifs: FakeIfs, book_qty: float) -> list[dict]:
+    """The part's count record holding `book_qty`; the count action sets it."""
+    ifs.add("PartCounts", Plant="S01", Item="P1", BookQty=book_qty)
+    done: list[dict] = []
+    ifs.actions["PartCount_Counted"] = lambda row, body: (done.append(body), row.update(BookQty=body["Counted"]))
+    return done
+
+
+def test_a_count_is_posted_under_the_tenants_names_and_the_records_etag(ifs):
+    done = counting(ifs, 10)
+
+    assert gateway(ifs).post_count(count()) is CountPosted.POSTED
+
+    read, action = ifs.sent
+    assert (read["method"], read["projection"], read["path"]) == ("GET", "CountingApi", "PartCounts(Plant='S01',Item='P1')")
+    assert (action["method"], action["path"]) == (
+        "POST", "PartCounts(Plant='S01',Item='P1')/IfsApp.CountingApi.PartCount_Counted")
+    assert action["if_match"] == 'W/"1"'
+    assert done == [{"Counted": 4, "Ref": "SB-COUNT:S01:P1", "Remark": "ShipBob"}]
+
+
+def test_a_count_ifs_holds_already_is_not_posted_again(ifs):
+    # An earlier try whose answer was lost, or another run.
+    done = counting(ifs, 4)
+
+    assert gateway(ifs).post_count(count()) is CountPosted.ALREADY
+    assert done == [] and ifs.writes() == []
+
+
+def test_a_count_of_stock_that_moved_since_the_read_is_not_posted(ifs):
+    done = counting(ifs, 9)  # a delivery since the sync read 10
+
+    assert gateway(ifs).post_count(count()) is CountPosted.MOVED
+    assert done == [] and ifs.writes() == []
+
+
+def test_stock_moving_between_the_read_and_the_count_is_caught_by_the_etag(ifs):
+    done = counting(ifs, 10)
+    real_request = ifs.request
+
+    def moved_first(method, url, **kw):
+        if method == "POST" and not done and ifs.versions[("PartCounts", ("S01", "P1"))] == 1:
+            # A delivery lands between the GET and the action.
+            ifs.rows["PartCounts"][("S01", "P1")]["BookQty"] = 8
+            ifs.versions[("PartCounts", ("S01", "P1"))] += 1
+        return real_request(method, url, **kw)
+
+    ifs.request = moved_first
+    assert gateway(ifs).post_count(count()) is CountPosted.MOVED
+    assert done == []
+    assert [s["method"] for s in ifs.sent] == ["GET", "POST", "GET"]  # 412, read again, moved
+
+
+def test_counting_is_off_with_an_empty_count_set_and_its_posting_is_not_loaded(ifs):
+    stock = gateway(ifs, RENAMED.model_copy(update={"count_set": "", "count_posting": "no.such:Posting"}))
+
+    assert not stock.counting_enabled
+    with pytest.raises(ConfigError, match="counting is off"):
+        stock.post_count(count())
+    assert "CountingApi" not in IfsNames(stock=RENAMED.model_copy(update={"count_set": ""})).needs().projections
+
+
+def test_a_count_posting_that_cannot_be_loaded_names_its_mapping_key(ifs):
+    with pytest.raises(ConfigError, match="mapping ifs.stock.count_posting: cannot import no"):
+        gateway(ifs, RENAMED.model_copy(update={"count_posting": "no.such:Posting"}))
+
+
 # -------------------------------------------------------------------- doctor
 
 def test_doctor_checks_every_renamed_stock_name():
@@ -286,5 +381,9 @@ def test_doctor_checks_every_renamed_stock_name():
                       *(f"property {p} on FeedLevels" for p in (
                           "Plant", "Item", "ExtSku", "Have", "Promised", "Sellable", "Inbound", "Picking",
                           "FedAt"))}
+    counts = {n.describe() for n in needs.at("CountingApi").needs}
+    assert counts == {"entity set PartCounts", "key Plant on PartCounts", "key Item on PartCounts",
+                      "property BookQty on PartCounts", "action PartCount_Counted on PartCounts",
+                      *(f"action parameter {p} of PartCount_Counted" for p in ("Counted", "Ref", "Remark"))}
     off = IfsNames(stock=RENAMED.model_copy(update={"external_level_set": ""})).needs()
     assert "PlanningFeedApi" not in off.projections

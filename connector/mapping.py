@@ -34,6 +34,12 @@ class Mapping(_Strict):
     # IFS units of measure that count single items; stock in any other unit
     # is reported by the inventory sync as a UoM mismatch, never compared.
     each_units: list[str] = Field(default_factory=lambda: ["PCS", "EA", "EACH", "UNIT"])
+    # What the inventory sync does with a stock difference that remains once
+    # the documents still on their way are accounted for: `report` it (an
+    # attention item per site, in the drift report with its age, until it is
+    # gone), or `adjust` IFS to ShipBob's count (a counted adjustment through
+    # the stock gateway's count posting, ifs.stock.count_*).
+    inventory_drift: Literal["report", "adjust"] = "report"
     # WRO defaults (shipbob.md §5: Receiving.PackageType / PackingType enums).
     wro_package_type: Literal["Package", "Pallet", "FloorLoadedContainer"] = "Package"
     wro_box_packaging_type: Literal["EverythingInOneBox", "OneSkuPerBox", "MultipleSkuPerBox"] = (

@@ -10,6 +10,7 @@ then): a year of history would cost thousands of ShipBob calls at 150/min.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from connector.mappers.order_edits import Edits, PushedPlan, differences, live_s
 from connector.mappers.orders import plan_orders
 from connector.mappers.returns import normalized_status
 from connector.mappers.vouchers import SHIPPED, shipped_quantities, tracking_changes
+from connector.shipbob.stock import item_stock_of
 
 
 @dataclass
@@ -70,6 +72,7 @@ def reconcile(ctx: Context, days: int = DEFAULT_DAYS) -> list[CheckResult]:
         *_wros_against_purchase_orders(ctx, parked, since),
         _stock(ctx),
         _shipbob_cancels_not_in_ifs(ctx, parked, since),
+        _committed_beyond_on_hand(ctx, parked),
     ]
 
 
@@ -418,4 +421,27 @@ def _shipbob_cancels_not_in_ifs(ctx: Context, parked: Parked, since: datetime | 
                         str(plan.shipment_id),
                         f"ShipBob order {order['id']}: IFS order {order_no} still has {describe(plan.lines)} open",
                         parked.get((Flow.SHIPMENT_VOUCHER.value, str(order["id"])))))
+    return result
+
+
+def _committed_beyond_on_hand(ctx: Context, parked: Parked) -> CheckResult:
+    """ShipBob's levels per SKU and fulfillment center: more units committed
+    to open orders than on hand is an oversold SKU (an order that cannot
+    ship as it stands). Explained by a parked order item that names the SKU.
+    Reads every level page: one ShipBob call per 250 SKUs."""
+    result = CheckResult("committed beyond on hand at ShipBob, per SKU and fulfillment center")
+    order_reasons = [reason for (flow, _key), reason in parked.items() if flow == "order_push"]
+    for item in ctx.shipbob.inventory_level_locations():
+        stock = item_stock_of(item)
+        if stock is None:
+            continue
+        sku = stock.sku or str(stock.inventory_id)
+        for center in stock.centers.values():
+            result.checked += 1
+            if center.committed > center.on_hand:
+                word = re.compile(rf"(?<![\w-]){re.escape(sku)}(?![\w-])")
+                reason = next((r for r in order_reasons if word.search(r)), None)
+                result.differences.append(Difference(
+                    f"{sku} at FC {center.location_id}",
+                    f"committed {center.committed}, on hand {center.on_hand}", reason))
     return result

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -172,6 +173,25 @@ class InventorySnapshot(Base):
     dry_run: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rows: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class StockDrift(Base):
+    """A stock difference the inventory sync found and has not seen go away:
+    per site and part (or ShipBob SKU; "" where one side has none), since when
+    (its age) and what the latest run saw. Deleted once a run of the site no
+    longer finds it."""
+
+    __tablename__ = "stock_drift"
+
+    site: Mapped[str] = mapped_column(String(50), primary_key=True)
+    part: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    # What ShipBob accounts for less what IFS holds (None: not compared).
+    difference: Mapped[float | None] = mapped_column(Float, default=None)
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class OperatorAction(Base):

@@ -1,24 +1,43 @@
 """Flow 5: the daily inventory sync (and on demand: `ifs-shipbob sync-inventory`).
 
-1. Read IFS stock (one row per location, lot and handling unit) page by
+1. Note what is on its way before IFS is read (flows/inventory_in_flight.py).
+2. Read IFS stock (one row per location, lot and handling unit) page by
    page for the mapped sites and sum it per (site, part); only the sums are
    kept (mappers/inventory.py).
-2. Read ShipBob's `inventory-level/locations` pages: on hand, committed,
+3. Read ShipBob's `inventory-level/locations` pages: on hand, committed,
    fulfillable and awaiting per SKU and fulfillment center.
-3. Compare per SKU and site/FC and stream every row into the drift report
-   (CSV + JSON under settings.reports_dir).
-4. Shortfalls become replenishment WROs, one per FC per day
-   (`INVSYNC-<YYYYMMDD>-<fc>`, chunks of 10,000 SKUs `#k`), created only when
-   ShipBob has no WRO with that purchase order number yet: a second run the
-   same day creates nothing new (and finds the gap covered by `awaiting`).
-5. ShipBob's levels go back to IFS supply planning (the external stock
+4. Read what is on its way now: units picked or shipped at ShipBob that are
+   not on an IFS voucher yet; units stowed from WROs or restocked from
+   returns at ShipBob that IFS has not received yet.
+5. Compare like with like per SKU and site/FC: IFS on hand against ShipBob's
+   on hand brought to what IFS should hold once (4) is posted. Every row
+   goes into the drift report (CSV + JSON under settings.reports_dir); each
+   difference with the day it was first seen.
+6. Per the mapping's `inventory_drift`: `report` leaves each difference to
+   its site's attention item; `adjust` posts ShipBob's count to IFS as a
+   counted adjustment (the stock gateway's count posting, under If-Match:
+   nothing is posted when IFS's stock moved since the read, or when IFS
+   holds the count already), so a rerun posts nothing.
+7. The differences that remain are remembered with their first sighting
+   and listed, oldest first, on one attention item per site, until a run
+   finds them gone (flows/inventory_drift.py): none is ever hidden.
+8. ShipBob's levels go back to IFS supply planning (the external stock
    levels): only rows whose values differ from what IFS holds are written, by
    the mapping's stock-level posting (connector/ifs/stock.py; by default a new
    row is POSTed, a changed one PATCHed with the If-Match of a GET by key).
-6. One InventorySnapshot row per run: counts, WROs, report paths.
+9. One InventorySnapshot row per run: counts, differences, report paths.
 
-`dry_run` writes nothing to either system (no WRO, no IFS write) but still
-writes the report and a snapshot marked dry_run.
+Shortfalls are not sent to ShipBob as WROs any more. Earlier versions made a
+replenishment WRO (`INVSYNC-<day>-<fc>`) for every shortfall; but a WRO
+announces a shipment to the warehouse, and nobody shipped those units: the
+WRO stayed awaiting, its awaiting quantity covered the gap, and the drift was
+classed "awaiting" and never reported again. Stock reaches ShipBob through
+purchase orders (flow 4a); a difference is reported, or counted, until it is
+gone. The inbound receipt still closes the WROs those versions made.
+
+`dry_run` writes nothing to either system (no count, no IFS write) and
+changes no item or first sighting, but still writes the report and a
+snapshot marked dry_run.
 """
 
 from __future__ import annotations
@@ -30,20 +49,25 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
 from connector import jobs
 from connector.context import Context, default_context
 from connector.db.models import Flow, InventorySnapshot, Job, utcnow
-from connector.errors import NeedsAttention
-from connector.flows.replenishment import WRO_SKU_LIMIT, chunk_name
-from connector.ifs.stock import ExternalStockLevel
+from connector.errors import ConfigError, NeedsAttention
+from connector.flows import inventory_drift
+from connector.flows.inventory_drift import SiteDrift
+from connector.flows.inventory_in_flight import InFlightReader
+from connector.ifs.errors import IfsBusinessError, IfsNotFound
+from connector.ifs.stock import CountPosted, ExternalStockLevel, StockCount
 from connector.mappers.inventory import (
+    ADJUSTABLE,
     LEVELS_WRITTEN,
     REPORT_FIELDS,
     UNHANDLED,
     DriftRow,
+    InFlight,
     ShipBobLevels,
     SiteStock,
     Status,
@@ -52,38 +76,26 @@ from connector.mappers.inventory import (
 )
 from connector.reports import ReportPaths, ReportWriter
 from connector.shipbob.client import ShipBobClient
-from connector.shipbob.ratelimit import WINDOW_SECONDS
 
 log = logging.getLogger(__name__)
 
+# The purchase order numbers of the shortfall WROs earlier versions made
+# (the inbound receipt closes them).
 PO_PREFIX = "INVSYNC"
 PROGRESS_EVERY = 5000         # rows between progress callbacks
 # Concurrent IFS level writes: modest, as ifs-cloud.md §9 asks (public code uses 8).
 IFS_WRITERS = 4
 WRITE_BATCH = 1000
-# Longest a WRO look-up + create may hold its lock (two ShipBob calls that may
-# wait out a rate-limit window).
-WRO_LOCK_SECONDS = 3 * WINDOW_SECONDS
 # The snapshot keeps the drift rows themselves only up to this many; beyond
 # it the report files are the record (the snapshot holds their paths).
 SNAPSHOT_ROW_LIMIT = 2000
 UNHANDLED_SAMPLE = 100
-SNAPSHOT_ROW_FIELDS = ("sku", "part", "site", "fc", "ifs_qty", "shipbob_on_hand", "awaiting", "status")
+SNAPSHOT_ROW_FIELDS = ("sku", "part", "site", "fc", "ifs_qty", "shipbob_on_hand", "awaiting", "difference",
+                       "status", "first_seen")
+REPORT = "report"
+ADJUST = "adjust"
 
 Progress = Callable[[str, int], None]
-
-
-@dataclass
-class WroOutcome:
-    purchase_order_number: str
-    fc: int
-    skus: int
-    units: int
-    wro_id: int | None = None
-    created: bool = False  # False: it existed already (an earlier run today), or dry run
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -91,11 +103,19 @@ class SyncResult:
     run_at: datetime
     sites: dict[str, int]
     dry_run: bool
+    mode: str = REPORT  # the mapping's inventory_drift
     counts: Counter[str] = field(default_factory=Counter)
     ifs_rows: int = 0
     shipbob_items: int = 0
-    wros: list[WroOutcome] = field(default_factory=list)
+    in_flight: Counter[str] = field(default_factory=Counter)  # skus/shipped/stowed/restocked
+    adjusted: Counter[str] = field(default_factory=Counter)  # count postings by outcome
     levels: Counter[str] = field(default_factory=Counter)  # created/updated/unchanged/pending/disabled
+    # Per site with differences left: the attention item's text, and what became of the item.
+    reasons: dict[str, str] = field(default_factory=dict)
+    items: dict[str, str] = field(default_factory=dict)
+    oldest: dict[str, datetime] = field(default_factory=dict)
+    open: Counter[str] = field(default_factory=Counter)  # differences left per site
+    gone: int = 0  # differences earlier runs found that this one did not
     report: ReportPaths | None = None
     snapshot_id: int | None = None
     unhandled: list[dict[str, Any]] = field(default_factory=list)
@@ -112,10 +132,13 @@ class SyncResult:
     def summary(self) -> dict[str, Any]:
         return {
             "run_at": self.run_at.isoformat(), "sites": self.sites, "dry_run": self.dry_run,
-            "skus_compared": self.skus_compared,
+            "inventory_drift": self.mode, "skus_compared": self.skus_compared,
             "counts": {s.value: self.counts.get(s.value, 0) for s in Status},
             "ifs_rows": self.ifs_rows, "shipbob_items": self.shipbob_items,
-            "wros": [w.as_dict() for w in self.wros], "levels": dict(self.levels),
+            "in_flight": dict(self.in_flight), "adjusted": dict(self.adjusted),
+            "differences": {site: {"open": self.open[site], "oldest_first_seen": self.oldest[site].isoformat(),
+                                   "item": self.items.get(site)} for site in sorted(self.oldest)},
+            "differences_gone": self.gone, "levels": dict(self.levels),
             "report": self.report.as_dict() if self.report else None,
             "unhandled_total": self.unhandled_total, "unhandled": self.unhandled,
             "seconds": round(self.seconds, 3),
@@ -123,24 +146,31 @@ class SyncResult:
 
     def summary_line(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items()) if n)
-        created = [w.purchase_order_number for w in self.wros if w.created]
-        wros = f"WROs created: {', '.join(created)}" if created else "no new WRO"
         return (f"inventory sync{' (dry run)' if self.dry_run else ''} "
                 f"{', '.join(self.sites)}: {self.skus_compared} SKU/FC compared "
-                f"({counts or 'nothing'}); {wros}; IFS levels {self._levels_text()}")
+                f"({counts or 'nothing'}); {self._drift_text()}; IFS levels {self._levels_text()}")
 
     def summary_text(self) -> str:
         lines = [self.summary_line()]
-        for w in self.wros:
-            verb = "created" if w.created else ("already there" if w.wro_id else "would create")
-            lines.append(f"  WRO {w.purchase_order_number} (FC {w.fc}): {w.skus} SKUs, "
-                         f"{w.units} units, {verb}" + (f", id {w.wro_id}" if w.wro_id else ""))
-        if self.unhandled_total:
-            lines.append(f"  {self.unhandled_total} rows need a person (surplus, one-sided SKUs, "
-                         "UoM mismatches): see the report")
+        if self.in_flight.get("skus"):
+            lines.append(f"  on their way, netted: {self.in_flight.get('shipped', 0):g} shipped not yet on an "
+                         f"IFS voucher, {self.in_flight.get('stowed', 0):g} stowed and "
+                         f"{self.in_flight.get('restocked', 0):g} restocked not yet received in IFS "
+                         f"({self.in_flight['skus']} SKU/FC)")
+        for site, reason in sorted(self.reasons.items()):
+            item = self.items.get(site)
+            lines.append(f"  {site}: {reason}" + (f" [attention item {item}]" if item else ""))
         if self.report:
             lines.append(f"  report: {self.report.csv} and {self.report.json}")
         return "\n".join(lines)
+
+    def _drift_text(self) -> str:
+        counted = self.adjusted.get(CountPosted.POSTED.value, 0) + self.adjusted.get(CountPosted.ALREADY.value, 0)
+        parts = [f"{counted} counted in IFS to ShipBob's figure"] if counted else []
+        if self.unhandled_total:
+            oldest = min(self.oldest.values()).date().isoformat() if self.oldest else "today"
+            parts.append(f"{self.unhandled_total} difference(s) reported, the oldest since {oldest}")
+        return "; ".join(parts) or "no difference"
 
     def _levels_text(self) -> str:
         if self.levels.get("disabled"):
@@ -160,42 +190,62 @@ def sync_inventory(
     dry_run: bool = False,
     progress: Progress | None = None,
     each_units: Iterable[str] | None = None,
+    running_item: int | None = None,
 ) -> SyncResult:
-    """Compare, report, replenish and write levels back (see the module doc).
+    """Compare, report or count, and write levels back (see the module doc).
 
     `site`: one mapped IFS site, else every mapped site (settings.sites).
     `progress(phase, count)` is called every few thousand rows and at the end
-    of each phase: ifs_stock, shipbob_levels, ifs_levels_read, compare, wros,
-    ifs_levels_write. `each_units`: IFS units of measure counted as single
-    items (default: the mapping's `each_units`); a part in any other unit is
-    reported as uom_mismatch.
+    of each phase: ifs_stock, shipbob_levels, ifs_levels_read, in_flight,
+    compare, ifs_levels_write. `each_units`: IFS units of measure counted as
+    single items (default: the mapping's `each_units`); a part in any other
+    unit is reported as uom_mismatch. `running_item`: the id of the drift
+    item whose own run (a replay) this is.
     """
     started = time.monotonic()
     notify = progress or _no_progress
-    result = SyncResult(run_at=utcnow(), sites=_site_plan(ctx, site), dry_run=dry_run)
+    mode = ctx.mapping.inventory_drift
+    if mode == ADJUST and not ctx.stock.counting_enabled:
+        raise ConfigError("mapping inventory_drift: adjust needs the IFS count names (ifs.stock.count_set "
+                          "and count_projection), which are empty")
+    result = SyncResult(run_at=utcnow(), sites=_site_plan(ctx, site), dry_run=dry_run, mode=mode)
     shipbob = ctx.shipbob
+    on_the_way = InFlightReader(ctx, result.sites.values())
 
+    on_the_way.before_ifs_read()
     stock = read_ifs_stock(ctx, result.sites, each_units or ctx.mapping.each_units, notify)
     levels = read_shipbob_levels(shipbob, result.sites, site is not None, notify)
     current = read_ifs_levels(ctx, result.sites, notify)
+    in_flight = on_the_way.read({i: sku for sku, i in levels.inventory_ids.items()})
+    _count_in_flight(result, in_flight, notify)
     result.ifs_rows, result.shipbob_items = stock.rows, levels.items
+    with ctx.session() as session:
+        seen_before = inventory_drift.first_seen(session, result.sites)
 
     with ReportWriter(ctx.settings.reports_dir, _report_name(result, site), REPORT_FIELDS,
                       _report_header(result)) as report:
-        shortfalls, pending, drift = _compare(ctx, result, stock, levels, current, report, notify)
+        pending, drift, snapshot_rows = _compare(ctx, result, stock, levels, current, in_flight, seen_before,
+                                                 report, notify)
         del stock, current  # the sums are no longer needed; the writes carry what they need
-        result.wros = push_shortfalls(ctx, shipbob, result, shortfalls, levels.inventory_ids, notify)
+        _remember(ctx, result, drift, str(report.paths.csv), running_item)
         write_ifs_levels(ctx, result, pending, notify)
         result.seconds = time.monotonic() - started
         result.report = report.close(result.summary())
-    result.snapshot_id = _save_snapshot(ctx, result, drift)
+    result.snapshot_id = _save_snapshot(ctx, result, snapshot_rows)
     result.seconds = time.monotonic() - started
     log.info("inventory sync done", extra={"summary": result.summary_line()})
     return result
 
 
 def run(ctx: Context, job: Job) -> str:
-    """The job entry: payload {"site": str | None, "dry_run": bool}."""
+    """The job entry: the daily sync, payload {"site": str | None, "dry_run":
+    bool}; or a site's drift item (a replay syncs that site again)."""
+    site = inventory_drift.site_of(job.key)
+    if site is not None:
+        result = sync_inventory(ctx, site=site, running_item=job.id)
+        if site in result.reasons:
+            raise NeedsAttention(result.reasons[site])
+        return f"no stock difference left at {site}: {result.summary_line()}"
     payload = job.payload or {}
     # The runner's heartbeat keeps the lease of this long job alive.
     result = sync_inventory(ctx, site=payload.get("site"), dry_run=bool(payload.get("dry_run")))
@@ -215,7 +265,8 @@ def main_cli(site: str | None = None, dry_run: bool = False, json_output: bool =
              ctx: Context | None = None) -> int:
     """`ifs-shipbob sync-inventory [--site S] [--dry-run] [--json]`: run, print
     the summary (text, or the snapshot's JSON summary) and return the exit
-    code. Drift is not a failure (`reconcile` exits 1 for it); errors raise."""
+    code. Drift is not a failure (its attention item and `reconcile` say so);
+    errors raise."""
     result = sync_inventory(ctx or default_context(), site=site, dry_run=dry_run)
     print(json.dumps(result.summary(), indent=2, default=str) if json_output else result.summary_text())
     return 0
@@ -260,6 +311,15 @@ def read_ifs_levels(ctx: Context, sites: dict[str, int], notify: Progress) -> Cu
     return current
 
 
+def _count_in_flight(result: SyncResult, in_flight: InFlight, notify: Progress) -> None:
+    for pending in in_flight.values():
+        result.in_flight["skus"] += 1
+        for name in ("shipped", "stowed", "restocked"):
+            if getattr(pending, name):
+                result.in_flight[name] += getattr(pending, name)
+    notify("in_flight", len(in_flight))
+
+
 # ---------------------------------------------------------------- comparing
 
 @dataclass(frozen=True, slots=True)
@@ -269,36 +329,45 @@ class LevelWrite:
 
 
 def _compare(ctx: Context, result: SyncResult, stock: SiteStock, levels: ShipBobLevels,
-             current: CurrentLevels | None, report: ReportWriter, notify: Progress,
-             ) -> tuple[dict[int, dict[str, int]], list[LevelWrite], list[list[Any]]]:
-    """Stream every row into the report; keep only what later steps need:
-    shortfalls per FC, the level writes that change something, and the
-    non-matching rows for the snapshot (bounded)."""
-    shortfalls: dict[int, dict[str, int]] = defaultdict(dict)
+             current: CurrentLevels | None, in_flight: InFlight, seen_before: dict[tuple[str, str, str], datetime],
+             report: ReportWriter, notify: Progress,
+             ) -> tuple[list[LevelWrite], list[DriftRow], list[list[Any]]]:
+    """Stream every row into the report (counting differences first in adjust
+    mode); keep only what later steps need: the level writes that change
+    something, the differences left, and the non-matching rows for the
+    snapshot (bounded)."""
     pending: list[LevelWrite] = []
-    drift: list[list[Any]] = []
-    for row in _all_rows(ctx, result, stock, levels):
-        report_row = row.as_report()
+    drift: list[DriftRow] = []
+    snapshot_rows: list[list[Any]] = []
+    for row in _all_rows(ctx, result, stock, levels, in_flight):
+        if row.status in UNHANDLED:
+            row = dataclasses.replace(row, first_seen=seen_before.get(row.key, result.run_at))
+        if row.status in ADJUSTABLE and result.mode == ADJUST:
+            row = _adjust(ctx, result, row)
+        report_row = row.as_report(result.run_at)
         report.write(report_row)
         result.counts[row.status.value] += 1
-        if row.replenish and row.sku is not None:
-            shortfalls[row.fc][row.sku] = row.replenish
         if current is not None:
             write = _level_write(row, current)
             if write is not None:
                 pending.append(write)
-        _note_drift(result, drift, row, report_row)
+        if row.status in UNHANDLED:
+            drift.append(row)
+            _note_unhandled(result, row)
+        if row.status is not Status.MATCH and len(snapshot_rows) <= SNAPSHOT_ROW_LIMIT:
+            snapshot_rows.append([report_row[f] for f in SNAPSHOT_ROW_FIELDS])  # one past the limit: truncated
         if report.rows % PROGRESS_EVERY == 0:
             notify("compare", report.rows)
     if current is not None:
         result.levels["unchanged"] = _unchanged(result, pending)
     notify("compare", report.rows)
-    return shortfalls, pending, drift
+    return pending, drift, snapshot_rows
 
 
-def _all_rows(ctx: Context, result: SyncResult, stock: SiteStock, levels: ShipBobLevels) -> Iterator[DriftRow]:
+def _all_rows(ctx: Context, result: SyncResult, stock: SiteStock, levels: ShipBobLevels,
+              in_flight: InFlight) -> Iterator[DriftRow]:
     for site, fc in result.sites.items():
-        yield from compare_site(site, fc, stock, levels, ctx.mapping, result.dry_run)
+        yield from compare_site(site, fc, stock, levels, ctx.mapping, in_flight)
 
 
 def _level_write(row: DriftRow, current: CurrentLevels) -> LevelWrite | None:
@@ -318,76 +387,79 @@ def _unchanged(result: SyncResult, pending: list[LevelWrite]) -> int:
     return eligible - len(pending)
 
 
-def _note_drift(result: SyncResult, drift: list[list[Any]], row: DriftRow, report_row: dict[str, Any]) -> None:
-    if row.status is Status.MATCH:
+def _note_unhandled(result: SyncResult, row: DriftRow) -> None:
+    if len(result.unhandled) < UNHANDLED_SAMPLE:
+        since = (row.first_seen or result.run_at).date().isoformat()
+        result.unhandled.append({"sku": row.sku or row.part, "part": row.part, "site": row.site,
+                                 "status": row.status.value, "first_seen": since,
+                                 "detail": f"{row.site}/FC {row.fc}: {row.action}; first seen {since}"})
+
+
+# ------------------------------------------------------------------ counting
+
+def _adjust(ctx: Context, result: SyncResult, row: DriftRow) -> DriftRow:
+    """Count IFS to what ShipBob accounts for: ShipBob's on hand less what IFS
+    has not received yet, plus what IFS has not delivered yet. The row comes
+    back adjusted, or still a difference saying why it was not."""
+    counted, part, level = row.expected, row.part, row.level
+    assert counted is not None and part is not None and row.ifs_qty is not None and level is not None
+    target = _fmt(counted)
+    if result.dry_run:
+        return dataclasses.replace(row, action=f"would count IFS from {_fmt(row.ifs_qty)} to {target}")
+    if counted < 0:
+        return _not_adjusted(row, f"ShipBob's figure comes to {target}, below zero")
+    on_the_way = f"; {row.pending.describe()}" if row.pending else ""
+    count = StockCount(site=row.site, part_no=part, counted=counted, books=row.ifs_qty,
+                       reference=f"ShipBob FC {row.fc} {result.run_at:%Y-%m-%dT%H:%MZ}",
+                       note=f"ShipBob on hand {_fmt(level.on_hand)}{on_the_way}")
+    try:
+        outcome = ctx.stock.post_count(count)
+    except IfsNotFound:
+        return _not_adjusted(row, "IFS has no count record for the part at the site")
+    except IfsBusinessError as exc:
+        return _not_adjusted(row, f"IFS refused the count: {exc.ifs_message or exc}")
+    result.adjusted[outcome.value] += 1
+    if outcome is CountPosted.MOVED:
+        return _not_adjusted(row, "IFS stock moved while the sync read it; compared again next run")
+    log.info("stock counted in IFS", extra={"site": row.site, "part": part, "from": row.ifs_qty, "to": counted,
+                                            "outcome": outcome.value})
+    return dataclasses.replace(row, status=Status.ADJUSTED, first_seen=None,
+                               action=f"counted IFS from {_fmt(row.ifs_qty)} to {target}"
+                                      + (" (already counted)" if outcome is CountPosted.ALREADY else ""))
+
+
+def _not_adjusted(row: DriftRow, why: str) -> DriftRow:
+    return dataclasses.replace(row, action=f"{row.action}; not counted: {why}")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+# ------------------------------------------------------------ differences
+
+def _remember(ctx: Context, result: SyncResult, drift: list[DriftRow], report: str,
+              running_item: int | None) -> None:
+    """Per site: the text of its attention item; then (not in a dry run) the
+    differences with their first sighting, and the items raised, updated or
+    closed."""
+    by_site: dict[str, list[DriftRow]] = defaultdict(list)
+    for row in drift:
+        by_site[row.site].append(row)
+    for site, rows in by_site.items():
+        found = SiteDrift(site, result.sites[site], rows)
+        result.reasons[site] = found.reason(result.run_at, report)
+        result.oldest[site] = min(r.first_seen or result.run_at for r in rows)
+        result.open[site] = len(rows)
+    if result.dry_run:
         return
-    if row.status in UNHANDLED and len(result.unhandled) < UNHANDLED_SAMPLE:
-        result.unhandled.append({"sku": row.sku or row.part, "status": row.status.value,
-                                 "detail": f"{row.site}/FC {row.fc}: {row.action}"})
-    if len(drift) <= SNAPSHOT_ROW_LIMIT:  # one past the limit marks it truncated
-        drift.append([report_row[f] for f in SNAPSHOT_ROW_FIELDS])
-
-
-# ------------------------------------------------------------- replenishing
-
-def push_shortfalls(ctx: Context, shipbob: ShipBobClient, result: SyncResult,
-                    shortfalls: dict[int, dict[str, int]], inventory_ids: dict[str, int],
-                    notify: Progress) -> list[WroOutcome]:
-    """One WRO per FC (chunks of 10,000 SKUs), named per day and FC; each is
-    created only when ShipBob has no WRO of that purchase order number. A dry
-    run only looks them up."""
-    outcomes = []
-    day = result.run_at.strftime("%Y%m%d")
-    for fc in sorted(shortfalls):
-        quantities = {inventory_ids[sku]: qty for sku, qty in shortfalls[fc].items()}
-        ids = sorted(quantities)
-        for index, offset in enumerate(range(0, len(ids), WRO_SKU_LIMIT), start=1):
-            chunk = {i: quantities[i] for i in ids[offset:offset + WRO_SKU_LIMIT]}
-            name = chunk_name(f"{PO_PREFIX}-{day}-{fc}", index)
-            outcome = WroOutcome(name, fc, len(chunk), sum(chunk.values()))
-            _ensure_replenishment_wro(ctx, shipbob, outcome, chunk, create=not result.dry_run)
-            outcomes.append(outcome)
-            notify("wros", len(outcomes))
-    return outcomes
-
-
-def _ensure_replenishment_wro(ctx: Context, shipbob: ShipBobClient, outcome: WroOutcome,
-                              quantities: dict[int, int], create: bool) -> None:
-    """Adopt today's WRO of this name if ShipBob has it (an earlier run, or a
-    create whose answer was lost), else create it (unless a dry run)."""
-    name = outcome.purchase_order_number
-    # Look-up and create under one pool-wide lock: a CLI run beside the daily
-    # job must not both find nothing and both create.
-    with ctx.coordinator.lock(f"inventory-sync:wro:{name}", ttl=WRO_LOCK_SECONDS, wait=WRO_LOCK_SECONDS):
-        # Exact match only: a filter that matches by prefix would also find `#k` chunks.
-        found = next((w for w in shipbob.wros(PurchaseOrderNumbers=[name])
-                      if w.get("purchase_order_number") == name), None)
-        if found is not None:
-            outcome.wro_id = found.get("id")
-            return
-        if create:
-            _create_replenishment_wro(ctx, shipbob, outcome, quantities)
-
-
-def _create_replenishment_wro(ctx: Context, shipbob: ShipBobClient, outcome: WroOutcome,
-                              quantities: dict[int, int]) -> None:
-    name = outcome.purchase_order_number
-    wro = shipbob.create_wro({
-        "fulfillment_center": {"id": outcome.fc},
-        "package_type": ctx.mapping.wro_package_type,
-        "box_packaging_type": ctx.mapping.wro_box_packaging_type,
-        "expected_arrival_date": _tomorrow(),
-        "purchase_order_number": name,
-        "boxes": [{"tracking_number": name,
-                   "box_items": [{"inventory_id": i, "quantity": q} for i, q in sorted(quantities.items())]}],
-    })
-    outcome.wro_id, outcome.created = wro.get("id"), True
-    log.info("replenishment WRO created", extra={"purchase_order": name, "wro_id": wro.get("id"),
-                                                 "skus": outcome.skus, "units": outcome.units})
-
-
-def _tomorrow() -> str:
-    return (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
+    with ctx.session() as session:
+        result.gone = inventory_drift.record(session, result.sites, result.run_at, drift)
+        for site, fc in result.sites.items():
+            left = SiteDrift(site, fc, by_site[site]) if by_site.get(site) else None
+            outcome = inventory_drift.update_item(session, site, left, result.reasons.get(site), running_item)
+            if outcome != "none":
+                result.items[site] = outcome
 
 
 # -------------------------------------------------------- levels back to IFS

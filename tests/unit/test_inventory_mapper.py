@@ -1,5 +1,6 @@
-"""Pure parts of the inventory sync: sums, classification, one-sided SKUs,
-UoM mismatches and the levels written back."""
+"""Pure parts of the inventory sync: sums, classification (like with like:
+what is on its way netted), one-sided SKUs, UoM mismatches and the levels
+written back."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timezone
 from connector.ifs.stock import ExternalStockLevel, StockRow
 from connector.mappers.inventory import (
     Level,
+    Pending,
     ShipBobLevels,
     SiteStock,
     Status,
@@ -37,8 +39,8 @@ def levels_of(items: dict[str, dict[int, Level]]) -> ShipBobLevels:
     return levels
 
 
-def rows_by_sku(stock, levels, mapping=MAPPING, site="S01", fc=156, dry_run=False):
-    return {(r.sku or r.part): r for r in compare_site(site, fc, stock, levels, mapping, dry_run)}
+def rows_by_sku(stock, levels, mapping=MAPPING, site="S01", fc=156, in_flight=None):
+    return {(r.sku or r.part): r for r in compare_site(site, fc, stock, levels, mapping, in_flight)}
 
 
 def test_stock_rows_are_summed_per_site_and_part():
@@ -62,13 +64,25 @@ def test_each_units_are_configurable():
 
 
 def test_classify():
-    assert classify(10, Level(10, 2, 8, 0))[:2] == (Status.MATCH, "none")
-    assert classify(10, Level(12, 0, 12, 0))[0] is Status.SURPLUS
-    assert classify(10, Level(6, 0, 6, 4))[0] is Status.AWAITING
-    assert classify(10, Level(6, 0, 6, 1)) == (Status.SHORTFALL, "replenish 3", 3)
-    assert classify(10, Level(6, 0, 6, 1), dry_run=True)[1] == "would replenish 3"
-    # A fraction of an each still ships as a whole unit.
-    assert classify(2.5, Level(1, 0, 1, 0))[2] == 2
+    assert classify(10, Level(10, 2, 8, 0)) == (Status.MATCH, "none")
+    assert classify(10, Level(12, 0, 12, 0)) == (Status.SURPLUS, "report: ShipBob has 2 more than IFS")
+    assert classify(10, Level(6, 0, 6, 1)) == (Status.SHORTFALL, "report: ShipBob has 4 fewer than IFS")
+    # Units in transit to ShipBob are on neither side's on hand: never netted.
+    assert classify(10, Level(6, 0, 6, 4))[0] is Status.SHORTFALL
+    assert classify(2.5, Level(1, 0, 1, 0))[1] == "report: ShipBob has 1.5 fewer than IFS"
+
+
+def test_what_is_on_its_way_is_netted():
+    # 2 shipped at ShipBob, their voucher not in IFS yet: IFS still counts them.
+    assert classify(10, Level(8, 0, 8, 0), Pending(shipped=2)) == (
+        Status.MATCH, "none: 2 shipped, not on an IFS voucher yet")
+    # Stowed and restocked at ShipBob, not received in IFS yet: ShipBob counts them already.
+    assert classify(10, Level(14, 0, 14, 0), Pending(stowed=3, restocked=1))[0] is Status.MATCH
+    status, action = classify(10, Level(7, 0, 7, 0), Pending(shipped=2))
+    assert status is Status.SHORTFALL
+    assert action == "report: ShipBob has 1 fewer than IFS (2 shipped, not on an IFS voucher yet)"
+    assert Pending(1, 2, 3) + Pending(shipped=1) == Pending(2, 2, 3) and Pending(1, 2, 3).ahead == 4
+    assert not Pending() and Pending(restocked=1)
 
 
 def test_shipbob_levels_keep_only_mapped_fcs_with_stock():
@@ -92,11 +106,12 @@ def test_compare_site_classifies_every_kind():
         # An IFS part with no stock at this site: IFS expects 0 here.
         "ELSEWHERE": Status.SURPLUS,
     }
-    assert rows["SHORT"].replenish == 4
     assert rows["SHORT"].as_report() == {
         "sku": "SHORT", "part": "SHORT", "site": "S01", "fc": 156, "ifs_qty": 10,
-        "shipbob_on_hand": 4, "shipbob_fulfillable": 4, "awaiting": 2, "difference": -6,
-        "status": "shortfall", "action": "replenish 4"}
+        "shipbob_on_hand": 4, "shipbob_fulfillable": 4, "awaiting": 2, "shipped_not_posted": 0,
+        "stowed_not_received": 0, "restocked_not_received": 0, "difference": -6,
+        "status": "shortfall", "first_seen": None, "age_days": None,
+        "action": "report: ShipBob has 6 fewer than IFS"}
     assert rows["BOXED"].as_report()["difference"] is None
     assert rows["UNKNOWN"].as_report()["shipbob_on_hand"] is None
     assert rows["ELSEWHERE"].as_report()["ifs_qty"] == 0
@@ -104,7 +119,32 @@ def test_compare_site_classifies_every_kind():
 
 def test_known_sku_without_stock_at_the_fc_is_a_shortfall():
     rows = rows_by_sku(stock_of(("S01", "P1", 3, "PCS")), levels_of({"P1": {157: Level(9, 0, 9, 0)}}))
-    assert rows["P1"].status is Status.SHORTFALL and rows["P1"].replenish == 3
+    assert rows["P1"].status is Status.SHORTFALL and rows["P1"].difference == -3
+
+
+def test_in_flight_units_are_looked_up_per_fc_and_sku_and_reported():
+    stock = stock_of(("S01", "P1", 10, "PCS"), ("S01", "P2", 5, "PCS"))
+    levels = levels_of({"P1": {156: Level(8, 0, 8, 0)}, "P2": {156: Level(5, 0, 5, 0)}})
+    in_flight = {(156, "P1"): Pending(shipped=2), (157, "P2"): Pending(shipped=5)}  # P2's is another FC's
+    rows = rows_by_sku(stock, levels, in_flight=in_flight)
+    assert rows["P1"].status is Status.MATCH and rows["P1"].expected == 10
+    assert rows["P1"].as_report()["shipped_not_posted"] == 2
+    assert rows["P2"].status is Status.MATCH and rows["P2"].as_report()["shipped_not_posted"] == 0
+    # All of a SKU picked: ShipBob's level is empty, and it still matches.
+    rows = rows_by_sku(stock_of(("S01", "P3", 4, "PCS")), levels_of({"P3": {156: Level()}}),
+                       in_flight={(156, "P3"): Pending(shipped=4)})
+    assert rows["P3"].status is Status.MATCH
+
+
+def test_a_rows_age_is_whole_days_since_it_was_first_seen():
+    import dataclasses
+
+    [row] = compare_site("S01", 156, stock_of(("S01", "P1", 3, "PCS")), levels_of({"P1": {156: Level(1, 0, 1, 0)}}),
+                         MAPPING)
+    seen = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+    report = dataclasses.replace(row, first_seen=seen).as_report(datetime(2026, 12, 3, 1, 0, tzinfo=timezone.utc))
+    assert (report["first_seen"], report["age_days"]) == ("2026-12-01T02:00:00+00:00", 1)
+    assert row.key == ("S01", "P1", "P1")
 
 
 def test_part_mapping_and_conflicts():

@@ -438,7 +438,7 @@ def _committed_beyond_on_hand(ctx: Context, parked: Parked) -> CheckResult:
         sku = stock.sku or str(stock.inventory_id)
         for center in stock.centers.values():
             result.checked += 1
-            if center.committed > center.on_hand:
+            if center.committed > max(center.on_hand, 0):
                 word = re.compile(rf"(?<![\w-]){re.escape(sku)}(?![\w-])")
                 reason = next((r for r in order_reasons if word.search(r)), None)
                 result.differences.append(Difference(

@@ -12,7 +12,8 @@ units one side counts on hand and the other does not yet.
 - Returns: ShipBob puts restocked units on hand while it processes a return;
   IFS when the RMA is received. Returns processing now or completed in the
   last RETURN_LOOKBACK, and those whose return item is still open, without
-  an RMA of ours.
+  an RMA of ours; only returns of our shipments (a voucher of ours, or one
+  on its way): a return of a shipment IFS never knew of never reaches IFS.
 
 A document an item of ours waits on counts while the item is open (a parked
 one included: that item already says why the stock differs); once a person
@@ -68,6 +69,7 @@ class InFlightReader:
         self.fcs = frozenset(int(fc) for fc in fcs)
         self._mark = 0
         self._open: dict[Flow, set[str]] = {}
+        self._unposted: set[str] = set()  # our shipments that left on hand, no voucher in IFS yet
 
     def before_ifs_read(self) -> None:
         with self.ctx.session() as session:
@@ -115,6 +117,7 @@ class InFlightReader:
             for shipment in order.get("shipments") or []:
                 if str(shipment["id"]) not in left or str(shipment["id"]) in posted:
                     continue
+                self._unposted.add(str(shipment["id"]))
                 fc = _id(shipment.get("location"))
                 for sku, qty in shipped_quantities(shipment).items():
                     yield fc, sku, qty
@@ -163,11 +166,13 @@ class InFlightReader:
         returns = {k: r for k, r in returns.items() if normalized_status(r) in ("Processing", "Completed")}
         if not returns:
             return
+        originals = {str(r.get("original_shipment_id") or "") for r in returns.values()} - {""}
         with self.ctx.session() as session:
             posted = _bound(session, BindingKind.RETURN, returns, self._mark)
             closed = _keys(session, Flow.RETURN_VOUCHER, CLOSED_STATES, returns)
+            ours = _bound(session, BindingKind.SHIPMENT, originals, None) | (originals & self._unposted)
         for return_id, ret in returns.items():
-            if return_id in posted or return_id in closed:
+            if return_id in posted or return_id in closed or str(ret.get("original_shipment_id") or "") not in ours:
                 continue
             fc = _id(ret.get("fulfillment_center"))
             for item in ret.get("inventory") or []:

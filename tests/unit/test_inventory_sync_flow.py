@@ -343,15 +343,22 @@ def test_an_open_voucher_item_is_looked_up_a_closed_one_no_longer_counts(make_ct
 def test_restocked_returns_and_stowed_wros_not_received_in_ifs_are_not_drift(make_ctx):
     stock = FakeStock(rows=[StockRow("S01", "P1", 10, "PCS"), StockRow("S01", "P2", 4, "PCS")])
     shipbob = FakeShipBob({"P1": {156: (13, 0, 13, 0)}, "P2": {156: (9, 0, 9, 5)}})
+    def ret(return_id: int, status: str, shipment_id: int, qty: int, **item) -> dict:
+        return {"id": return_id, "status": status, "fulfillment_center": {"id": 156},
+                "original_shipment_id": shipment_id, "inventory": [
+                    {"id": 100, **item, "action_taken": [{"action": "Restock", "quantity_processed": qty},
+                                                         {"action": "Dispose", "quantity_processed": 4}]}]}
+
     shipbob.return_list = [
-        {"id": 501, "status": "Completed", "fulfillment_center": {"id": 156}, "inventory": [
-            {"id": 100, "sku": "P1", "action_taken": [{"action": "Restock", "quantity_processed": 2},
-                                                      {"action": "Dispose", "quantity_processed": 4}]}]},
-        {"id": 502, "status": "Processing", "fulfillment_center": {"id": 156}, "inventory": [
-            {"id": 100, "action_taken": [{"action": "Restock", "quantity_processed": 1}]}]},
-        {"id": 503, "status": "Completed", "fulfillment_center": {"id": 156}, "inventory": [  # RMA posted
-            {"id": 100, "sku": "P1", "action_taken": [{"action": "Restock", "quantity_processed": 9}]}]},
+        ret(501, "Completed", 11, 2, sku="P1"),
+        ret(502, "Processing", 12, 1),          # the SKU from its inventory id
+        ret(503, "Completed", 11, 9, sku="P1"),  # its RMA is posted: IFS has it
+        ret(504, "Completed", 99, 5, sku="P1"),  # of a shipment IFS never knew: never reaches IFS
     ]
+    # Shipment 12 is ours and shipped, its voucher not posted yet: IFS will
+    # deliver 1 and receive it back.
+    shipbob.order_list = [our_order(1, shipment(12, 156, "P1", 1))]
+    shipbob.items[0]["locations"][0]["on_hand_quantity"] = 12 + 5
     purchasing = FakePurchasing()
     [line] = purchasing.add_order("PO1", [("P2", 10)])
     purchasing.receipts.append(Receipt(line.key, 3, "SB:PO1:1:1:3", None))  # ours
@@ -365,13 +372,16 @@ def test_restocked_returns_and_stowed_wros_not_received_in_ifs_are_not_drift(mak
     ]
     ctx = make_ctx(stock, shipbob, purchasing)
     with ctx.session() as session:
+        bind(session, BindingKind.SHIPMENT, "FV1", "11")
         bind(session, BindingKind.RETURN, "RMA9", "503")
 
     result = sync_inventory(ctx)
 
-    # P1: 13 at ShipBob - 3 restocked, not received = 10; P2: 9 - 5 stowed = 4 (awaiting 5 never netted).
-    assert dict(result.counts) == {"match": 2}
-    assert result.in_flight == {"skus": 2, "restocked": 3, "stowed": 5}
+    # P1: 17 at ShipBob - 3 restocked, not received + 1 shipped, no voucher = 15: 5 more than IFS
+    # (return 504's restock, which IFS never gets). P2: 9 - 5 stowed = 4 (awaiting 5 never netted).
+    assert dict(result.counts) == {"surplus": 1, "match": 1}
+    assert result.in_flight == {"skus": 2, "restocked": 3, "shipped": 1, "stowed": 5}
+    assert "P1: ShipBob has 5 more than IFS" in result.reasons["S01"]
 
 
 # ----------------------------------------------------- differences and items

@@ -43,11 +43,6 @@ def wros(shipbob) -> list[dict]:
     return requests.get(f"{shipbob.url}/_sandbox/dump/receiving", timeout=30).json()
 
 
-def wro_quantities(wro: dict, inventory_ids: dict[str, int]) -> dict[str, int]:
-    sku_of = {i: s for s, i in inventory_ids.items()}
-    return {sku_of[q["inventory_id"]]: q["expected_quantity"] for q in wro["inventory_quantities"]}
-
-
 def ifs_stats(ifs) -> dict:
     return requests.get(f"{ifs.url}/_sandbox/stats", timeout=30).json()
 
@@ -66,8 +61,13 @@ def report_rows(result) -> dict[tuple[str, str], dict]:
         return {(r["site"], r["sku"] or r["part"]): r for r in csv.DictReader(f)}
 
 
-def today() -> str:
-    return utcnow().strftime("%Y%m%d")
+def drift_items(ctx) -> dict[str, Job]:
+    """The stock-drift attention item of each site that has one."""
+    with ctx.session() as session:
+        jobs = session.execute(select(Job).where(Job.key.startswith("stock-drift:"))).scalars().all()
+        for job in jobs:
+            session.expunge(job)
+    return {job.key.removeprefix("stock-drift:"): job for job in jobs}
 
 
 # -------------------------------------------------------------------- tests
@@ -82,51 +82,47 @@ def test_matching_stock_pushes_nothing(ctx, sandboxes):
     result = sync_inventory(ctx)
 
     assert dict(result.counts) == {"match": 2}
-    assert result.wros == [] and wros(shipbob) == []
+    assert wros(shipbob) == [] and result.reasons == {} and drift_items(ctx) == {}
     assert "POST /2026-01/receiving" not in shipbob_stats(shipbob)["requests"]
     rows = report_rows(result)
     assert rows[("S01", "P1")]["ifs_qty"] == "5" and rows[("S01", "P1")]["status"] == "match"
 
 
-def test_shortfalls_become_one_wro_per_fc(ctx, sandboxes):
+def test_shortfalls_are_reported_never_sent_as_wros(ctx, sandboxes):
+    # Issue 13: a WRO announces stock nobody sends. (It replaces the test that
+    # shortfalls became one WRO per FC.)
     ifs, shipbob = sandboxes
     seed_ifs(ifs, [["S01", "P1", "A-1", 10, "PCS"], ["S01", "P2", "A-1", 3, "PCS"],
                    ["S01", "P4", "A-1", 4, "PCS"],
                    ["S02", "P3", "B-1", 4, "PCS"], ["S02", "P3", "B-2", 3, "PCS"]])
-    ids = seed_shipbob(shipbob, {"P1": {156: 4}, "P2": {}, "P3": {157: 2}, "P4": {156: 4}})
+    seed_shipbob(shipbob, {"P1": {156: 4}, "P2": {}, "P3": {157: 2}, "P4": {156: 4}})
 
     result = sync_inventory(ctx)
 
     assert result.counts["shortfall"] == 3 and result.counts["match"] == 1
-    created = {w["purchase_order_number"]: w for w in wros(shipbob)}
-    assert set(created) == {f"INVSYNC-{today()}-156", f"INVSYNC-{today()}-157"}
-    assert wro_quantities(created[f"INVSYNC-{today()}-156"], ids) == {"P1": 6, "P2": 3}
-    assert wro_quantities(created[f"INVSYNC-{today()}-157"], ids) == {"P3": 5}
-    assert created[f"INVSYNC-{today()}-156"]["fulfillment_center"]["id"] == 156
-    assert all(w.created for w in result.wros)
-    assert report_rows(result)[("S01", "P1")]["action"] == "replenish 6"
+    assert wros(shipbob) == [] and "POST /2026-01/receiving" not in shipbob_stats(shipbob)["requests"]
+    assert report_rows(result)[("S01", "P1")]["action"] == "report: ShipBob has 6 fewer than IFS"
+    items = drift_items(ctx)
+    assert {site: job.state for site, job in items.items()} == {"S01": "attention", "S02": "attention"}
+    assert items["S01"].reason.startswith("2 stock difference(s) between IFS site S01 and ShipBob FC 156")
+    assert "P1: ShipBob has 6 fewer than IFS" in items["S01"].reason
+    assert "P3: ShipBob has 5 fewer than IFS" in items["S02"].reason
 
 
-def test_a_second_run_the_same_day_creates_nothing_new(ctx, sandboxes):
+def test_a_difference_is_reported_again_the_next_run_never_classed_awaiting(ctx, sandboxes):
+    # Issue 13: after the shortfall WRO the drift was classed "awaiting" and no
+    # longer reported. (It replaces the test that a second run the same day
+    # created no new WRO.)
     ifs, shipbob = sandboxes
     seed_ifs(ifs, [["S01", "P1", "A-1", 10, "PCS"]])
     seed_shipbob(shipbob, {"P1": {156: 4}})
-    sync_inventory(ctx)
-    assert len(wros(shipbob)) == 1
+    first = sync_inventory(ctx)
 
-    # The WRO's awaiting quantity now covers the gap ...
     again = sync_inventory(ctx)
-    assert dict(again.counts) == {"awaiting": 1} and again.wros == []
 
-    # ... and a new gap the same day finds today's purchase order number taken.
-    seed_ifs(ifs, [["S01", "P1", "A-2", 5, "PCS"]])
-    third = sync_inventory(ctx)
-    assert third.counts["shortfall"] == 1
-    assert [(w.purchase_order_number, w.created) for w in third.wros] == [
-        (f"INVSYNC-{today()}-156", False)]
-    assert third.wros[0].wro_id == wros(shipbob)[0]["id"]
-    assert "already there" in third.summary_text()
-    assert len(wros(shipbob)) == 1
+    assert dict(first.counts) == dict(again.counts) == {"shortfall": 1}
+    assert report_rows(again)[("S01", "P1")]["first_seen"] == report_rows(first)[("S01", "P1")]["first_seen"]
+    assert again.items == {"S01": "updated"} and wros(shipbob) == []
 
 
 def test_dry_run_writes_nothing_anywhere(ctx, sandboxes):
@@ -139,10 +135,9 @@ def test_dry_run_writes_nothing_anywhere(ctx, sandboxes):
     assert ifs_stats(ifs)["writes"] == 0
     assert "POST /2026-01/receiving" not in shipbob_stats(shipbob)["requests"]
     assert wros(shipbob) == [] and ifs_levels(ifs) == {}
-    assert [(w.purchase_order_number, w.units, w.created) for w in result.wros] == [
-        (f"INVSYNC-{today()}-156", 6, False)]
     assert result.levels["pending"] == 2
-    assert report_rows(result)[("S01", "P1")]["action"] == "would replenish 6"
+    assert report_rows(result)[("S01", "P1")]["action"] == "report: ShipBob has 6 fewer than IFS"
+    assert "S01" in result.reasons and drift_items(ctx) == {}  # nothing raised in a dry run
     assert result.report.csv.name.endswith("-dry-run.csv") and result.report.json.exists()
     with ctx.session() as session:
         snapshot = session.get(InventorySnapshot, result.snapshot_id)
@@ -186,22 +181,27 @@ def test_report_files_hold_every_row(ctx, sandboxes):
     result = sync_inventory(ctx, site="S02")
 
     assert result.sites == {"S02": 157}
+    seen = result.run_at.isoformat()
     with open(result.report.csv, newline="") as f:
         assert list(csv.DictReader(f)) == [{
             "sku": "P1", "part": "P1", "site": "S02", "fc": "157", "ifs_qty": "1",
-            "shipbob_on_hand": "3", "shipbob_fulfillable": "3", "awaiting": "0",
-            "difference": "2", "status": "surplus", "action": "report: ShipBob has 2 more than IFS"}]
+            "shipbob_on_hand": "3", "shipbob_fulfillable": "3", "awaiting": "0", "shipped_not_posted": "0",
+            "stowed_not_received": "0", "restocked_not_received": "0", "difference": "2",
+            "status": "surplus", "first_seen": seen, "age_days": "0",
+            "action": "report: ShipBob has 2 more than IFS"}]
     data = json.loads(result.report.json.read_text())
     assert data["rows"] == [{"sku": "P1", "part": "P1", "site": "S02", "fc": 157, "ifs_qty": 1,
                              "shipbob_on_hand": 3, "shipbob_fulfillable": 3, "awaiting": 0,
-                             "difference": 2, "status": "surplus",
+                             "shipped_not_posted": 0, "stowed_not_received": 0, "restocked_not_received": 0,
+                             "difference": 2, "status": "surplus", "first_seen": seen, "age_days": 0,
                              "action": "report: ShipBob has 2 more than IFS"}]
     assert data["summary"]["counts"]["surplus"] == 1 and data["dry_run"] is False
+    assert data["summary"]["differences"] == {"S02": {"open": 1, "oldest_first_seen": seen, "item": "raised"}}
     assert result.report.csv.parent == ctx.settings.reports_dir
     with ctx.session() as session:
         snapshot = session.get(InventorySnapshot, result.snapshot_id)
         assert snapshot.rows["report"]["csv"] == str(result.report.csv)
-        assert snapshot.rows["drift"] == [["P1", "P1", "S02", 157, 1, 3, 0, "surplus"]]
+        assert snapshot.rows["drift"] == [["P1", "P1", "S02", 157, 1, 3, 0, 2, "surplus", seen]]
 
 
 def test_levels_go_back_to_ifs_only_when_they_change(ctx, sandboxes):
@@ -263,13 +263,13 @@ def test_daily_job_runs_through_the_runner(ctx, sandboxes):
     outcome = runner.run_job(ctx, job_id)
 
     assert outcome.status == "done"
-    assert "1 shortfall" in outcome.detail and f"INVSYNC-{today()}-156" in outcome.detail
+    assert "1 shortfall" in outcome.detail and "1 difference(s) reported" in outcome.detail
     with ctx.session() as session:
         job = session.get(Job, job_id)
         assert job.key == f"daily-{utcnow().date().isoformat()}" and job.flow == "inventory_sync"
         snapshots = session.execute(select(InventorySnapshot)).scalars().all()
         assert [s.dry_run for s in snapshots] == [0]
-    assert len(wros(shipbob)) == 1
+    assert wros(shipbob) == [] and drift_items(ctx)["S01"].state == "attention"
 
 
 def test_cli_helper_prints_the_summary(ctx, sandboxes, capsys):
@@ -285,22 +285,3 @@ def test_cli_helper_prints_the_summary(ctx, sandboxes, capsys):
     assert main_cli(dry_run=True, json_output=True, ctx=ctx) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["counts"]["match"] == 1 and summary["dry_run"] is True
-
-
-def test_shortfalls_beyond_the_wro_sku_limit_are_chunked(ctx, sandboxes, monkeypatch):
-    import connector.flows.inventory_sync as flow
-
-    monkeypatch.setattr(flow, "WRO_SKU_LIMIT", 2)  # stands in for ShipBob's 10,000
-    ifs, shipbob = sandboxes
-    parts = [f"P{i}" for i in range(1, 6)]
-    seed_ifs(ifs, [["S01", p, "A-1", 4, "PCS"] for p in parts])
-    ids = seed_shipbob(shipbob, {p: {156: 1} for p in parts})
-
-    first = sync_inventory(ctx)
-    again = sync_inventory(ctx)
-
-    base = f"INVSYNC-{today()}-156"
-    assert [w.purchase_order_number for w in first.wros] == [base, f"{base}#2", f"{base}#3"]
-    created = {w["purchase_order_number"]: wro_quantities(w, ids) for w in wros(shipbob)}
-    assert created == {base: {"P1": 3, "P2": 3}, f"{base}#2": {"P3": 3, "P4": 3}, f"{base}#3": {"P5": 3}}
-    assert again.wros == [] and len(wros(shipbob)) == 3

@@ -3,11 +3,12 @@
     .venv/bin/python bench/inventory_sync.py [--sizes 10000 50000] [--locations 3]
 
 For each catalog size: seed both sandboxes (stock on several locations per
-part at 2 IFS sites, levels at 2 ShipBob FCs), then run `sync_inventory`
-three ways - dry run, a first real run (creates the WROs and every IFS level
-row), a second real run (steady state: only the rows the WROs changed) - and
-print wall time, the sync's tracemalloc peak, and the calls each sandbox
-served. Each is run twice, timed without tracemalloc and measured with it. Ratios 50k/10k
+part at 2 IFS sites, levels at 2 ShipBob FCs; ~20 % of (site, SKU) differ),
+then run `sync_inventory` three ways - dry run, a first real run (creates
+every IFS level row, records every difference with its first sighting and
+raises one attention item per site), a second real run (steady state: no
+level to write, every difference seen again, its age kept) - and print wall
+time, the sync's tracemalloc peak, and the calls each sandbox served. Each is run twice, timed without tracemalloc and measured with it. Ratios 50k/10k
 close to 5 mean time and memory grow linearly, i.e. flat per SKU.
 
 The sandboxes run in a child process (BackgroundServer threads there), so the

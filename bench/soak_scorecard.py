@@ -350,17 +350,18 @@ def _inventory_sync(ctx) -> dict:
                                .order_by(InventorySnapshot.id.desc()).limit(1)).scalar_one_or_none()
     summary = dict(snap.summary or {}) if snap else {}
     summary.pop("unhandled", None)
-    return {"jobs": [f"{k}: {s} after {a} attempt(s)" for k, s, a in jobs],
-            "done": bool(jobs) and all(s == JobState.DONE.value for _, s, _ in jobs),
+    daily = [(k, s, a) for k, s, a in jobs if k.startswith("daily-")]  # not the sites' drift items
+    return {"jobs": [f"{k}: {s} after {a} attempt(s)" for k, s, a in daily],
+            "done": bool(daily) and all(s == JobState.DONE.value for _, s, _ in daily),
             "summary": {k: v for k, v in summary.items() if not isinstance(v, (list, dict))}}
 
 
 def _stock(ctx, ifs_url: str, sb_url: str) -> dict:
     """Stock on hand per SKU and site after the closing inventory sync
     (bench/soak.py runs it once everything drained): IFS's planning levels
-    against ShipBob's own, read from both sandboxes. (Only on hand: the
-    sync writes the levels it read, before its own shortfall WROs raise
-    ShipBob's awaiting.)"""
+    against ShipBob's own, read from both sandboxes; and IFS's stock against
+    ShipBob's: every (site, SKU) where they differ must be a difference the
+    sync reported (and on its site's attention item), and nothing else."""
     fc_of = {site: int(fc) for site, fc in ctx.mapping.sites.items()}
     shipbob: dict[tuple[int, str], float] = {}
     for item in hook(sb_url, "dump/inventory", method="GET"):
@@ -379,11 +380,45 @@ def _stock(ctx, ifs_url: str, sb_url: str) -> dict:
     covered = {(fc_of.get(r["Contract"]), r.get("Sku") or r["PartNo"]) for r in rows}
     missing = sorted(f"{fc}/{sku}" for (fc, sku), on_hand in shipbob.items()
                      if fc in fc_of.values() and on_hand and (fc, sku) not in covered)
+    differ = _stock_differences(ctx, ifs_url, shipbob, fc_of)
+    reported, items = _drift_reported(ctx)
     return {
         "ifs_level_rows": len(rows), "shipbob_sku_locations": len(shipbob),
         "level_mismatch": len(wrong) + len(missing),
         "level_mismatch_list": _sample(wrong + [f"{m}: stocked at ShipBob, no IFS level" for m in missing]),
+        "stock_differences": len(differ),
+        "drift_not_reported": len(set(differ) - reported),
+        "drift_not_reported_list": _sample(differ[k] for k in set(differ) - reported),
+        "drift_reported_not_there": len(reported - set(differ)),
+        "drift_reported_not_there_list": _sample(f"{site}/{sku}" for site, sku in reported - set(differ)),
+        "drift_sites_without_item": len({site for site, _ in differ} - items),
+        "drift_sites_without_item_list": sorted({site for site, _ in differ} - items),
     }
+
+
+def _stock_differences(ctx, ifs_url: str, shipbob: dict[tuple[int, str], float],
+                       fc_of: dict[str, int]) -> dict[tuple[str, str], str]:
+    """(site, SKU) -> how IFS's on hand and ShipBob's differ, once everything drained."""
+    ifs: dict[tuple[str, str], float] = defaultdict(float)
+    for row in ifs_rows(ifs_url, "InventoryPartInStockSet"):
+        if row["Contract"] in fc_of:
+            ifs[(row["Contract"], ctx.mapping.sku_for(row["PartNo"]) or row["PartNo"])] += float(row["QtyOnhand"] or 0)
+    site_of = {fc: site for site, fc in fc_of.items()}
+    at_shipbob = {(site_of[fc], sku): qty for (fc, sku), qty in shipbob.items() if fc in site_of}
+    return {key: f"{key[0]}/{key[1]}: IFS {ifs.get(key, 0):g}, ShipBob {at_shipbob.get(key, 0):g}"
+            for key in set(ifs) | set(at_shipbob) if ifs.get(key, 0) != at_shipbob.get(key, 0)}
+
+
+def _drift_reported(ctx) -> tuple[set[tuple[str, str]], set[str]]:
+    """The differences the sync holds on record, and the sites whose drift item is open."""
+    from connector.db.models import StockDrift
+
+    with ctx.session() as session:
+        reported = {(site, sku or part) for site, part, sku in
+                    session.execute(select(StockDrift.site, StockDrift.part, StockDrift.sku))}
+        keys = session.execute(select(Job.key).where(Job.key.startswith("stock-drift:"),
+                                                     Job.state == JobState.ATTENTION.value)).scalars()
+        return reported, {key.removeprefix("stock-drift:") for key in keys}
 
 
 # ---------------------------------------------------------------- webhooks
@@ -457,8 +492,11 @@ def _work(ctx, expected_parked: dict[tuple[str, str], str]) -> dict:
     outcomes: dict[str, dict[str, int]] = defaultdict(dict)
     for flow, outcome, n in attempts:
         outcomes[flow][outcome] = n
-    legit, unexpected = [], []
+    legit, unexpected, drift = [], [], []
     for job_id, flow, key, reason in parked:
+        if flow == "inventory_sync" and key.startswith("stock-drift:"):
+            drift.append(f"#{job_id} {key}: {reason}")  # checked against both sandboxes in "stock"
+            continue
         want = expected_parked.get((flow, key))
         line = f"#{job_id} {flow} {key}: {reason}"
         (legit if want and want in (reason or "") else unexpected).append(line)
@@ -474,6 +512,7 @@ def _work(ctx, expected_parked: dict[tuple[str, str], str]) -> dict:
         + ([f"{inbox_open} webhook event(s) never routed"] if inbox_open else []),
         "failed": len(failed), "failed_list": _sample(f"#{i} {f} {k}: {e}" for i, f, k, e in failed),
         "parked_legitimate": len(legit), "parked_legitimate_list": legit,
+        "parked_stock_drift": len(drift), "parked_stock_drift_list": drift,
         "parked_unexpected": len(unexpected), "parked_unexpected_list": _sample(unexpected),
         "parked_expected_but_not_parked": len(missing_parked), "parked_expected_but_not_parked_list": missing_parked,
         "inbox_events": sum(inbox.values()), "inbox_outcomes": _outcomes(inbox),
@@ -592,6 +631,9 @@ ZERO_LINES = [
     ("WRO quantities != IFS purchase order lines", "wros", "po_qty_mismatch"),
     ("inventory-sync WROs with a SKU twice", "wros", "invsync_doubled"),
     ("stock on hand per SKU/site: IFS levels != ShipBob's", "stock", "level_mismatch"),
+    ("stock differences (IFS vs ShipBob) the sync did not report", "stock", "drift_not_reported"),
+    ("stock differences reported that are not there", "stock", "drift_reported_not_there"),
+    ("sites with stock differences and no open drift item", "stock", "drift_sites_without_item"),
     ("stuck (jobs pending/running, inbox unrouted)", "work", "stuck"),
     ("failed jobs", "work", "failed"),
     ("parked without a legitimate reason", "work", "parked_unexpected"),
@@ -642,7 +684,10 @@ def render(card: dict) -> str:
         f"({card['wros']['purchase_orders_with_wros']} POs)")
     add(f"  inventory sync: {'; '.join(inv['jobs']) or 'never ran'}; {json.dumps(inv['summary'])}")
     add(f"  stock after the closing sync: {card['stock']['ifs_level_rows']} IFS level rows, "
-        f"{card['stock']['shipbob_sku_locations']} ShipBob SKU/FC")
+        f"{card['stock']['shipbob_sku_locations']} ShipBob SKU/FC; IFS and ShipBob differ on "
+        f"{card['stock']['stock_differences']} SKU/site, each on a site's drift item:")
+    for line in wk["parked_stock_drift_list"]:
+        add(f"    {line}")
     add("")
     add("Parked for attention (legitimate: expected by design)")
     for line in wk["parked_legitimate_list"]:

@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("cli.reconcile:reconcile",
         "What differs between IFS and ShipBob; exits 1 when anything unexplained differs."),
     "sync-inventory": ("cli.reconcile:sync_inventory",
-        "Compare stock per SKU, push shortfalls as WROs, send levels to IFS, write the drift report."),
+        "Compare stock per SKU, report (or count) each difference, send levels to IFS, write the drift report."),
     "doctor": ("cli.doctor:doctor",
         "Check settings, database, broker, both APIs and the IFS names in $metadata."),
     "sandbox": ("cli.sandboxes:sandbox", "Run a local stand-in for IFS Cloud or ShipBob."),

@@ -45,7 +45,7 @@ def reconcile(days: int, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Compare and report; write nothing to either system.")
 @json_option
 def sync_inventory(site: str | None, dry_run: bool, as_json: bool) -> None:
-    """Compare stock per SKU, push shortfalls as WROs, send levels to IFS, write the drift report."""
+    """Compare stock per SKU, report (or count) each difference, send levels to IFS, write the drift report."""
     from connector.flows.inventory_sync import sync_inventory as run_sync
 
     ctx = make_context()

@@ -52,6 +52,7 @@ RETURN_LOOKBACK = timedelta(days=7)
 # Status details of a Processing shipment whose units already left on hand
 # (developer.shipbob.com status reference: "Picking Completed", "Packing Completed").
 PICKED_DETAILS = frozenset({"Picked", "Packed"})
+LABELED = "LabeledCreated"  # a shipment status once labelled (ShipBob OpenAPI 2026-01, Orders.OrderStatusEnum)
 RESTOCK = "restock"
 RECEIVING_STATUSES = ["Processing", "Completed"]
 OPEN_STATES = (JobState.PENDING.value, JobState.RUNNING.value, JobState.ATTENTION.value,
@@ -184,7 +185,7 @@ class InFlightReader:
 
 
 def _left_on_hand(shipment: dict[str, Any]) -> bool:
-    if shipment.get("status") == SHIPPED:
+    if shipment.get("status") in (SHIPPED, LABELED):
         return True
     details = {str(d.get("name")) for d in shipment.get("status_details") or [] if isinstance(d, dict)}
     return shipment.get("status") == "Processing" and bool(details & PICKED_DETAILS)

@@ -176,7 +176,7 @@ def register_fulfillment(store: Store, order: dict, params: dict) -> str:
     for key, qty in totals.items():
         line = table.get(key)
         if line.get("CatalogType") == "InventoryPart" and line.get("PartNo"):
-            # Delivered goods leave the site's stock (ifs-cloud.md §13: delivery).
+            # Delivered goods leave the site's stock (IFS docs, "Deliver Customer Orders").
             inventory.take_stock(store, line["Contract"], line["PartNo"], qty, now)
         line["QtyShipped"] = line["QtyShipped"] + qty
         line["RealShipDate"] = params["ShipDate"]

@@ -68,6 +68,9 @@ def test_the_short_soak_loses_doubles_and_strands_nothing(tmp_path):
     wros, stock = card["wros"], card["stock"]
     assert (wros["po_doubled"], wros["po_qty_mismatch"], wros["invsync_doubled"]) == (0, 0, 0)
     assert stock["level_mismatch"] == 0 and stock["ifs_level_rows"] > 0
+    # every stock difference between the sandboxes reported, on its site's item, and no other
+    assert (stock["drift_not_reported"], stock["drift_reported_not_there"], stock["drift_sites_without_item"]) == (0, 0, 0)
+    assert stock["stock_differences"] >= 4  # the seeded drift, at least
     assert (work["stuck"], work["failed"], work["parked_unexpected"]) == (0, 0, 0)
     assert card["reconcile"]["unexplained"] == 0
     assert card["inventory_sync"]["done"]

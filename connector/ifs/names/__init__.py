@@ -1,7 +1,7 @@
 """Every IFS name the connector reads or sends: the mapping's `ifs:` section.
 
 IFS projection, entity-set, field and action names differ between releases
-and tenants, and the delivery, RMA, receipt and supply-planning ones are not
+and tenants, and the delivery, RMA, receipt, supply-planning and counting ones are not
 publicly documented (README: "IFS names you must check per tenant"). One module per business entity; the
 gateways (connector/ifs/<entity>.py) are the only code that uses them.
 Defaults match the local IFS sandbox's seeded tenant; `ifs-shipbob doctor`

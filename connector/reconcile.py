@@ -427,10 +427,12 @@ def _shipbob_cancels_not_in_ifs(ctx: Context, parked: Parked, since: datetime | 
 def _committed_beyond_on_hand(ctx: Context, parked: Parked) -> CheckResult:
     """ShipBob's levels per SKU and fulfillment center: more units committed
     to open orders than on hand is an oversold SKU (an order that cannot
-    ship as it stands). Explained by a parked order item that names the SKU.
-    Reads every level page: one ShipBob call per 250 SKUs."""
+    ship as it stands). Explained by an item that names the SKU: a flagged
+    shortage, or a parked order. Reads every level page: one ShipBob call per
+    250 SKUs."""
     result = CheckResult("committed beyond on hand at ShipBob, per SKU and fulfillment center")
-    order_reasons = [reason for (flow, _key), reason in parked.items() if flow == "order_push"]
+    order_reasons = [reason for (flow, _key), reason in parked.items()
+                     if flow in (Flow.STOCK_SHORTAGE.value, Flow.ORDER_PUSH.value)]
     for item in ctx.shipbob.inventory_level_locations():
         stock = item_stock_of(item)
         if stock is None:

@@ -6,12 +6,14 @@ and `reconcile` reading both sandboxes over HTTP, state in PostgreSQL.
 - a real difference is reported with its age on consecutive syncs (never
   classed "awaiting") and goes once it is fixed;
 - `inventory_drift: adjust` counts IFS to ShipBob's figure once;
-- committed beyond on hand at ShipBob makes `reconcile` exit 1.
+- committed beyond on hand at ShipBob makes `reconcile` exit 1, unless a
+  flagged shortage item already names the SKU.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -197,19 +199,45 @@ def test_adjust_posts_one_counted_adjustment_and_a_rerun_posts_nothing(settings,
     assert stats(ifs)["actions"] == {COUNT_ACTION: 1}
 
 
-def test_committed_beyond_on_hand_at_shipbob_makes_reconcile_exit_1(ctx, sandboxes, settings, monkeypatch,
-                                                                    tmp_path):
-    ifs, shipbob = sandboxes
-    seed(sandboxes, [["S01", "P1", "A-1", 2, "PCS"]], {"P1": {"156": 2, "157": 0}})
-    push(ctx, sandboxes, {"C-OVERSOLD": {"P1": 5}})
-    assert (shipbob_level(shipbob, "P1")["committed_quantity"], shipbob_level(shipbob, "P1")["on_hand_quantity"]) \
-        == (5, 2)
+def reconcile_cli(settings, monkeypatch, tmp_path, mapping: Path | None = None):
     monkeypatch.chdir(tmp_path)  # the CLI reads ./.env: not a developer's own
     for name, value in env_for(settings, broker_url="memory://").items():
         monkeypatch.setenv(name, value)
+    if mapping is not None:
+        monkeypatch.setenv("MAPPING_FILE", str(mapping))
+    return CliRunner().invoke(main, ["reconcile"], catch_exceptions=False)
 
-    result = CliRunner().invoke(main, ["reconcile"], catch_exceptions=False)
+
+OVERSOLD = ("committed beyond on hand at ShipBob, per SKU and fulfillment center: P1 at FC 156: "
+            "committed 5, on hand 2")
+
+
+def test_committed_beyond_on_hand_at_shipbob_makes_reconcile_exit_1(settings, sandboxes, monkeypatch, tmp_path):
+    # No stock check before the push (`shortage: off`): ShipBob holds 2, the order takes 5.
+    ifs, shipbob = sandboxes
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("sites: {S01: 156, S02: 157}\nship_via: {UPS-GND: Standard}\nshortage: 'off'\n")
+    ctx = Context(load_settings(**{k: getattr(settings, k) for k in (
+        "database_url", "redis_url", "redis_prefix", "ifs_base_url", "shipbob_base_url",
+        "shipbob_rate_limit_per_minute", "reports_dir")}, mapping_file=mapping))
+    seed(sandboxes, [["S01", "P1", "A-1", 2, "PCS"]], {"P1": {"156": 2, "157": 0}})
+    push(ctx, sandboxes, {"C-OVERSOLD": {"P1": 5}})
+    level = shipbob_level(shipbob, "P1")
+    assert (level["committed_quantity"], level["on_hand_quantity"]) == (5, 2)
+
+    result = reconcile_cli(settings, monkeypatch, tmp_path, mapping)
 
     assert result.exit_code == 1, result.output
-    assert ("committed beyond on hand at ShipBob, per SKU and fulfillment center: P1 at FC 156: "
-            "committed 5, on hand 2") in result.output
+    assert OVERSOLD in result.output and f"{OVERSOLD} (" not in result.output  # unexplained
+
+
+def test_a_flagged_shortage_explains_committed_beyond_on_hand(ctx, sandboxes, settings, monkeypatch, tmp_path):
+    # The default `shortage: flag` pushes the order and parks an item naming the SKU.
+    seed(sandboxes, [["S01", "P1", "A-1", 2, "PCS"]], {"P1": {"156": 2, "157": 0}})
+    push(ctx, sandboxes, {"C-OVERSOLD": {"P1": 5}})
+
+    result = reconcile_cli(settings, monkeypatch, tmp_path)
+
+    assert result.exit_code == 0, result.output
+    assert f"{OVERSOLD} (parked for attention: order C-OVERSOLD was pushed short at ShipBob: SKU 'P1'" \
+        in result.output

@@ -334,7 +334,7 @@ def run_bench(args) -> None:
                       worker_metrics_port=0)
         stack = Stack(env=env, logdir=logdir)
         names = ["polls"] + [f"push{i}" for i in range(1, args.workers + 1)]
-        stack.start_worker("polls", concurrency=1, queues=["polls"])
+        stack.start_worker("polls", concurrency=1, queues=["polls", "sweep"])
         for name in names[1:]:
             stack.start_worker(name, concurrency=1, queues=[Flow.ORDER_PUSH.value])
         for name in names:

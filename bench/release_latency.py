@@ -156,7 +156,7 @@ def run(args) -> None:
         env = env_for(settings, broker_url=REDIS_URL, order_poll_seconds=args.poll_seconds,
                       worker_metrics_port=0)
         stack = Stack(env=env, logdir=logdir)
-        stack.start_worker("polls", concurrency=1, queues=["polls", "webhooks"])
+        stack.start_worker("polls", concurrency=1, queues=["polls", "sweep", "webhooks"])
         stack.start_worker("push", concurrency=2, queues=[Flow.ORDER_PUSH.value])
         for name in ("polls", "push"):
             wait_for(lambda n=name: b" ready." in (logdir / f"{n}.log").read_bytes(), 60, name)

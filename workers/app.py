@@ -19,7 +19,9 @@ from workers import embedded_broker  # noqa: F401 - registers the embedded+ tran
 # A flow without a queue of its own runs on another's workers: a stock
 # shortage's re-check is an order matter, served by the order push workers.
 SHARED_QUEUES = {Flow.STOCK_SHORTAGE.value: Flow.ORDER_PUSH.value}
-QUEUES = [f.value for f in Flow if f.value not in SHARED_QUEUES] + ["webhooks", "polls"]
+# The sweeper has a queue of its own: it is what finds a job whose worker froze
+# or died, and must not wait behind a backlog of polls.
+QUEUES = [f.value for f in Flow if f.value not in SHARED_QUEUES] + ["webhooks", "polls", "sweep"]
 # A task reserved longer than this is redelivered; every retry countdown in
 # connector.jobs stays below it (MAX_RETRY_DELAY = 15 min).
 VISIBILITY_TIMEOUT = 60 * 60
@@ -63,13 +65,16 @@ def beat_schedule(settings) -> dict:
         "returns": settings.returns_poll_seconds,
         "inventory_activity": settings.inventory_activity_poll_seconds,
     }
+    # A periodic task still queued when the next one is sent is superseded by
+    # it: it expires (the worker drops it unrun), so a slow pool faces one
+    # poll of each kind, not a pile of stale ones.
     schedule = {
         f"poll-{name}": {"task": "workers.tasks.poll", "args": [name], "schedule": seconds,
-                         "options": {"queue": "polls"}}
+                         "options": {"queue": "polls", "expires": seconds}}
         for name, seconds in polls.items()
     }
     schedule["sweep"] = {"task": "workers.tasks.sweep", "schedule": settings.sweep_seconds,
-                         "options": {"queue": "polls"}}
+                         "options": {"queue": "sweep", "expires": settings.sweep_seconds}}
     schedule["inventory-sync-daily"] = {
         "task": "workers.tasks.sync_inventory",
         "schedule": crontab(hour=settings.inventory_sync_hour_utc, minute=0),

@@ -121,7 +121,7 @@ def test_a_worker_killed_mid_page_leaves_no_duplicate_and_the_cursor_holds(world
             (("P00001", -1), ("P00002", 2), ("P00001", -3), ("P00002", -1), ("P00001", 4))]
     gate.hold(third_activity_create())
 
-    first = stack.start_worker("first", concurrency=1, queues=[Flow.INVENTORY_ACTIVITY.value, "polls"],
+    first = stack.start_worker("first", concurrency=1, queues=[Flow.INVENTORY_ACTIVITY.value, "polls", "sweep"],
                                pool="solo")
     app.send_task("workers.tasks.poll", args=["inventory_activity"], queue="polls")
     eventually(lambda: gate.held == 1, 120, "the third create of the page to reach IFS")
@@ -131,7 +131,7 @@ def test_a_worker_killed_mid_page_leaves_no_duplicate_and_the_cursor_holds(world
     eventually(lambda: gate.answered == 1, 30, "the held create to be done")
     assert refs(ifs) == made[:3] and cursor(ctx) is None
 
-    stack.start_worker("second", concurrency=1, queues=[Flow.INVENTORY_ACTIVITY.value, "polls"], pool="solo")
+    stack.start_worker("second", concurrency=1, queues=[Flow.INVENTORY_ACTIVITY.value, "polls", "sweep"], pool="solo")
     stack.start_beat()  # its sweeper hands the dead worker's job over once the lease lapses
     eventually(lambda: (the_job(ctx) or Job()).state == JobState.DONE.value, 120, "the job to be done")
 

@@ -129,8 +129,8 @@ def two_live_runs(world, flow: Flow, key: str, gate: Gate, deciding_read: Callab
     gate.hold(deciding_read)
     with ctx.session() as session:
         job_id = jobs.request_job(session, flow.value, key).job_id
-    worker = stack.start_worker("first", concurrency=1, queues=[flow.value, "polls"], pool="solo")
-    stack.start_beat()  # its sweeper (on the polls queue) publishes the due job
+    worker = stack.start_worker("first", concurrency=1, queues=[flow.value, "polls", "sweep"], pool="solo")
+    stack.start_beat()  # its sweeper (on the sweep queue) publishes the due job
     eventually(lambda: gate.held == 1, 120, "the first run to send its deciding read")
     os.killpg(worker.pid, signal.SIGSTOP)
     gate.release()

@@ -163,7 +163,7 @@ def test_a_refresh_lost_mid_rotation_makes_jobs_wait_and_auth_resumes_them(
     # The first refresh reaches ShipBob, which rotates the token; its answer
     # is held, and the worker waiting for it dies. The new token is lost.
     stack.start_worker("w1", concurrency=2, queues=[PUSH])
-    stack.start_worker("polls", concurrency=1, queues=["polls"])
+    stack.start_worker("polls", concurrency=1, queues=["polls", "sweep"])
     stack.start_beat()  # its sweeper publishes the due jobs
     eventually(lambda: gate.held >= 1, 60, "a refresh answer to be held", interval=0.1)
     stack.stop_process("w1", signal.SIGKILL)

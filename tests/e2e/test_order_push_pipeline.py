@@ -255,7 +255,7 @@ def test_released_orders_reach_shipbob_exactly_once_whatever_goes_wrong(
     stack.start_worker("push2", concurrency=2, queues=[PUSH_QUEUE])
     eventually(lambda: worker_ready(stack, "push1") and worker_ready(stack, "push2"), 120,
                "both push workers to be ready")
-    stack.start_worker("polls", concurrency=1, queues=["polls"])
+    stack.start_worker("polls", concurrency=1, queues=["polls", "sweep"])
     stack.start_beat()
 
     # The beat's poll records a job per order (the overlap window makes every

@@ -26,7 +26,7 @@ from tests.helpers import eventually, hook, ifs_rows
 FC = 156
 SKU = "P00001"
 HOLD = "stock:arrival"
-QUEUES = ["order_push", "replenishment", "inbound_receipt", "polls"]
+QUEUES = ["order_push", "replenishment", "inbound_receipt", "polls", "sweep"]
 
 
 @pytest.fixture

@@ -54,6 +54,10 @@ def _transport_options(settings, publish_timeout: float | None = None) -> dict:
     return options
 
 
+def stale_after(period: float) -> float:
+    return max(10 * period, 60.0)
+
+
 def beat_schedule(settings) -> dict:
     polls = {
         "orders": settings.order_poll_seconds,
@@ -65,16 +69,17 @@ def beat_schedule(settings) -> dict:
         "returns": settings.returns_poll_seconds,
         "inventory_activity": settings.inventory_activity_poll_seconds,
     }
-    # A periodic task still queued when the next one is sent is superseded by
-    # it: it expires (the worker drops it unrun), so a slow pool faces one
-    # poll of each kind, not a pile of stale ones.
+    # A periodic task not started within ten of its periods (a minute at
+    # least) expires unrun: a pool that was down or swamped would otherwise
+    # meet a pile of stale polls on its return. Not sooner, or a busy pool
+    # that reaches each queue late would drop every poll and every sweep.
     schedule = {
         f"poll-{name}": {"task": "workers.tasks.poll", "args": [name], "schedule": seconds,
-                         "options": {"queue": "polls", "expires": seconds}}
+                         "options": {"queue": "polls", "expires": stale_after(seconds)}}
         for name, seconds in polls.items()
     }
     schedule["sweep"] = {"task": "workers.tasks.sweep", "schedule": settings.sweep_seconds,
-                         "options": {"queue": "sweep", "expires": settings.sweep_seconds}}
+                         "options": {"queue": "sweep", "expires": stale_after(settings.sweep_seconds)}}
     schedule["inventory-sync-daily"] = {
         "task": "workers.tasks.sync_inventory",
         "schedule": crontab(hour=settings.inventory_sync_hour_utc, minute=0),

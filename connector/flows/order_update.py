@@ -128,11 +128,13 @@ def run(ctx: Context, job: Job) -> str:
         return "skipped: not pushed yet"
     if orders.is_cancelled(order):
         return "skipped: cancelled in IFS (the order push cancels it at ShipBob)"
-    if not orders.is_released(order):
-        return f"skipped: order is {order.state}"
+    # An order IFS no longer holds open (shipped, delivered) whose update came
+    # late: what shipped settles the lines (the vouchers' part), but an
+    # address or shipping method ShipBob never got is a person's, never silence.
+    released = orders.is_released(order)
     stored = {ref: PushedPlan.from_data(data) for ref, (_id, data) in bound.items()}
     try:
-        wanted = _wanted(ctx, order, lines, address, stored)
+        wanted = _wanted(ctx, order, lines, address, stored, open_only=released)
     except NeedsAttention:
         for ref in bound:  # parked for this version of the order: the poll waits for the next
             _record(ctx, ref, order.changed, None)
@@ -142,6 +144,8 @@ def run(ctx: Context, job: Job) -> str:
     refused: list[str] = []
     for ref, (shipbob_id, _data) in sorted(bound.items()):
         change = edits(stored[ref], wanted.get(ref))
+        if not released:
+            change = Edits(address=change.address, shipping_method=change.shipping_method)
         if change:
             outcome = _apply(ctx, order.order_no, int(shipbob_id), wanted.get(ref), change)
             refused += outcome.refused
@@ -152,7 +156,7 @@ def run(ctx: Context, job: Job) -> str:
             _record(ctx, ref, order.changed, at_shipbob(stored[ref], wanted.get(ref), outcome.applied))
         else:
             _record(ctx, ref, order.changed, None)
-    new_sites = sorted(set(wanted) - set(bound))
+    new_sites = sorted(set(wanted) - set(bound)) if released else []
     if new_sites:
         # A new site's ShipBob order is the push's to create; the sweeper
         # wakes its job (a flow publishes nothing itself).
@@ -162,15 +166,17 @@ def run(ctx: Context, job: Job) -> str:
     if refused:
         raise NeedsAttention(f"order {order.order_no} was edited in IFS after the push and ShipBob "
                              f"cannot take it: {'; '.join(refused)}")
+    if not released and not done:
+        return f"skipped: order is {order.state}"
     return "; ".join(done) if done else "unchanged"
 
 
 def _wanted(ctx: Context, order: CustomerOrder, lines: Sequence[OrderLine], address: Address | None,
-            stored: Mapping[str, PushedPlan | None]) -> dict[str, PushedPlan]:
+            stored: Mapping[str, PushedPlan | None], open_only: bool = True) -> dict[str, PushedPlan]:
     """The plan per ShipBob reference IFS wants now; a site with no open line
-    has none. SKUs pushed before are known to ShipBob: only new ones are
-    looked up."""
-    open_lines = [line for line in lines if ctx.customer_orders.is_open(line)]
+    has none (`open_only`; else every line counts). SKUs pushed before are
+    known to ShipBob: only new ones are looked up."""
+    open_lines = [line for line in lines if not open_only or ctx.customer_orders.is_open(line)]
     if not open_lines:
         return {}
     pushed_skus = {ln.sku for plan in stored.values() if plan is not None for ln in plan.lines}

@@ -297,3 +297,39 @@ def test_reconcile_counts_units_shipped_before_their_voucher(ctx, fake, sandboxe
     fake.edit("C1", lines=[line(1, "P1", 2), line(2, "P2", 4)])
     [difference] = _edits_not_at_shipbob(ctx, None).differences
     assert (difference.key, difference.detail) == (f"C1 (ShipBob order {pushed['id']})", "SKU P2: IFS 4, ShipBob 1")
+
+
+def run_update(ctx, order_no):
+    """The update job as the edits poll would have asked for it while the order was open."""
+    with ctx.session() as session:
+        job_id = jobs.request_job(session, Flow.ORDER_UPDATE.value, order_no, ifs_ref=order_no).job_id
+    return run_job(ctx, job_id)
+
+
+def test_an_edit_that_reaches_an_order_shipped_meanwhile_parks_its_address_not_its_lines(ctx, fake, sandboxes):
+    fake.add(order("C1"), [line(1, "P1", 1), line(2, "P2", 2)])
+    push(ctx, "C1")
+    fake.edit("C1", address=SEATTLE, lines=[line(1, "P1", 1), line(2, "P2", 7)])
+    # The warehouse ships before the update runs; IFS records the delivery.
+    hook(sandboxes[1], f"orders/{shipment_of(sandboxes, 'C1')['order_id']}/ship", {"with_tracking": True})
+    fake.set_state("C1", "Delivered")
+    before = requests(sandboxes)
+
+    result = run_update(ctx, "C1")
+
+    assert result.status == RunStatus.ATTENTION, result
+    assert "city: IFS 'Seattle', ShipBob 'Chicago'" in result.detail and "SKU" not in result.detail
+    assert not any(requests(sandboxes) - before & Counter(dict.fromkeys(EDITS, 1)))
+
+
+def test_an_order_shipped_as_pushed_is_left_alone_once_ifs_moved_on(ctx, fake, sandboxes):
+    fake.add(order("C1"), [line(1, "P1", 1)])
+    push(ctx, "C1")
+    hook(sandboxes[1], f"orders/{shipment_of(sandboxes, 'C1')['order_id']}/ship", {"with_tracking": True})
+    fake.set_state("C1", "Delivered")
+    before = requests(sandboxes)
+
+    result = run_update(ctx, "C1")
+
+    assert (result.status, result.detail) == (RunStatus.DONE, "skipped: order is Delivered"), result
+    assert requests(sandboxes) == before

@@ -56,6 +56,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [p for p in (str(BENCH), str(ROOT)) if p not in sys.path]
 
+import soak_life  # noqa: E402
 from soak_day import Chaos, Day, hook, ifs_rows  # noqa: E402
 from soak_scorecard import compute, failures, render  # noqa: E402
 from soak_services import Services  # noqa: E402
@@ -66,6 +67,7 @@ PARTITIONED_WORKER = "w4"   # reaches PostgreSQL through a proxy the soak can cu
 PARKED_SHIP_VIA = "C-SOAK-SHIPVIA"
 PARKED_NEW_SKU = "C-SOAK-NEWSKU"
 NEW_SKU = "P-NEW-001"
+CHANGE_STAMP = "LastChanged"  # the IFS tenant's change stamp on orders: the poll sees edits by it
 STOCK_TOP_UP = 100  # per part and site: more than a full soak's orders take of one part
 
 
@@ -184,6 +186,7 @@ class Soak:
         from connector.settings import Settings, load_settings
         from sandbox.ifs import IfsSandboxConfig
         from sandbox.ifs.app import create_app as ifs_app
+        from sandbox.ifs.tenant import TenantRenames
         from sandbox.server import BackgroundServer
         from sandbox.shipbob import ShipBobSandboxConfig
         from sandbox.shipbob import create_app as shipbob_app
@@ -198,7 +201,8 @@ class Soak:
         sandbox_limit, connector_limit, limits_text = rate_limits(p)
         self.limits_text = limits_text
         self.say(limits_text)
-        ifs = ifs_app(IfsSandboxConfig(token_ttl_seconds=30, fault_seed=self.seed))
+        ifs = ifs_app(IfsSandboxConfig(token_ttl_seconds=30, fault_seed=self.seed,
+                                       tenant=TenantRenames(change_stamps={"CustomerOrder": CHANGE_STAMP})))
         shipbob = shipbob_app(ShipBobSandboxConfig(rate_limit_per_minute=sandbox_limit, access_token_ttl_seconds=20,
                                                    webhook_retry_time_scale=0.01, webhook_workers=8,
                                                    random_seed=self.seed))
@@ -218,6 +222,7 @@ class Soak:
             job_lease_seconds=p.job_lease_seconds, http_timeout_seconds=p.http_timeout_seconds,
             fence_margin_seconds=p.fence_margin_seconds,
             order_poll_overlap_minutes=10, reports_dir=str(self.run_dir / "reports"),
+            inventory_activity_poll_seconds=5, mapping_file=self.mapping_file(),
             inventory_sync_hour_utc=(datetime.now(timezone.utc).hour + 12) % 24,  # beat's cron stays quiet
         )
         if "returns_poll_seconds" in Settings.model_fields:
@@ -239,6 +244,18 @@ class Soak:
         self.say("4 worker processes (prefork, 1 child each) and beat are up: polls every 2-5 s, "
                  f"sweep every 2 s (grace {p.sweep_grace_seconds:.0f} s), job lease {p.job_lease_seconds:g} s; "
                  f"{PARTITIONED_WORKER} reaches PostgreSQL through a proxy on :{self.proxy.port}")
+
+    def mapping_file(self) -> Path:
+        """The default mapping, with the tenant's change stamp for the order poll."""
+        import yaml
+
+        from connector import mapping
+
+        data = yaml.safe_load(Path(mapping.__file__).with_name("default_mapping.yaml").read_text())
+        data.setdefault("ifs", {}).setdefault("customer_order", {})["changed_field"] = CHANGE_STAMP
+        path = self.run_dir / "mapping.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path
 
     def start_worker(self, name: str) -> None:
         if name != PARTITIONED_WORKER:
@@ -274,6 +291,10 @@ class Soak:
         drifted = self.rng.sample(sorted(p_ for p_ in levels if levels[p_]["156"] >= 25), 4)
         for i, sku in enumerate(drifted):
             levels[sku]["156"] += -25 if i < 3 else 15
+        # The short order's part, on hand at S01 alike in both (bench/soak_life.py).
+        levels[soak_life.SHORT_PART] = {"156": soak_life.SHORT_ON_HAND, "157": 0}
+        hook(ifs, "stock", {"columns": ["Contract", "PartNo", "LocationNo", "QtyOnhand", "UoM"],
+                            "rows": [["S01", soak_life.SHORT_PART, "SOAK-SHORT", soak_life.SHORT_ON_HAND, "PCS"]]})
         hook(sb, "seed", {"skus": sorted(levels), "levels": levels})
         self.say(f"seeded IFS: {summary['orders']} released orders ({summary['split_orders']} across two sites), "
                  f"{p.parts} parts, {p.purchase_orders} purchase orders; 2 orders that must be parked "
@@ -452,6 +473,9 @@ class Soak:
                                        .where(WebhookEvent.processed_at.is_(None))).scalar_one()
         if busy or unrouted:
             return False, f"{busy} job(s) pending or running, {unrouted} event(s) unrouted"
+        history_missing = soak_life.history_not_recorded(self.stack.ifs.url, self.stack.shipbob.url)[0]
+        if history_missing:
+            return False, f"{len(history_missing)} inventory history event(s) not recorded in IFS yet"
         unexplained = sum(len(r.unexplained) for r in reconcile(self.ctx))
         if unexplained:
             return False, f"reconcile: {unexplained} unexplained difference(s)"
@@ -487,6 +511,7 @@ class Soak:
                                               if self.day.record.returns[rid].kind == "foreign-shipment"
                                               else "has no original shipment")
                for rid in self.day.record.unknown_shipment_returns},
+            **soak_life.expected_parked(self.day.life.record),
         }
         logs = [path.read_text(errors="replace") for path in (self.run_dir / "logs").glob("*.log")]
         refreshes = sum(text.count("shipbob oauth: access token refreshed") for text in logs)

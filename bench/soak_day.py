@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import requests
+from soak_life import Life
 
 from connector.flows.replenishment import base_po
 from sandbox.warehouse import Warehouse
@@ -135,6 +136,8 @@ class Day(threading.Thread):
         self._completions = 0
         self.ifs_pos: set[str] = set()
         self.lock = threading.Lock()
+        self.life = Life(ifs_url, shipbob_url, self._ship_held)
+        self._short_placed = False
 
     # -- plan ------------------------------------------------------------------------
 
@@ -191,6 +194,7 @@ class Day(threading.Thread):
         self._merchant(now)
         orders = hook(self.sb, "dump/orders", method="GET")
         self._ship_or_cancel(orders)
+        self.life.step(orders)
         shipments = hook(self.sb, "dump/shipments", method="GET")
         self._after_shipping(shipments, now)
         self._returns(now)
@@ -203,6 +207,9 @@ class Day(threading.Thread):
         while self.waves and self.waves[0][0] <= t:
             _, count = self.waves.pop(0)
             self._new_orders(count)
+            if not self._short_placed:  # more units than ShipBob holds: a shortage
+                self.life.place_short_order(self._customers[0])
+                self._short_placed = True
         while self.po_waves and self.po_waves[0][0] <= t:
             self.po_waves.pop(0)
             self._new_purchase_order()
@@ -244,6 +251,9 @@ class Day(threading.Thread):
             if not any(t.get("name") == "ifs_order_no" for t in order.get("tags") or []):
                 continue  # not one of ours (the foreign order of the returns)
             self._seen_orders.add(order["id"])
+            order_no = next(t["value"] for t in order["tags"] if t.get("name") == "ifs_order_no")
+            if self.life.hold(order, order_no):
+                continue  # shipped by Life once its change is at ShipBob
             # At least one cancellation a day (from the tenth order on, until one
             # lands), whatever the dice say: the scorecard checks the flow each run.
             first_due = not self.record.cancelled_orders and len(self._seen_orders) >= 10
@@ -262,6 +272,10 @@ class Day(threading.Thread):
                 "shipments": [[{"sku": s, "quantity": q} for s, q in g] for g in groups],
                 "with_tracking": with_tracking})
             self.record.shipped_orders.add(order["id"])
+
+    def _ship_held(self, order_id: int) -> None:
+        hook(self.sb, f"orders/{order_id}/ship", {"with_tracking": True})
+        self.record.shipped_orders.add(order_id)
 
     def _after_shipping(self, shipments: list[dict], now: float) -> None:
         for shipment in shipments:
@@ -423,6 +437,8 @@ class Day(threading.Thread):
             if not its:
                 continue
             rounds = self.record.stow_rounds[po]
+            if self.life.record.po_raised is None:  # a buyer adds units: a further WRO follows
+                self.life.raise_po_line(po)
             if rounds >= 2:
                 continue
             due = self._po_due.setdefault(po, now + self.rng.uniform(2, 6))
@@ -448,6 +464,9 @@ class Day(threading.Thread):
         seen = len(self._seen_orders)
         if expected_shipbob_orders is not None and seen < expected_shipbob_orders:
             left.append(f"{expected_shipbob_orders - seen} ShipBob order(s) not shipped yet")
+        held = self.life.held()
+        if held:
+            left.append(f"held order(s) {', '.join(held)}: their IFS change not at ShipBob yet")
         if self._tracking_due or self._deliver_due:
             left.append(f"{len(self._tracking_due)} tracking / {len(self._deliver_due)} deliveries to do")
         open_returns = len(self._return_candidates) + sum(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 
+import soak_life
 from soak_day import PARKED_RETURN_KINDS, ReturnPlan, hook, ifs_rows
 from sqlalchemy import func, select
 
@@ -55,6 +56,7 @@ def compute(ctx, ifs_url: str, sb_url: str, day, chaos, stalls, expected_parked:
     card["stock"] = _stock(ctx, ifs_url, sb_url)
     card["webhooks"] = _webhooks(messages, sb_stats, ours, sb_shipments, sb_returns, ifs, day.record)
     card["work"] = _work(ctx, expected_parked)
+    card["life"] = soak_life.card(ifs_url, sb_url, day.life.record, day.record.cancelled_orders, _parked(ctx))
     card["faults"] = _faults(chaos.record, stalls, sb_stats, ifs_stats, card["work"])
     card["reconcile"] = run.pop("reconcile", None)
     return card
@@ -303,7 +305,7 @@ def _wros(ifs: _IfsView, po_lines: list[dict], sb_wros: list[dict], split_off: s
     lines: dict[str, Counter] = defaultdict(Counter)
     for line in po_lines:
         lines[line["OrderNo"]][line["PartNo"]] += float(line.get("BuyQtyDue") or 0)
-    made: dict[str, Counter] = defaultdict(Counter)      # base number -> SKU -> WROs the connector made
+    made: dict[str, Counter] = defaultdict(Counter)      # WRO number -> SKU -> WROs the connector made
     expected: dict[str, Counter] = defaultdict(Counter)  # base number -> SKU -> units expected
     ids: dict[str, list[int]] = defaultdict(list)
     for wro in sb_wros:
@@ -314,14 +316,15 @@ def _wros(ifs: _IfsView, po_lines: list[dict], sb_wros: list[dict], split_off: s
         ids[base].append(wro["id"])
         for q in wro.get("inventory_quantities") or []:
             expected[base][q["sku"]] += float(q.get("expected_quantity") or 0)
-            if wro["id"] not in split_off:
-                made[base][q["sku"]] += 1
+            if wro["id"] not in split_off:  # a further WRO (<PO>#k: units added later) is no double
+                made[number][q["sku"]] += 1
     doubled, qty_wrong, invsync_doubled = [], [], []
-    for base, skus in sorted(made.items()):
+    for number, skus in sorted(made.items()):
         twice = sorted(sku for sku, n in skus.items() if n > 1)
         if not twice:
             continue
-        line = f"{base}: {', '.join(twice)} on {max(skus.values())} WROs ({sorted(ids[base])})"
+        base = base_po(number)
+        line = f"{number}: {', '.join(twice)} on {max(skus.values())} WROs ({sorted(ids[base])})"
         (invsync_doubled if base not in ifs.pos else doubled).append(line)
     for po in sorted(ifs.pos):
         if not ids.get(po):
@@ -468,6 +471,12 @@ def _webhooks(messages, sb_stats, ours, sb_shipments, sb_returns, ifs: _IfsView,
 
 
 # -------------------------------------------------------------------- work
+
+def _parked(ctx) -> dict[tuple[str, str], str]:
+    with ctx.session() as session:
+        return {(flow, key): reason or "" for flow, key, reason in session.execute(
+            select(Job.flow, Job.key, Job.reason).where(Job.state == JobState.ATTENTION.value))}
+
 
 def _work(ctx, expected_parked: dict[tuple[str, str], str]) -> dict:
     with ctx.session() as session:
@@ -638,6 +647,7 @@ ZERO_LINES = [
     ("failed jobs", "work", "failed"),
     ("parked without a legitimate reason", "work", "parked_unexpected"),
     ("expected to be parked but not parked", "work", "parked_expected_but_not_parked"),
+    *soak_life.ZERO_LINES,
 ]
 
 
@@ -680,6 +690,12 @@ def render(card: dict) -> str:
     add(f"  purchase orders {rc['ifs_purchase_orders']}, WROs {rc['wros']} ({rc['wros_split_by_the_warehouse']} split "
         f"by the warehouse; {rc['inventory_sync_wros_stowed']} inventory-sync WROs stowed), units stowed "
         f"{rc['units_stowed']:g} = received {rc['units_received_in_ifs']:g} in {rc['ifs_receipts']} receipts")
+    life = card["life"]
+    add(f"  after the push: {life['edits_before_pick']} order(s) edited before the pick, "
+        f"{life['line_cancels_in_ifs']} with a line cancelled in IFS, {life['edits_after_pick']} edited after "
+        f"it, {life['short_orders']} short at ShipBob, {life['shipbob_cancels']} cancelled at ShipBob; "
+        f"{life['history_events_recorded']} inventory history events recorded in IFS; purchase order "
+        f"line raised after its WRO: {life['po_line_raised']}")
     add(f"  WROs per purchase order {card['wros']['wros_per_purchase_order']} "
         f"({card['wros']['purchase_orders_with_wros']} POs)")
     add(f"  inventory sync: {'; '.join(inv['jobs']) or 'never ran'}; {json.dumps(inv['summary'])}")

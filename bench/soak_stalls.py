@@ -313,8 +313,9 @@ class Stalls:
         self.say(f"{worker} frozen (SIGSTOP) holding the answer of its {flow} check for {key}; "
                  f"waiting past its {self.profile.job_lease_seconds:g}s lease for a takeover")
         # The sweeper re-publishes a job at most once per grace period: a takeover
-        # may wait for the lease and a grace period.
-        limit = self.profile.job_lease_seconds + self.profile.sweep_grace_seconds + 30
+        # may wait for the lease and a grace period, and for a worker to get to it:
+        # after the neighbour's burst the pool waits out ShipBob's 60 s window.
+        limit = self.profile.job_lease_seconds + self.profile.sweep_grace_seconds + 60 + 30
         taken = self._wait_taken_over(flow, key, job[1] if job else None, limit)
         with self._lock:
             self._signal(group, signal.SIGCONT)

@@ -7,7 +7,10 @@ misbehave, a worker is frozen past its job lease in each of replenishment,
 inbound receipt and return voucher (another takes the job over, then it
 wakes up), one worker's database link is cut mid-run past its lease, and a
 refresh grant's answer is lost after ShipBob rotated the token (the soak
-re-authorises with `ifs-shipbob auth shipbob`; the jobs waited). It
+re-authorises with `ifs-shipbob auth shipbob`; the jobs waited). After
+their push, orders are edited in IFS before and after the pick, a line is
+cancelled in IFS, some are cancelled at ShipBob and one is short of stock
+(bench/soak_life.py); ShipBob's inventory history goes to IFS. It
 must end with nothing lost, doubled or stuck, every quantity adding up (WROs
 against the IFS purchase order lines, stock per SKU against ShipBob's) and
 only the items parked that are parked by design; and the faults must really
@@ -73,11 +76,20 @@ def test_the_short_soak_loses_doubles_and_strands_nothing(tmp_path):
     assert stock["stock_differences"] >= 4  # the seeded drift, at least
     assert (work["stuck"], work["failed"], work["parked_unexpected"]) == (0, 0, 0)
     assert card["reconcile"]["unexplained"] == 0
+    # the order's whole life after the push, and the inventory history
+    life = card["life"]
+    assert (life["edits_lost"], life["edits_after_pick_silent"], life["shipbob_cancels_silent"]) == (0, 0, 0), life
+    assert life["shortages_silent"] == 0, life["shortages_silent_list"]
+    assert (life["history_missing"], life["history_doubled"], life["history_orphan"]) == (0, 0, 0), life
+    assert (life["edits_before_pick"], life["line_cancels_in_ifs"], life["edits_after_pick"]) == (1, 1, 1), life
+    assert life["short_orders"] == 1 and life["shipbob_cancels"] > 0 and life["history_events_recorded"] > 100
+    assert life["po_line_raised"]  # and the WROs expect the raised quantity: wros.po_qty_mismatch above
     assert card["inventory_sync"]["done"]
     # the volume was there
     assert orders["ifs_orders"] >= 150 and shipments["orders_split_into_2_or_3"] > 0
     assert shipments["orders_cancelled"] > 0 and returns["ifs_rmas"] > 0 and receipts["ifs_receipts"] > 0
-    assert work["parked_legitimate"] >= 4  # two orders and two returns that cannot be posted, by design
+    # two orders and two returns that cannot be posted, an edit after the pick and a shortage, by design
+    assert work["parked_legitimate"] >= 6
     # and so was the trouble
     faults, hooks = card["faults"], card["webhooks"]
     assert faults["worker_sigkills"] >= 3

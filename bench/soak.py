@@ -14,7 +14,10 @@ under concurrency is exercised all the time.
 What happens (bench/soak_day.py): IFS orders (70 % seeded, the rest arriving in waves),
 site splits, shipments split 2-3 ways, a few cancellations, late tracking, deliveries,
 ~5 % returns with every action (and cancelled and unknown-shipment ones), purchase orders
-received in parts with a warehouse split, a daily inventory sync - while the faults come:
+received in parts with a warehouse split, a daily inventory sync, and after the push
+(bench/soak_life.py) orders edited in IFS before and after the pick, a line cancelled in
+IFS, an order short of stock and a purchase order line raised after its WRO, with
+ShipBob's inventory history recorded in IFS - while the faults come:
 SIGKILL of a random worker every few seconds, Redis restarted empty once, PostgreSQL
 restarted once, ShipBob 429 bursts, 5xx and expired tokens, webhooks duplicated,
 reordered, delayed, some never delivered and some badly signed, IFS stale ETags,
@@ -32,7 +35,8 @@ waits until nothing is pending, running or unrouted and reconcile finds no unexp
 difference (time to drain); a closing inventory sync runs. The scorecard
 (bench/soak_scorecard.py) compares both sandboxes with each other and with what the
 warehouse did: WROs per IFS purchase order (no line on two WROs, quantities equal to the
-PO lines) and stock per SKU and site (IFS planning levels against ShipBob's). Exit 1 on
+PO lines), stock per SKU and site (IFS planning levels against ShipBob's), and each
+change after the push (bench/soak_life.py). Exit 1 on
 any loss, duplicate, stuck item, quantity mismatch or unexpected parked item.
 """
 
@@ -57,7 +61,8 @@ ROOT = BENCH.parent
 sys.path[:0] = [p for p in (str(BENCH), str(ROOT)) if p not in sys.path]
 
 import soak_life  # noqa: E402
-from soak_day import Chaos, Day, hook, ifs_rows  # noqa: E402
+from soak_day import Chaos, Day  # noqa: E402
+from soak_hooks import hook, ifs_rows  # noqa: E402
 from soak_scorecard import compute, failures, render  # noqa: E402
 from soak_services import Services  # noqa: E402
 from soak_stalls import Stalls  # noqa: E402

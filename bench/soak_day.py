@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import requests
+from soak_hooks import hook, ifs_rows
 from soak_life import Life
 
 from connector.flows.replenishment import base_po
@@ -40,12 +41,6 @@ PARKED_RETURN_KINDS = ("no-shipment", "foreign-shipment")
 RETURN_KINDS = ["full-restock", "partial-quarantine", "mixed-actions", "dispose", "cancelled",
                 "other-fc-restock", "two-partials"]
 ACTIONS = ("Restock", "Quarantine", "Dispose")
-
-
-def hook(url: str, path: str, body: dict | None = None, method: str = "POST", timeout: float = 120):
-    response = requests.request(method, f"{url}/_sandbox/{path}", json=body, timeout=timeout)
-    response.raise_for_status()
-    return response.json() if response.content else None
 
 
 def shipbob_api(url: str, method: str, path: str, body: dict | None = None):
@@ -60,10 +55,6 @@ def shipbob_api(url: str, method: str, path: str, body: dict | None = None):
         time.sleep(min(2.0, float(response.headers.get("x-retry-after") or 0.5)))
     response.raise_for_status()
     return response.json() if response.content else None
-
-
-def ifs_rows(url: str, entity_set: str) -> list[dict]:
-    return hook(url, f"dump/{entity_set}", method="GET")["value"]
 
 
 @dataclass

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-import requests
+from soak_hooks import hook
+from soak_hooks import ifs_rows as rows
 
 PO_LINES = "PurchaseOrderLineArray"  # the purchase order lines navigation (the sandbox default)
 PO_RAISE = 12                 # units a buyer adds to a line after its WRO exists
@@ -30,16 +31,6 @@ HOLD_AT = {12: "edit", 16: "edit-after-pick", 20: "line-cancel"}
 SHIP_AFTER_PICK_EDIT_TICKS = 3  # the outcome is an attention item whichever comes first
 EXPECTED_REASONS = {"edit-after-pick": ("order_update", "ShipBob cannot take it"),
                     "short": ("stock_shortage", "pushed short at ShipBob")}
-
-
-def hook(url: str, path: str, body: dict | None = None, method: str = "POST"):
-    response = requests.request(method, f"{url}/_sandbox/{path}", json=body, timeout=120)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def rows(url: str, entity_set: str) -> list[dict]:
-    return hook(url, f"dump/{entity_set}", method="GET")["value"]
 
 
 def units_at_shipbob(order: dict) -> Counter:

@@ -14,7 +14,8 @@ import json
 from collections import Counter, defaultdict
 
 import soak_life
-from soak_day import PARKED_RETURN_KINDS, ReturnPlan, hook, ifs_rows
+from soak_day import PARKED_RETURN_KINDS, ReturnPlan
+from soak_hooks import hook, ifs_rows
 from sqlalchemy import func, select
 
 from connector.db.models import Job, JobAttempt, JobState, WebhookEvent

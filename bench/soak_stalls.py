@@ -40,8 +40,8 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import request
-from soak_day import hook
 from soak_gates import AnswerHold, worker_of_client_port
+from soak_hooks import hook
 
 from connector.flows.replenishment import base_po
 

@@ -116,6 +116,8 @@ class Profile:
     partition_at: float = 20.0                    # seconds into the fault phase
     kill_refresh_at: float | None = 12.0          # a refresh grant's answer lost; None: not (--no-kill-refresh)
     stall_overtime: float = 60.0                  # the fault phase waits this long past fault_max for stalls
+    # The topics subscribed to: 2026-07 adds tracking, delivery, address and line-item events.
+    webhook_api_version: str = "2026-07"
 
 
 SHORT = Profile(
@@ -131,7 +133,7 @@ FULL = replace(
     shipbob_fault_every=(8, 16), ifs_fault_every=(4, 8), sweep_grace_seconds=30,
     redis_restart_at=90, postgres_restart_at=170, inventory_sync_at=30, drain_timeout=900,
     shipbob_rate_limit=1200, neighbour_bursts_at=(60, 210), neighbour_burst_seconds=10,
-    takeovers_per_flow=3, partition_at=120, kill_refresh_at=60.0)
+    takeovers_per_flow=3, partition_at=120, kill_refresh_at=60.0, webhook_api_version="2026-01")
 
 
 def rate_limits(profile: Profile) -> tuple[int, int, str]:
@@ -210,6 +212,7 @@ class Soak:
                                        tenant=TenantRenames(change_stamps={"CustomerOrder": CHANGE_STAMP})))
         shipbob = shipbob_app(ShipBobSandboxConfig(rate_limit_per_minute=sandbox_limit, access_token_ttl_seconds=20,
                                                    webhook_retry_time_scale=0.01, webhook_workers=8,
+                                                   webhook_api_version=p.webhook_api_version,
                                                    random_seed=self.seed))
         self.holds, self.refused = soak_stalls.install(ifs, shipbob, IfsNames())
         self.sandboxes = [BackgroundServer(ifs).start(), BackgroundServer(shipbob).start()]
@@ -228,6 +231,7 @@ class Soak:
             fence_margin_seconds=p.fence_margin_seconds,
             order_poll_overlap_minutes=10, reports_dir=str(self.run_dir / "reports"),
             inventory_activity_poll_seconds=5, mapping_file=self.mapping_file(),
+            shipbob_webhook_api_version=p.webhook_api_version,
             inventory_sync_hour_utc=(datetime.now(timezone.utc).hour + 12) % 24,  # beat's cron stays quiet
         )
         if "returns_poll_seconds" in Settings.model_fields:
@@ -242,7 +246,8 @@ class Soak:
         from cli.webhooks_cmd import subscribe_receiver
 
         sub = subscribe_receiver(self.ctx, f"{self.stack.receiver_url}/webhooks/shipbob")
-        self.say(f"receiver up under gunicorn; subscribed to {len(sub['topics'])} topics (OAuth token, 20 s TTL)")
+        self.say(f"receiver up under gunicorn; subscribed to {len(sub['topics'])} topics of "
+                 f"{p.webhook_api_version} (OAuth token, 20 s TTL)")
         for name in WORKERS:
             self.start_worker(name)
         self.stack.start_beat()

@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint soak soak-short bench bench-latency bench-lifecycle compose-check clean
+.PHONY: install demo test test-unit test-soak lint soak soak-short bench bench-latency bench-lifecycle compose-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ifs-shipbob demo
 
-# The compose check has its own target (.ci/run runs both).
+# The compose check and the short soak have their own targets (.ci/run runs all three).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/compose
+	$(BIN)/python -m pytest -q --ignore=tests/compose --ignore=tests/soak
+
+# The short soak (bench/soak.py --short) with its scorecard's assertions: ~4 min.
+test-soak: $(STAMP)
+	$(BIN)/python -m pytest -q tests/soak
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

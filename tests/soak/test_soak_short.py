@@ -18,7 +18,8 @@ against the IFS purchase order lines, stock per SKU against ShipBob's) and
 only the items parked that are parked by design; and the faults must really
 have happened.
 
-The full soak (`make soak`, >= 1,000 orders) is not part of the test run.
+It runs with `make test-soak` (and in CI), not `make test`; the full soak
+(`make soak`, >= 1,000 orders) is not part of CI.
 """
 
 from __future__ import annotations

@@ -128,11 +128,14 @@ def run(ctx: Context, job: Job) -> str:
         return "skipped: not pushed yet"
     if orders.is_cancelled(order):
         return "skipped: cancelled in IFS (the order push cancels it at ShipBob)"
-    # An order IFS no longer holds open (shipped, delivered) whose update came
-    # late: what shipped settles the lines (the vouchers' part), but an
-    # address or shipping method ShipBob never got is a person's, never silence.
+    # An order IFS no longer holds Released (shipped in part or whole) whose
+    # update came late: what shipped settles the lines (the vouchers' part),
+    # but an address or shipping method ShipBob never got is a person's,
+    # never silence. Its lines are those open or shipped (not cancelled ones).
     released = orders.is_released(order)
     stored = {ref: PushedPlan.from_data(data) for ref, (_id, data) in bound.items()}
+    if not released:
+        lines = [line for line in lines if orders.is_open(line) or line.qty_shipped > 0]
     try:
         wanted = _wanted(ctx, order, lines, address, stored, open_only=released)
     except NeedsAttention:
@@ -144,8 +147,10 @@ def run(ctx: Context, job: Job) -> str:
     refused: list[str] = []
     for ref, (shipbob_id, _data) in sorted(bound.items()):
         change = edits(stored[ref], wanted.get(ref))
-        if not released:
+        if not released:  # nothing recorded: a line edit dropped here is not marked as seen
             change = Edits(address=change.address, shipping_method=change.shipping_method)
+            if ref not in wanted or not change:
+                continue
         if change:
             outcome = _apply(ctx, order.order_no, int(shipbob_id), wanted.get(ref), change)
             refused += outcome.refused

@@ -333,3 +333,18 @@ def test_an_order_shipped_as_pushed_is_left_alone_once_ifs_moved_on(ctx, fake, s
 
     assert (result.status, result.detail) == (RunStatus.DONE, "skipped: order is Delivered"), result
     assert requests(sandboxes) == before
+
+
+def test_a_cancelled_line_of_a_shipped_order_is_not_planned_again(ctx, fake, sandboxes):
+    # P9 is unknown at ShipBob: planned again, it would cost a look-up and park the order.
+    fake.add(order("C1"), [line(1, "P1", 1), line(2, "P9", 1, state="Cancelled")])
+    push(ctx, "C1")
+    hook(sandboxes[1], f"orders/{shipment_of(sandboxes, 'C1')['order_id']}/ship", {"with_tracking": True})
+    fake.edit("C1", lines=[line(1, "P1", 1, shipped=1, state="Delivered"), line(2, "P9", 1, state="Cancelled")])
+    fake.set_state("C1", "Delivered")
+    before = requests(sandboxes)
+
+    result = run_update(ctx, "C1")
+
+    assert (result.status, result.detail) == (RunStatus.DONE, "skipped: order is Delivered"), result
+    assert requests(sandboxes) == before

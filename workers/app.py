@@ -70,8 +70,8 @@ def beat_schedule(settings) -> dict:
         "inventory_activity": settings.inventory_activity_poll_seconds,
     }
     # A periodic task not started within ten of its periods (a minute at
-    # least) expires unrun: a pool that was down or swamped would otherwise
-    # meet a pile of stale polls on its return. Not sooner, or a busy pool
+    # least) expires unrun: a pool that was down or swamped meets at most ten
+    # of each on its return, not a pile of stale ones. Not sooner, or a busy pool
     # that reaches each queue late would drop every poll and every sweep.
     schedule = {
         f"poll-{name}": {"task": "workers.tasks.poll", "args": [name], "schedule": seconds,

@@ -267,6 +267,21 @@ class Soak:
         path.write_text(yaml.safe_dump(data))
         return path
 
+    def update_parked(self, order_no: str) -> bool:
+        """Whether the order's update job is parked (the day ships the order edited
+        after its pick only then: the edit must not be overtaken unseen)."""
+        from sqlalchemy import select
+
+        from connector.db.models import Flow, Job, JobState
+
+        try:
+            with self.ctx.session() as session:
+                state = session.execute(select(Job.state).where(
+                    Job.flow == Flow.ORDER_UPDATE.value, Job.key == order_no)).scalar_one_or_none()
+        except Exception:  # noqa: BLE001 - PostgreSQL may be restarting: ask again next tick
+            return False
+        return state == JobState.ATTENTION.value
+
     def start_worker(self, name: str) -> None:
         if name != PARTITIONED_WORKER:
             self.stack.start_worker(name, concurrency=1, pool="prefork")
@@ -327,7 +342,7 @@ class Soak:
     def fault_phase(self) -> None:
         p = self.profile
         self.day = Day(self.stack.ifs.url, self.stack.shipbob.url, p, random.Random(self.seed + 1),
-                       {PARKED_SHIP_VIA, PARKED_NEW_SKU}, self.say)
+                       {PARKED_SHIP_VIA, PARKED_NEW_SKU}, self.say, self.update_parked)
         wave_orders = p.orders - int(p.orders * p.seed_share)
         self.day.plan(wave_orders, wave_span=p.fault_min * 0.6, late_pos=p.late_purchase_orders)
         self.chaos = Chaos(self.stack, self.services, WORKERS, self.start_worker, p, random.Random(self.seed + 2),

@@ -96,7 +96,7 @@ class Day(threading.Thread):
     """The merchant and the warehouse, one step every `tick` seconds."""
 
     def __init__(self, ifs_url: str, shipbob_url: str, profile, rng: random.Random,
-                 parked_order_nos: set[str], say, tick: float = 1.5):
+                 parked_order_nos: set[str], say, update_parked, tick: float = 1.5):
         super().__init__(name="soak-day", daemon=True)
         self.ifs, self.sb, self.profile, self.rng = ifs_url, shipbob_url, profile, rng
         self.warehouse = Warehouse(shipbob_url, rng)
@@ -127,7 +127,7 @@ class Day(threading.Thread):
         self._completions = 0
         self.ifs_pos: set[str] = set()
         self.lock = threading.Lock()
-        self.life = Life(ifs_url, shipbob_url, self._ship_held)
+        self.life = Life(ifs_url, shipbob_url, self._ship_held, update_parked)
         self._short_placed = False
 
     # -- plan ------------------------------------------------------------------------

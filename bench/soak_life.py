@@ -6,8 +6,8 @@ in IFS: an edit before the pick (the address moved to Seattle, a line one
 unit more), an edit after the pick (ShipBob cannot take it: an attention
 item), a line cancelled in IFS (the shipment shrinks), and an order of more
 units than ShipBob holds (a shortage, flagged). A held order ships once its
-edit is at ShipBob, so a lost edit keeps the day from ending (the drain
-says which). ShipBob-side cancellations and the inventory history are the
+edit is at ShipBob (the order edited after the pick: once the connector
+parked it), so a lost edit keeps the day from ending (the drain says which). ShipBob-side cancellations and the inventory history are the
 rest of the day's doing; `card()` checks all of it from both sandboxes'
 own data, never from the connector's.
 """
@@ -28,7 +28,6 @@ MAPPED_FCS = (156, 157)       # the fulfillment centers of S01 and S02
 SHORT_PART, SHORT_ON_HAND, SHORT_UNITS = "P-SHORT-01", 3, 5   # at S01 / FC 156, in both systems
 # The n-th ShipBob order the warehouse sees (ours, not cancelled) is held for this.
 HOLD_AT = {12: "edit", 16: "edit-after-pick", 20: "line-cancel"}
-SHIP_AFTER_PICK_EDIT_TICKS = 3  # the outcome is an attention item whichever comes first
 EXPECTED_REASONS = {"edit-after-pick": ("order_update", "ShipBob cannot take it"),
                     "short": ("stock_shortage", "pushed short at ShipBob")}
 
@@ -53,25 +52,26 @@ class LifePlan:
     kind: str                  # edit, edit-after-pick, line-cancel, short
     order_no: str
     order_id: int | None = None
-    stage: str = "waiting"     # waiting (for the push's write-back), edited, shipped
+    stage: str = "waiting"     # waiting (for the push's write-back), edited, shipped; placed (short)
     line_no: str = ""
     part: str = ""
     qty: float = 0             # the line's units IFS wants after the change (0: cancelled)
-    ticks: int = 0
 
 
 @dataclass
 class LifeRecord:
     plans: dict[str, LifePlan] = field(default_factory=dict)   # IFS order no -> plan
     po_raised: str | None = None   # "<PO> line <n>: a -> b", once a buyer raised it
-    errors: list[str] = field(default_factory=list)
+    po_raised_part: tuple[str, str] | None = None   # (PO, part): one further WRO for it is due
 
 
 class Life:
     """Called by the day: `hold()` on each new ShipBob order, `step()` each tick."""
 
-    def __init__(self, ifs_url: str, shipbob_url: str, ship):
-        self.ifs, self.sb, self.ship = ifs_url, shipbob_url, ship
+    def __init__(self, ifs_url: str, shipbob_url: str, ship, update_parked):
+        """`ship(order_id)` ships a held order; `update_parked(order_no)` says
+        whether the connector parked the order's update (an attention item)."""
+        self.ifs, self.sb, self.ship, self.update_parked = ifs_url, shipbob_url, ship, update_parked
         self.record = LifeRecord()
         self._seen = 0
 
@@ -82,7 +82,7 @@ class Life:
             "Contract": "S01", "CustomerNo": customer, "ShipViaCode": "UPS-GND",
             "lines": [{"PartNo": SHORT_PART, "BuyQtyDue": SHORT_UNITS}]}]})["orders"]
         self.record.plans[created["OrderNo"]] = LifePlan("short", created["OrderNo"], part=SHORT_PART,
-                                                         qty=SHORT_UNITS, stage="edited")
+                                                         qty=SHORT_UNITS, stage="placed")
 
     # -- the buyer: a purchase order line raised after its WRO exists ------------------------
 
@@ -94,15 +94,18 @@ class Life:
         hook(self.ifs, f"purchase_orders/{po}/lines/{line['LineNo']}/{line['ReleaseNo']}",
              {"BuyQtyDue": qty + PO_RAISE})
         self.record.po_raised = f"{po} line {line['LineNo']}: {qty:g} -> {qty + PO_RAISE:g}"
+        self.record.po_raised_part = (po, line["PartNo"])
 
     # -- the warehouse: which orders it holds ----------------------------------------------
 
     def hold(self, order: dict, order_no: str) -> bool:
         """Whether the warehouse keeps this new ShipBob order back (not shipped now)."""
         plan = self.record.plans.get(order_no)
-        if plan is not None:  # the short order: it waits for stock that never comes
+        if plan is not None and plan.kind == "short":  # it waits for stock that never comes
             plan.order_id = order["id"]
             return True
+        if plan is not None:
+            return False  # another ShipBob order of a held IFS order (none today): shipped as usual
         self._seen += 1
         kinds = [k for n, k in HOLD_AT.items() if self._seen >= n
                  and not any(p.kind == k for p in self.record.plans.values())]
@@ -134,7 +137,7 @@ class Life:
                     self._change(plan)
         by_id = {o["id"]: o for o in orders}
         for plan in self.record.plans.values():
-            if plan.stage == "edited" and plan.kind != "short" and self._may_ship(plan, by_id[plan.order_id]):
+            if plan.stage == "edited" and self._may_ship(plan, by_id[plan.order_id]):
                 self.ship(plan.order_id)
                 plan.stage = "shipped"
 
@@ -152,11 +155,9 @@ class Life:
             bump(self.ifs, "CustomerOrderLineSet", line_key, {"Objstate": "Cancelled"})
         plan.stage = "edited"
 
-    @staticmethod
-    def _may_ship(plan: LifePlan, order: dict) -> bool:
+    def _may_ship(self, plan: LifePlan, order: dict) -> bool:
         if plan.kind == "edit-after-pick":
-            plan.ticks += 1
-            return plan.ticks > SHIP_AFTER_PICK_EDIT_TICKS
+            return self.update_parked(plan.order_no)
         units = units_at_shipbob(order)
         if plan.kind == "line-cancel":
             return plan.part not in units
@@ -232,7 +233,6 @@ def card(ifs_url: str, sb_url: str, record: LifeRecord, cancelled_at_shipbob: se
         "history_missing": len(missing), "history_missing_list": missing[:20],
         "history_doubled": len(doubled), "history_doubled_list": doubled[:20],
         "history_orphan": len(orphan), "history_orphan_list": orphan[:20],
-        "errors": record.errors[:10],
     }
 
 

@@ -53,7 +53,8 @@ def compute(ctx, ifs_url: str, sb_url: str, day, chaos, stalls, expected_parked:
     card["shipments"] = _shipments(ifs, ours, sb_shipments, day.record)
     card["returns"] = _returns(ctx, ifs, sb_returns, sb_shipments, day.record)
     card["receipts"] = _receipts(ctx, ifs, sb_wros, day)
-    card["wros"] = _wros(ifs, _po_lines(ctx, ifs.pos), sb_wros, day.record.split_off_wros)
+    card["wros"] = _wros(ifs, _po_lines(ctx, ifs.pos), sb_wros, day.record.split_off_wros,
+                         day.life.record.po_raised_part)
     card["inventory_sync"] = _inventory_sync(ctx)
     card["stock"] = _stock(ctx, ifs_url, sb_url)
     card["webhooks"] = _webhooks(messages, sb_stats, ours, sb_shipments, sb_returns, ifs, day.record)
@@ -299,15 +300,17 @@ def _po_lines(ctx, pos) -> list[dict]:
         names.projection, f"{odata.key_path(names.order_set, OrderNo=po)}/{names.lines_nav}")]
 
 
-def _wros(ifs: _IfsView, po_lines: list[dict], sb_wros: list[dict], split_off: set[int]) -> dict:
+def _wros(ifs: _IfsView, po_lines: list[dict], sb_wros: list[dict], split_off: set[int],
+          raised: tuple[str, str] | None) -> dict:
     """ShipBob's WROs against IFS's purchase order lines: every line on one
-    WRO the connector made (the warehouse's split-offs aside), the quantities
-    expected at ShipBob equal to the PO's; and each inventory-sync day's
-    shortfall WRO holds a SKU once."""
+    WRO the connector made (the warehouse's split-offs aside; the line
+    `raised` (PO, part) after its WRO on one more, the further `<PO>#k`), the
+    quantities expected at ShipBob equal to the PO's; and each inventory-sync
+    day's shortfall WRO holds a SKU once."""
     lines: dict[str, Counter] = defaultdict(Counter)
     for line in po_lines:
         lines[line["OrderNo"]][line["PartNo"]] += float(line.get("BuyQtyDue") or 0)
-    made: dict[str, Counter] = defaultdict(Counter)      # WRO number -> SKU -> WROs the connector made
+    made: dict[str, Counter] = defaultdict(Counter)      # base number -> SKU -> WROs the connector made
     expected: dict[str, Counter] = defaultdict(Counter)  # base number -> SKU -> units expected
     ids: dict[str, list[int]] = defaultdict(list)
     for wro in sb_wros:
@@ -318,15 +321,14 @@ def _wros(ifs: _IfsView, po_lines: list[dict], sb_wros: list[dict], split_off: s
         ids[base].append(wro["id"])
         for q in wro.get("inventory_quantities") or []:
             expected[base][q["sku"]] += float(q.get("expected_quantity") or 0)
-            if wro["id"] not in split_off:  # a further WRO (<PO>#k: units added later) is no double
-                made[number][q["sku"]] += 1
+            if wro["id"] not in split_off:
+                made[base][q["sku"]] += 1
     doubled, qty_wrong, invsync_doubled = [], [], []
-    for number, skus in sorted(made.items()):
-        twice = sorted(sku for sku, n in skus.items() if n > 1)
+    for base, skus in sorted(made.items()):
+        twice = sorted(sku for sku, n in skus.items() if n > 1 + ((base, sku) == raised))
         if not twice:
             continue
-        base = base_po(number)
-        line = f"{number}: {', '.join(twice)} on {max(skus.values())} WROs ({sorted(ids[base])})"
+        line = f"{base}: {', '.join(twice)} on {max(skus.values())} WROs ({sorted(ids[base])})"
         (invsync_doubled if base not in ifs.pos else doubled).append(line)
     for po in sorted(ifs.pos):
         if not ids.get(po):

@@ -35,7 +35,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOAK = ROOT / "bench" / "soak.py"
-BUDGET_SECONDS = 330  # ~160 s on a quiet machine, ~240 s on a loaded one
+# A ceiling for a run that hangs, not a speed check: 170-250 s seen here; the
+# profile's own bounds (fault phase <= 160 s past the stalls, drain <= 120 s) fit.
+BUDGET_SECONDS = 600
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(BUDGET_SECONDS + 15)]
 
@@ -53,6 +55,8 @@ def _can_run_private_servers() -> str | None:
 def test_the_short_soak_loses_doubles_and_strands_nothing(tmp_path):
     reason = _can_run_private_servers()
     if reason:
+        if os.environ.get("CI"):  # the soak gates every landing: never green unrun
+            pytest.fail(reason)
         pytest.skip(reason)
     card_path = tmp_path / "scorecard.json"
     run = subprocess.run([sys.executable, str(SOAK), "--short", "--run-dir", str(tmp_path / "run"),
@@ -114,4 +118,3 @@ def test_the_short_soak_loses_doubles_and_strands_nothing(tmp_path):
     assert hooks["completed_returns_whose_return_completed_never_arrived"] >= 1
     assert hooks["of_which_rma_in_ifs"] == hooks["completed_returns_whose_return_completed_never_arrived"]
     assert shipments["tracking_added_later_in_ifs"] == shipments["tracking_added_later"] > 0
-    assert card["run"]["total_seconds"] < BUDGET_SECONDS

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 
 import requests
+from sqlalchemy import select
 
-from connector.db.models import WebhookEvent
+from connector.context import Context
+from connector.db.models import Flow, Job, WebhookEvent
 from connector.db.session import session_scope
+from connector.settings import load_settings
 
 PAT_HEADERS = {"Authorization": "Bearer sandbox-pat", "shipbob_channel_id": "128944"}
 
@@ -60,3 +63,22 @@ class Recorder:
         with session_scope(self.database_url) as session:
             assert session.get(WebhookEvent, event_id) is not None, "enqueued before commit"
         self.ids.append(event_id)
+
+
+def context_with(settings, tmp_path, mapping_yaml: str) -> Context:
+    """A context on the test's database, Redis and sandboxes with this mapping file."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(mapping_yaml)
+    return Context(load_settings(**{k: getattr(settings, k) for k in (
+        "database_url", "redis_url", "redis_prefix", "ifs_base_url", "shipbob_base_url",
+        "shipbob_rate_limit_per_minute", "reports_dir")}, mapping_file=mapping))
+
+
+def drift_item(ctx, site: str = "S01") -> Job | None:
+    """The inventory sync's stock-drift attention item of `site`, detached."""
+    with ctx.session() as session:
+        job = session.execute(select(Job).where(Job.flow == Flow.INVENTORY_SYNC.value,
+                                                Job.key == f"stock-drift:{site}")).scalar_one_or_none()
+        if job is not None:
+            session.expunge(job)
+        return job

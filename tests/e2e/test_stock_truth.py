@@ -28,7 +28,7 @@ from connector.flows.inventory_sync import sync_inventory
 from connector.flows.order_poll import poll_orders
 from connector.runner import run_job
 from connector.settings import load_settings
-from tests.helpers import hook, ifs_rows
+from tests.helpers import context_with, drift_item, hook, ifs_rows
 
 pytestmark = pytest.mark.integration
 
@@ -74,15 +74,6 @@ def ifs_on_hand(ifs, site: str, part: str) -> float:
 def shipbob_level(shipbob, sku: str, fc: int = 156) -> dict:
     [item] = [i for i in hook(shipbob, "dump/inventory", method="GET") if i["sku"] == sku]
     return next(loc for loc in item["locations"] if loc["location_id"] == fc)
-
-
-def drift_item(ctx, site: str = "S01") -> Job | None:
-    with ctx.session() as session:
-        job = session.execute(select(Job).where(Job.flow == Flow.INVENTORY_SYNC.value,
-                                                Job.key == f"stock-drift:{site}")).scalar_one_or_none()
-        if job is not None:
-            session.expunge(job)
-        return job
 
 
 def a_day_passes(ctx) -> None:
@@ -176,11 +167,7 @@ def test_a_real_difference_is_reported_with_its_age_until_it_is_fixed(ctx, sandb
 
 def test_adjust_posts_one_counted_adjustment_and_a_rerun_posts_nothing(settings, sandboxes, tmp_path):
     ifs, shipbob = sandboxes
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text("sites: {S01: 156, S02: 157}\ninventory_drift: adjust\n")
-    ctx = Context(load_settings(**{k: getattr(settings, k) for k in (
-        "database_url", "redis_url", "redis_prefix", "ifs_base_url", "shipbob_base_url",
-        "shipbob_rate_limit_per_minute", "reports_dir")}, mapping_file=mapping))
+    ctx = context_with(settings, tmp_path, "sites: {S01: 156, S02: 157}\ninventory_drift: adjust\n")
     seed(sandboxes, [["S01", "P1", "A-1", 4, "PCS"], ["S01", "P1", "A-2", 6, "PCS"]], {"P1": {"156": 7}})
 
     first = sync_inventory(ctx)
@@ -215,17 +202,14 @@ OVERSOLD = ("committed beyond on hand at ShipBob, per SKU and fulfillment center
 def test_committed_beyond_on_hand_at_shipbob_makes_reconcile_exit_1(settings, sandboxes, monkeypatch, tmp_path):
     # No stock check before the push (`shortage: off`): ShipBob holds 2, the order takes 5.
     ifs, shipbob = sandboxes
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text("sites: {S01: 156, S02: 157}\nship_via: {UPS-GND: Standard}\nshortage: 'off'\n")
-    ctx = Context(load_settings(**{k: getattr(settings, k) for k in (
-        "database_url", "redis_url", "redis_prefix", "ifs_base_url", "shipbob_base_url",
-        "shipbob_rate_limit_per_minute", "reports_dir")}, mapping_file=mapping))
+    ctx = context_with(settings, tmp_path,
+                       "sites: {S01: 156, S02: 157}\nship_via: {UPS-GND: Standard}\nshortage: 'off'\n")
     seed(sandboxes, [["S01", "P1", "A-1", 2, "PCS"]], {"P1": {"156": 2, "157": 0}})
     push(ctx, sandboxes, {"C-OVERSOLD": {"P1": 5}})
     level = shipbob_level(shipbob, "P1")
     assert (level["committed_quantity"], level["on_hand_quantity"]) == (5, 2)
 
-    result = reconcile_cli(settings, monkeypatch, tmp_path, mapping)
+    result = reconcile_cli(settings, monkeypatch, tmp_path, ctx.settings.mapping_file)
 
     assert result.exit_code == 1, result.output
     assert OVERSOLD in result.output and f"{OVERSOLD} (" not in result.output  # unexplained

@@ -24,7 +24,7 @@ from connector.ifs.inventory_activity import ActivityRecord
 from connector.polls import run_poll
 from connector.runner import RunStatus, run_job
 from connector.settings import load_settings
-from tests.helpers import hook, ifs_rows, shipbob_api
+from tests.helpers import context_with, hook, ifs_rows, shipbob_api
 from tests.sandbox.test_shipbob_sandbox import order_body, wro_body
 
 pytestmark = pytest.mark.integration
@@ -128,14 +128,6 @@ def due_now(ctx: Context, job_id: int) -> None:
 def cursor(ctx: Context, fc: int) -> str | None:
     with ctx.session() as session:
         return kv.get(session, f"{CURSOR_KEY}{fc}")
-
-
-def context_with(settings, tmp_path, mapping_yaml: str) -> Context:
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(mapping_yaml)
-    return Context(load_settings(**{k: getattr(settings, k) for k in (
-        "database_url", "redis_url", "redis_prefix", "ifs_base_url", "shipbob_base_url",
-        "shipbob_rate_limit_per_minute", "reports_dir")}, mapping_file=mapping))
 
 
 # -------------------------------------------------------------------- tests

@@ -24,6 +24,7 @@ from connector.ifs.purchasing import Receipt
 from connector.ifs.stock import CountPosted, ExternalStockLevel, LevelPosted, StockCount, StockRow
 from connector.mappers.orders import ORDER_TAG
 from connector.settings import load_settings
+from tests.helpers import drift_item as item
 from tests.unit.fake_purchasing import FakePurchasing
 
 
@@ -138,15 +139,6 @@ def held(site: str, part: str, on_hand: float, committed: float = 0, fulfillable
 
 def stamp_of(run_at: datetime) -> datetime:
     return run_at.replace(microsecond=0)
-
-
-def item(ctx: Context, site: str = "S01") -> Job | None:
-    with ctx.session() as session:
-        job = session.execute(select(Job).where(Job.flow == Flow.INVENTORY_SYNC.value,
-                                                Job.key == f"stock-drift:{site}")).scalar_one_or_none()
-        if job is not None:
-            session.expunge(job)
-        return job
 
 
 def ledger(ctx: Context) -> dict[tuple[str, str, str], StockDrift]:

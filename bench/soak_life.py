@@ -176,22 +176,22 @@ def expected_parked(record: LifeRecord) -> dict[tuple[str, str], str]:
 
 # ---------------------------------------------------------------- the scorecard
 
-def history_not_recorded(ifs_url: str, sb_url: str) -> tuple[list[int], list[str], list[str]]:
+def history_not_recorded(ifs_url: str, sb_url: str) -> tuple[list[int], list[str], list[str], int]:
     """ShipBob's inventory history of the mapped FCs against IFS's activity
     records: (events not recorded, references recorded twice, references of
-    no event)."""
+    no event, records in IFS)."""
     events = {e["inventory_audit_event_id"] for e in hook(sb_url, "dump/inventory_history", method="GET")
               if (e.get("increment") or e.get("decrement") or {}).get("facility_id") in MAPPED_FCS}
     refs = Counter(r["ExternalRef"] for r in rows(ifs_url, "ExternalInventoryActivitySet"))
     missing = sorted(e for e in events if str(e) not in refs)
     doubled = sorted(ref for ref, n in refs.items() if n > 1)
     orphan = sorted(ref for ref in refs if not ref.isdigit() or int(ref) not in events)
-    return missing, doubled, orphan
+    return missing, doubled, orphan, sum(refs.values())
 
 
 def card(ifs_url: str, sb_url: str, record: LifeRecord, cancelled_at_shipbob: set[int],
-         parked: dict[tuple[str, str], str]) -> dict:
-    sb_orders = {o["id"]: o for o in hook(sb_url, "dump/orders", method="GET")}
+         parked: dict[tuple[str, str], str], shipbob_orders: list[dict]) -> dict:
+    sb_orders = {o["id"]: o for o in shipbob_orders}
     address = {a["OrderNo"]: a for a in rows(ifs_url, "CustomerOrderAddresses")}
     open_units: dict[str, Counter] = {}
     for line in rows(ifs_url, "CustomerOrderLineSet"):
@@ -220,7 +220,7 @@ def card(ifs_url: str, sb_url: str, record: LifeRecord, cancelled_at_shipbob: se
         in_ifs = order_no is not None and not open_units.get(order_no)
         if not in_ifs and "was cancelled at ShipBob" not in parked.get(("shipment_voucher", str(order_id)), ""):
             cancels_silent.append(f"ShipBob order {order_id} (IFS {order_no})")
-    missing, doubled, orphan = history_not_recorded(ifs_url, sb_url)
+    missing, doubled, orphan, recorded = history_not_recorded(ifs_url, sb_url)
     return {
         "edits_before_pick": counts["edit"], "line_cancels_in_ifs": counts["line-cancel"],
         "edits_after_pick": counts["edit-after-pick"], "short_orders": counts["short"],
@@ -229,7 +229,7 @@ def card(ifs_url: str, sb_url: str, record: LifeRecord, cancelled_at_shipbob: se
         "edits_after_pick_silent": len(after_pick_silent), "edits_after_pick_silent_list": after_pick_silent,
         "shipbob_cancels_silent": len(cancels_silent), "shipbob_cancels_silent_list": cancels_silent[:20],
         "shortages_silent": len(short_silent), "shortages_silent_list": short_silent,
-        "history_events_recorded": len(rows(ifs_url, "ExternalInventoryActivitySet")),
+        "history_events_recorded": recorded,
         "history_missing": len(missing), "history_missing_list": missing[:20],
         "history_doubled": len(doubled), "history_doubled_list": doubled[:20],
         "history_orphan": len(orphan), "history_orphan_list": orphan[:20],

@@ -59,7 +59,8 @@ def compute(ctx, ifs_url: str, sb_url: str, day, chaos, stalls, expected_parked:
     card["stock"] = _stock(ctx, ifs_url, sb_url)
     card["webhooks"] = _webhooks(messages, sb_stats, ours, sb_shipments, sb_returns, ifs, day.record)
     card["work"] = _work(ctx, expected_parked)
-    card["life"] = soak_life.card(ifs_url, sb_url, day.life.record, day.record.cancelled_orders, _parked(ctx))
+    card["life"] = soak_life.card(ifs_url, sb_url, day.life.record, day.record.cancelled_orders, _parked(ctx),
+                                  sb_orders)
     card["faults"] = _faults(chaos.record, stalls, sb_stats, ifs_stats, card["work"])
     card["reconcile"] = run.pop("reconcile", None)
     return card

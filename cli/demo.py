@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 
 from cli.ops import run_or_wake
 from cli.reconcile import print_report
 from cli.stack import Stack, env_for
 from connector import jobs
 from connector.context import Context
-from connector.db.models import Job, JobAttempt, JobState, WebhookEvent
+from connector.db.models import Flow, Job, JobAttempt, JobState, WebhookEvent
 from connector.db.session import migrate
 from connector.settings import load_settings
 
@@ -317,8 +317,11 @@ class _Day:
         for job in parked:
             self.say(f"attention: item {job.id} ({job.flow} {job.key}): {job.reason}")
         self.wh.hook("seed", {"skus": [self.new_sku], "levels": {self.new_sku: {"156": 20}}})
-        # The seeded stock drift stays: nobody counts it today (a replay would sync the site again).
-        parked = [job for job in parked if not job.key.startswith("stock-drift:")]
+        # Left to a person today: the seeded stock drift (a replay would sync the site again)
+        # and the order the warehouse cancelled (a replay parks it again until IFS cancels it).
+        with self.ctx.session() as session:
+            stays = set(session.execute(select(Job.id).where(_stays_open())).scalars())
+        parked = [job for job in parked if job.id not in stays]
         with self.ctx.session() as session:
             for job in parked:
                 jobs.replay(session, job.id)
@@ -340,11 +343,10 @@ class _Day:
         return pending + unrouted
 
     def _attention(self) -> int:
-        """Items parked for attention, the sites' stock-drift items aside (the
-        morning sync raises them for the seeded drift; they stay open)."""
+        """Items parked for attention, those that stay open today aside."""
         with self.ctx.session() as session:
             return session.execute(select(func.count()).select_from(Job).where(
-                Job.state == JobState.ATTENTION.value, ~Job.key.startswith("stock-drift:"))).scalar_one()
+                Job.state == JobState.ATTENTION.value, not_(_stays_open()))).scalar_one()
 
     def _settled(self) -> bool:
         from connector.reconcile import reconcile
@@ -394,3 +396,12 @@ def _per_order(shipments: list[dict]) -> dict[int, int]:
     for shipment in shipments:
         counts[shipment["order_id"]] += 1
     return counts
+
+
+def _stays_open():
+    """Items the demo's operator leaves parked: the sites' stock-drift items
+    (the morning sync raises them for the seeded drift) and the ShipBob
+    cancellation (mapping on_shipbob_cancel: attention; IFS is not cancelled
+    today). Both are explained for reconcile while parked."""
+    return (Job.key.startswith("stock-drift:")
+            | and_(Job.flow == Flow.SHIPMENT_VOUCHER.value, Job.reason.contains("was cancelled at ShipBob")))
